@@ -1,0 +1,212 @@
+// Kernels: WGSL text (from shaders/, with {{NAME}} placeholders filled in) → a cached compute pipeline
+// whose bindings are read from the shader itself by wgsl_reflect.
+//
+// Conventions every shader in shaders/ follows:
+// - binding 0 of group 0 is `var<uniform> p: Params` (omit it if the kernel takes no parameters);
+// - the storage bindings follow, in the order the caller lists its tensors;
+// - the entry point is `main`; 1-D kernels index `i = gid.x + gid.y * nwg.x * WG` so that more than
+//   65535 workgroups can be spread over two dimensions (see `grid1d`).
+//
+// Reflection lets dispatch check, before WebGPU does, what a caller binds: the number of tensors, their
+// element types, read-only vs writable, writable aliasing, and the names and types of every uniform
+// parameter, which are then packed at the offsets WGSL's layout rules give. A mismatch is a JS error
+// naming the kernel and the binding, not a validation message at submit time.
+
+// The package's "main" is a CommonJS file under "type": "module", which Node refuses; its ES module build works everywhere.
+import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { device } from './device.ts';
+import { scheduler } from './scheduler.ts';
+import type { DType } from './dtype.ts';
+
+interface Member {
+  name: string;
+  offset: number;
+  scalar: 'f32' | 'i32' | 'u32';
+  count: number; // scalars in total, laid out densely (vec4 → 4, array<vec4<u32>,2> → 8)
+}
+
+interface StorageBinding {
+  name: string;
+  binding: number;
+  writable: boolean;
+  elem: string; // 'f32' | 'i32' | 'u32' (vecN of these counts as its scalar)
+}
+
+export interface Kernel {
+  name: string;
+  code: string;
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  workgroupSize: [number, number, number];
+  params: { binding: number; size: number; members: Member[] } | undefined;
+  storage: StorageBinding[];
+}
+
+/** What a dispatch binds: a tensor or anything with a buffer, a dtype and a byte size. */
+export interface Bindable {
+  readonly dtype: DType;
+  readonly size: number;
+  buffer(): GPUBuffer;
+}
+
+const cache = new Map<string, Kernel>();
+export let pipelinesCompiled = 0;
+
+function scalarOf(t: any): Member['scalar'] {
+  const n: string = t.format?.format?.name ?? t.format?.name ?? t.name;
+  if (n === 'f32' || n === 'i32' || n === 'u32') return n;
+  throw new Error(`unsupported uniform type ${t.name}`);
+}
+
+function memberOf(m: any): Member {
+  const t = m.type;
+  if (t.name === 'array') {
+    const inner = t.format;
+    // Uniform arrays need a 16-byte element stride, so we only support arrays of vec4 (packed densely).
+    if (inner.name !== 'vec4') throw new Error(`uniform member ${m.name}: use array<vec4<T>, N> in uniforms`);
+    return { name: m.name, offset: m.offset, scalar: scalarOf(t), count: t.count * 4 };
+  }
+  if (t.name.startsWith('vec')) return { name: m.name, offset: m.offset, scalar: scalarOf(t), count: Number(t.name[3]) };
+  return { name: m.name, offset: m.offset, scalar: scalarOf(t), count: 1 };
+}
+
+/** Fill `{{KEY}}` placeholders. Every placeholder must be given, every given key must be used. */
+export function fill(name: string, source: string, defines: Record<string, string | number>): string {
+  const used = new Set<string>();
+  const code = source.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    if (!(k in defines)) throw new Error(`kernel ${name}: placeholder {{${k}}} has no value`);
+    used.add(k);
+    return String(defines[k]);
+  });
+  for (const k of Object.keys(defines)) if (!used.has(k)) throw new Error(`kernel ${name}: define ${k} is not used by the shader`);
+  return code;
+}
+
+/** Compile (once, cached by final text) the kernel `name` from WGSL `source` with placeholders filled. */
+export function kernel(name: string, source: string, defines: Record<string, string | number> = {}): Kernel {
+  const code = fill(name, source, defines);
+  const hit = cache.get(code);
+  if (hit) return hit;
+  const r = new WgslReflect(code);
+  const entry = r.entry.compute.find((e: any) => e.name === 'main');
+  if (!entry) throw new Error(`kernel ${name}: no @compute entry point named main`);
+  const ws = entry.workgroupSize as unknown as number[] | undefined;
+  const workgroupSize: [number, number, number] = [ws?.[0] ?? 1, ws?.[1] ?? 1, ws?.[2] ?? 1];
+  let params: Kernel['params'];
+  const entries: GPUBindGroupLayoutEntry[] = [];
+  for (const u of r.uniforms) {
+    if (u.group !== 0 || u.binding !== 0) throw new Error(`kernel ${name}: the uniform must be @group(0) @binding(0)`);
+    params = { binding: 0, size: u.type.size, members: ((u.type as any).members ?? []).map(memberOf) };
+    entries.push({ binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform' } });
+  }
+  const storage: StorageBinding[] = r.storage
+    .map((s: any) => ({
+      name: s.name,
+      binding: s.binding,
+      writable: s.access === 'read_write',
+      elem: (s.type.format?.format?.name ?? s.type.format?.name ?? s.type.name) as string,
+    }))
+    .sort((a, b) => a.binding - b.binding);
+  for (const s of storage) entries.push({ binding: s.binding, visibility: 4, buffer: { type: s.writable ? 'storage' : 'read-only-storage' } });
+  const d = device();
+  const max = d.info.limits.maxStorageBuffersPerShaderStage ?? 8;
+  if (storage.length > max) throw new Error(`kernel ${name}: ${storage.length} storage buffers, over this device's limit of ${max} per stage`);
+  const { pipeline, layout } = d.scoped(`compiling kernel ${name}`, () => {
+    const layout = d.gpu.createBindGroupLayout({ entries, label: name });
+    const module = d.gpu.createShaderModule({ code, label: name });
+    const pipeline = d.gpu.createComputePipeline({
+      layout: d.gpu.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+      label: name,
+    });
+    return { pipeline, layout };
+  });
+  pipelinesCompiled++;
+  const k: Kernel = { name, code, pipeline, layout, workgroupSize, params, storage };
+  cache.set(code, k);
+  return k;
+}
+
+/** Workgroup counts for `threads` invocations of a 1-D kernel of `wg` lanes, folded into 2-D past the 65535 limit. */
+export function grid1d(threads: number, wg: number): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(threads / wg));
+  if (groups <= 65535) return [groups, 1, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y, 1];
+}
+
+function pack(k: Kernel, params: Record<string, number | readonly number[]>, view: DataView): void {
+  const spec = k.params!;
+  const seen = new Set<string>();
+  for (const m of spec.members) {
+    const v = params[m.name];
+    if (v === undefined) throw new Error(`kernel ${k.name}: uniform parameter '${m.name}' was not given`);
+    seen.add(m.name);
+    const vals = typeof v === 'number' ? [v] : v;
+    if (vals.length > m.count) throw new Error(`kernel ${k.name}: parameter '${m.name}' takes ${m.count} value(s), got ${vals.length}`);
+    for (let j = 0; j < vals.length; j++) {
+      const at = m.offset + j * 4;
+      const x = vals[j]!;
+      if (m.scalar === 'f32') view.setFloat32(at, x, true);
+      else if (m.scalar === 'i32') view.setInt32(at, x, true);
+      else {
+        if (x < 0 || !Number.isInteger(x)) throw new Error(`kernel ${k.name}: parameter '${m.name}' is u32, got ${x}`);
+        view.setUint32(at, x, true);
+      }
+    }
+  }
+  for (const key of Object.keys(params)) if (!seen.has(key)) throw new Error(`kernel ${k.name}: unknown uniform parameter '${key}'`);
+}
+
+/**
+ * Record one dispatch of `k` over `tensors` (in the shader's storage binding order) with uniform
+ * `params`. `label` names the op and its shapes for error messages.
+ */
+export function dispatch(
+  k: Kernel,
+  tensors: readonly Bindable[],
+  params: Record<string, number | readonly number[]> | undefined,
+  workgroups: [number, number, number],
+  label: string,
+): void {
+  const d = device();
+  d.checkAlive(label);
+  if (tensors.length !== k.storage.length) {
+    throw new Error(`${label}: kernel ${k.name} binds ${k.storage.length} storage buffers (${k.storage.map((s) => s.name).join(', ')}), got ${tensors.length}`);
+  }
+  const maxBinding = d.info.limits.maxStorageBufferBindingSize ?? Infinity;
+  const entries: GPUBindGroupEntry[] = [];
+  const buffers: GPUBuffer[] = [];
+  const writable = new Set<GPUBuffer>();
+  for (let j = 0; j < tensors.length; j++) {
+    const t = tensors[j]!;
+    const s = k.storage[j]!;
+    if (s.elem !== t.dtype) throw new Error(`${label}: kernel ${k.name} binding '${s.name}' holds ${s.elem}, got a ${t.dtype} tensor`);
+    const buf = t.buffer();
+    const bytes = Math.max(4, t.size * 4);
+    if (bytes > maxBinding) throw new Error(`${label}: binding '${s.name}' is ${bytes} bytes, over this device's maxStorageBufferBindingSize (${maxBinding})`);
+    if (s.writable) writable.add(buf);
+    buffers.push(buf);
+    entries.push({ binding: s.binding, resource: { buffer: buf, offset: 0, size: bytes } });
+  }
+  for (let j = 0; j < buffers.length; j++) {
+    const b = buffers[j]!;
+    if (writable.has(b) && buffers.indexOf(b) !== j) {
+      throw new Error(`${label}: kernel ${k.name} binds one buffer twice with write access ('${k.storage[j]!.name}'); WebGPU forbids writable aliasing`);
+    }
+  }
+  if (k.params) {
+    const slot = scheduler.uniformSlot(k.params.size);
+    pack(k, params ?? {}, slot.view);
+    entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: slot.offset, size: k.params.size } });
+  } else if (params && Object.keys(params).length) {
+    throw new Error(`${label}: kernel ${k.name} takes no uniform parameters`);
+  }
+  const maxWG = d.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  if (workgroups.some((w) => w > maxWG || w < 0 || !Number.isInteger(w))) {
+    throw new Error(`${label}: workgroup counts ${workgroups.join('x')} outside 0..${maxWG}`);
+  }
+  if (workgroups[0] * workgroups[1] * workgroups[2] === 0) return;
+  const bg = d.gpu.createBindGroup({ layout: k.layout, entries, label });
+  scheduler.dispatch(k.pipeline, bg, workgroups, label, buffers);
+}

@@ -1,0 +1,108 @@
+// GPU memory: a size-bucketed pool of storage buffers.
+//
+// Creating and destroying GPUBuffers every op is slow and fragments memory, so a released buffer goes
+// back to a free list for its size class and the next allocation of that class reuses it. Reuse is safe
+// without waiting for the GPU: all our work runs on one queue, in order, so a later dispatch that
+// overwrites a reused buffer runs after every earlier one that read it. (Uploads are the exception,
+// handled in scheduler.ts: queue.writeBuffer jumps ahead of commands still being encoded.)
+//
+// Size classes: 256 bytes, then four classes per power of two (1, 1.25, 1.5, 1.75 × 2^k), so at most
+// 25% is wasted. The pool keeps at most `maxPooledBytes`; past that, released buffers are destroyed.
+
+import { device } from './device.ts';
+
+export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
+
+export function sizeClass(bytes: number): number {
+  if (bytes <= 256) return 256;
+  const p = 2 ** Math.floor(Math.log2(bytes));
+  const step = p / 4;
+  return Math.ceil(bytes / step) * step;
+}
+
+export interface MemoryStats {
+  /** Buffers handed out and not yet released. */
+  liveBuffers: number;
+  liveBytes: number;
+  /** Buffers waiting in the free lists. */
+  pooledBuffers: number;
+  pooledBytes: number;
+  /** GPUBuffers ever created (grows only when the pool misses). */
+  created: number;
+}
+
+class BufferPool {
+  private free = new Map<number, GPUBuffer[]>();
+  private live = new Set<GPUBuffer>();
+  liveBytes = 0;
+  pooledBytes = 0;
+  pooledBuffers = 0;
+  created = 0;
+  maxPooledBytes = 2 * 1024 ** 3;
+  /** Buffers to destroy once the commands that may use them have been submitted. */
+  private doomed: GPUBuffer[] = [];
+
+  acquire(bytes: number, label: string): GPUBuffer {
+    const size = sizeClass(Math.max(bytes, 4));
+    const list = this.free.get(size);
+    let buf = list?.pop();
+    if (buf) {
+      this.pooledBytes -= size;
+      this.pooledBuffers--;
+    } else {
+      const d = device();
+      const max = d.info.limits.maxBufferSize ?? Infinity;
+      if (size > max) throw new Error(`${label}: needs a ${bytes}-byte buffer, over this adapter's maxBufferSize (${max})`);
+      buf = d.scoped(`${label}: allocating ${bytes} bytes`, () => d.gpu.createBuffer({ size, usage: STORAGE_USAGE, label }));
+      this.created++;
+    }
+    this.live.add(buf);
+    this.liveBytes += size;
+    return buf;
+  }
+
+  release(buf: GPUBuffer): void {
+    if (!this.live.delete(buf)) throw new Error('internal: buffer released twice');
+    const size = buf.size;
+    this.liveBytes -= size;
+    if (this.pooledBytes + size > this.maxPooledBytes) {
+      this.doomed.push(buf);
+      return;
+    }
+    let list = this.free.get(size);
+    if (!list) this.free.set(size, (list = []));
+    list.push(buf);
+    this.pooledBytes += size;
+    this.pooledBuffers++;
+  }
+
+  /** Called by the scheduler right after a submit: destroying earlier would invalidate the command buffer. */
+  afterSubmit(): void {
+    for (const b of this.doomed) b.destroy();
+    this.doomed = [];
+  }
+
+  /** Give every pooled buffer back to the driver (e.g. between benchmark phases). */
+  trim(): void {
+    for (const list of this.free.values()) this.doomed.push(...list);
+    this.free.clear();
+    this.pooledBytes = 0;
+    this.pooledBuffers = 0;
+  }
+
+  stats(): MemoryStats {
+    return {
+      liveBuffers: this.live.size,
+      liveBytes: this.liveBytes,
+      pooledBuffers: this.pooledBuffers,
+      pooledBytes: this.pooledBytes,
+      created: this.created,
+    };
+  }
+}
+
+export const pool = new BufferPool();
+
+export function memoryStats(): MemoryStats {
+  return pool.stats();
+}

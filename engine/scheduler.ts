@@ -1,0 +1,121 @@
+// Command recording: every op appends a dispatch to one open compute pass; the work goes to the GPU
+// in one submit when someone needs results (read-back), uploads into a buffer in use, or the batch
+// grows past `maxDispatches`. A training step thus becomes one or a few command buffers.
+//
+// Uniform parameters (shapes, scalars) of all dispatches of a batch live in one "arena" buffer: each
+// dispatch gets a 256-byte aligned slot, written into a CPU copy while encoding, and the whole arena
+// is uploaded with one writeBuffer just before the submit. The next batch may reuse the arena at once:
+// its writeBuffer is queued after the previous submit, so the GPU has read the old values by then.
+
+import { device } from './device.ts';
+import { pool } from './memory.ts';
+
+const SLOT = 256; // minUniformBufferOffsetAlignment
+const ARENA_BYTES = 256 * 1024;
+
+class Scheduler {
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private arena: GPUBuffer | undefined;
+  private arenaCPU = new Uint8Array(ARENA_BYTES);
+  private arenaUsed = 0;
+  /** Buffers bound by dispatches in the open batch (so an upload into one of them forces a flush). */
+  readonly touched = new Set<GPUBuffer>();
+  dispatches = 0;
+  maxDispatches = 4096;
+  /** Totals since start, for profiling: dispatches, submits. */
+  totalDispatches = 0;
+  totalSubmits = 0;
+  /** Labels of the open batch's dispatches, to name the culprit when WebGPU reports an error. */
+  private labels: string[] = [];
+
+  private ensurePass(): GPUComputePassEncoder {
+    if (!this.pass) {
+      const d = device().gpu;
+      this.encoder ??= d.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    return this.pass;
+  }
+
+  private ensureEncoder(): GPUCommandEncoder {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = undefined;
+    }
+    this.encoder ??= device().gpu.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** Reserve a uniform slot; returns the arena buffer, offset and a view to fill. */
+  uniformSlot(bytes: number): { buffer: GPUBuffer; offset: number; view: DataView } {
+    const need = Math.ceil(bytes / SLOT) * SLOT;
+    if (need > ARENA_BYTES) throw new Error(`uniform block of ${bytes} bytes is too large`);
+    if (this.arenaUsed + need > ARENA_BYTES) this.flush();
+    this.arena ??= device().gpu.createBuffer({ size: ARENA_BYTES, usage: 0x40 /* UNIFORM */ | 0x8 /* COPY_DST */, label: 'uniform arena' });
+    const offset = this.arenaUsed;
+    this.arenaUsed += need;
+    this.arenaCPU.fill(0, offset, offset + need);
+    return { buffer: this.arena, offset, view: new DataView(this.arenaCPU.buffer, offset, need) };
+  }
+
+  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, wg: [number, number, number], label: string, buffers: GPUBuffer[]): void {
+    const pass = this.ensurePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+    for (const b of buffers) this.touched.add(b);
+    this.labels.push(label);
+    this.dispatches++;
+    this.totalDispatches++;
+    if (this.dispatches >= this.maxDispatches) this.flush();
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.ensureEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.touched.add(src);
+    this.touched.add(dst);
+  }
+
+  /** Upload into `buf`; if the open batch uses `buf`, submit it first so the write lands after those reads. */
+  write(buf: GPUBuffer, offset: number, data: ArrayBufferView): void {
+    if (this.touched.has(buf)) this.flush();
+    device().gpu.queue.writeBuffer(buf, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    const d = device();
+    if (this.pass) {
+      this.pass.end();
+      this.pass = undefined;
+    }
+    const enc = this.encoder;
+    this.encoder = undefined;
+    const what = this.labels.length <= 6 ? this.labels.join(', ') : `${this.labels.slice(0, 3).join(', ')}, ... ${this.labels.slice(-3).join(', ')}`;
+    d.scoped(`a batch of ${this.dispatches} dispatches (${what})`, () => {
+      if (this.arenaUsed) d.gpu.queue.writeBuffer(this.arena!, 0, this.arenaCPU.buffer, 0, this.arenaUsed);
+      d.gpu.queue.submit([enc.finish()]);
+    });
+    this.totalSubmits++;
+    this.arenaUsed = 0;
+    this.dispatches = 0;
+    this.labels = [];
+    this.touched.clear();
+    pool.afterSubmit();
+  }
+
+  /** Submit and wait for the GPU; throws any WebGPU error reported meanwhile. */
+  async sync(): Promise<void> {
+    this.flush();
+    await device().drainErrors();
+  }
+}
+
+export const scheduler = new Scheduler();
+
+/** Submit recorded work and wait until the GPU has finished it. */
+export function sync(): Promise<void> {
+  return scheduler.sync();
+}
