@@ -18,3 +18,4 @@ export * from './ops/random.ts';
 export * from './optim.ts';
 export * from './schedule.ts';
 export * from './safetensors.ts';
+export { checkFinite } from './debug.ts';

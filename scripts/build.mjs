@@ -1,0 +1,46 @@
+// Bundles the TypeScript sources with esbuild: Node programs into dist/*.js (run by the small
+// launchers train/run.js, eval/run.js, ...), and the browser page into dist/web/.
+// WGSL files are imported as text with a `?raw` suffix (vite, which vitest uses, understands the
+// same suffix), so the shaders stay plain .wgsl files in shaders/.
+import { build } from 'esbuild';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+const rawText = {
+  name: 'raw-text',
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, (args) => ({ path: path.resolve(args.resolveDir, args.path.slice(0, -4)), namespace: 'raw' }));
+    b.onLoad({ filter: /.*/, namespace: 'raw' }, (args) => ({ contents: readFileSync(args.path, 'utf8'), loader: 'text' }));
+  },
+};
+
+// name → TypeScript entry; only the ones that exist are built.
+const nodeEntries = {
+  train: 'train/main.ts',
+  eval: 'eval/main.ts',
+  flow: 'eval/flow-cli.ts',
+  bench: 'bench/run.ts',
+  'bench-tfjs': 'bench/tfjs-peers.ts',
+};
+const webEntries = { app: 'web/app.ts' };
+
+const pick = (m) => Object.fromEntries(Object.entries(m).filter(([, f]) => existsSync(f)));
+const common = { bundle: true, format: 'esm', sourcemap: true, logLevel: 'warning', plugins: [rawText], target: 'es2022' };
+
+const node = pick(nodeEntries);
+if (Object.keys(node).length) {
+  await build({
+    ...common,
+    entryPoints: node,
+    outdir: 'dist',
+    platform: 'node',
+    // Native and heavy packages stay in node_modules.
+    external: ['webgpu', '@tensorflow/*', 'playwright-core'],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+}
+const web = pick(webEntries);
+if (Object.keys(web).length) {
+  await build({ ...common, entryPoints: web, outdir: 'dist/web', platform: 'browser' });
+}
+console.log(`built ${[...Object.keys(node), ...Object.keys(web).map((k) => `web/${k}`)].join(', ') || 'nothing'} into dist/`);

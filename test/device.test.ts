@@ -1,0 +1,74 @@
+// Errors a user can meet: no adapter, bad kernels, wrong bindings, non-finite values.
+import { describe, expect, test } from 'vitest';
+import { initDevice, setGPU } from '../engine/device.ts';
+import * as E from '../engine/index.ts';
+import { dispatch, kernel } from '../engine/kernel.ts';
+import { initNode } from '../engine/node.ts';
+
+describe('device', () => {
+  // Runs first, before any real device exists in this process (vitest runs each file in its own fork).
+  test('no adapter: the error says why and how to fix it', async () => {
+    setGPU({ requestAdapter: async () => null } as unknown as GPU);
+    await expect(initDevice()).rejects.toThrow(/No WebGPU adapter was found.*scripts\/setup\.sh.*lavapipe/s);
+  });
+
+  test('the real device reports what it got', async () => {
+    const d = await initNode();
+    expect(d.info.limits.maxStorageBuffersPerShaderStage).toBeGreaterThanOrEqual(8);
+    expect(typeof d.info.isCPU).toBe('boolean');
+    expect(E.describeDevice(d)).toMatch(/maxStorageBuffersPerShaderStage=\d+/);
+  });
+
+  test('a shader that does not compile is reported with the kernel name', async () => {
+    const bad = `@group(0) @binding(0) var<storage, read_write> O: array<f32>;
+@compute @workgroup_size(1) fn main() { O[0] = undefined_thing; }`;
+    kernel('broken_kernel', bad);
+    await expect(E.sync()).rejects.toThrow(/compiling kernel broken_kernel.*undefined_thing/s);
+  });
+
+  test('bindings are checked against the reflected shader', () => {
+    const src = `struct Params { n: u32, alpha: f32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read_write> O: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < p.n) { O[g.x] = A[g.x] * p.alpha; } }`;
+    const k = kernel('scale_test', src);
+    const a = E.tensor([1, 2, 3]);
+    const o = E.Tensor.empty([3]);
+    const labels = E.tensor(new Int32Array([1, 2, 3]));
+    expect(() => dispatch(k, [a], { n: 3, alpha: 2 }, [1, 1, 1], 'test')).toThrow(/binds 2 storage buffers \(A, O\), got 1/);
+    expect(() => dispatch(k, [labels, o], { n: 3, alpha: 2 }, [1, 1, 1], 'test')).toThrow(/binding 'A' holds f32, got a i32 tensor/);
+    expect(() => dispatch(k, [a, o], { n: 3 }, [1, 1, 1], 'test')).toThrow(/uniform parameter 'alpha' was not given/);
+    expect(() => dispatch(k, [a, o], { n: 3, alpha: 2, beta: 1 }, [1, 1, 1], 'test')).toThrow(/unknown uniform parameter 'beta'/);
+    expect(() => dispatch(k, [a, o], { n: -3, alpha: 2 }, [1, 1, 1], 'test')).toThrow(/'n' is u32, got -3/);
+    expect(() => dispatch(k, [o, o], { n: 3, alpha: 2 }, [1, 1, 1], 'test')).toThrow(/writable aliasing/);
+  });
+
+  test('use after dispose and bad shapes are clear errors', () => {
+    const a = E.tensor([1, 2, 3]);
+    a.dispose();
+    expect(() => E.exp(a)).toThrow(/used after dispose/);
+    expect(() => E.tensor([1, 2, 3], [2, 2])).toThrow(/3 values do not fill shape \[2,2\]/);
+    expect(() => E.tensor([1.5], [1], 'i32')).toThrow(/not representable as i32/);
+  });
+
+  test('backward on a non-scalar needs a seed', () => {
+    const x = E.requireGrad(E.tensor([1, 2, 3]));
+    const y = E.exp(x);
+    expect(() => E.backward(y)).toThrow(/not a scalar; pass a seed gradient of shape \[3\]/);
+  });
+
+  test('checkFinite finds NaN and infinity', async () => {
+    await expect(E.checkFinite(E.tensor([1, 2, 3]), 'ok')).resolves.toBeUndefined();
+    const bad = E.log(E.tensor([1, 0, -1, 2])); // -inf and NaN
+    await expect(E.checkFinite(bad, 'loss')).rejects.toThrow(/loss: 2 of 4 values are NaN or infinite/);
+  });
+
+  test('device loss makes the next op fail clearly', async () => {
+    const d = E.device();
+    d.gpu.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    await d.gpu.lost;
+    expect(() => E.tensor([1, 2])).toThrow(/WebGPU device was lost/);
+  });
+});
