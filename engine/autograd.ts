@@ -76,6 +76,11 @@ function topoOrder(root: Tensor): Tensor[] {
     if (i < inputs.length) {
       top[1]++;
       const child = inputs[i]!;
+      if (child.requiresGrad && child.disposed) {
+        throw new Error(
+          `backward of ${t.node!.op}: its input ${child} was disposed. Run the forward pass and backward() inside the same tidy() scope.`,
+        );
+      }
       if (child.requiresGrad && !seen.has(child)) {
         seen.add(child);
         stack.push([child, 0]);
@@ -118,7 +123,15 @@ export function backward(root: Tensor, seed?: Tensor): void {
           g.dispose();
           continue;
         }
-        const gs = t.node.backward(g);
+        let gs: readonly (Tensor | undefined)[];
+        try {
+          gs = t.node.backward(g);
+        } catch (e) {
+          if (e instanceof Error && /used after dispose/.test(e.message)) {
+            e.message = `backward of ${t.node.op}: a tensor it saved was disposed (${e.message}). Run the forward pass and backward() inside the same tidy() scope.`;
+          }
+          throw e;
+        }
         const owned = new Set<Tensor>(); // each gradient tensor gets exactly one owner below
         t.node.inputs.forEach((x, j) => {
           let gx = gs[j];

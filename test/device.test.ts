@@ -72,3 +72,10 @@ describe('device', () => {
     expect(() => E.tensor([1, 2])).toThrow(/WebGPU device was lost/);
   });
 });
+
+test('backward after the forward scope closed says what went wrong', async () => {
+  await initNode();
+  const x = E.requireGrad(E.tensor([0.5, 1, 2]));
+  const y = E.tidy(() => E.sum(E.exp(E.mul(x, 2)))); // exp's output, sum's input, is disposed here
+  expect(() => E.backward(y)).toThrow(/backward of sum: its input Tensor\(\[3\].*was disposed.*same tidy\(\) scope/s);
+});

@@ -2,8 +2,8 @@
 // differences of that reference (gradient).
 //
 // For each random case: inputs are drawn as f32 values (so GPU and reference see the same numbers),
-// the op runs on the GPU, its output is compared with the reference; then a random seed gradient w
-// is back-propagated and each input's gradient is compared with ∂/∂x Σ ref(x)·w, by central
+// the op runs on the GPU and a random seed gradient w is back-propagated through it; the output is
+// compared with the reference and each input's gradient with ∂/∂x Σ ref(x)·w, by central
 // differences in float64 (step 1e-6·max(1,|x|), error ~1e-10, far below the f32 tolerances).
 //
 // Tolerances (stated, per element): |got − want| ≤ atol·scale + rtol·|want|, where scale is
@@ -11,7 +11,7 @@
 // Defaults: forward atol 1e-5, rtol 1e-4; gradient atol 1e-3, rtol 1e-3.
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { backward, requireGrad, tensor, tidy, type Tensor } from '../engine/index.ts';
+import { backward, requireGrad, sameShape, tensor, tidy, type Tensor } from '../engine/index.ts';
 import { nd, size, type Nd } from './reference/nd.ts';
 
 export interface Tol {
@@ -109,24 +109,28 @@ export async function checkOpWith<P>(name: string, c: Check<P>): Promise<void> {
       // Seed gradient: deterministic pseudo-random values in [-1, 1].
       let s = seed;
       const w = Float64Array.from({ length: want.data.length }, () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 30) - 1);
+      const seedGrad = tensor(Float32Array.from(w), want.shape);
       try {
-        const y = tidy(() => c.op(p, ...ins));
+        // Forward and backward in one scope, as in a training step: intermediates saved for
+        // backward live until the scope ends.
+        const y = tidy(() => {
+          const out = c.op(p, ...ins);
+          if (which.length && sameShape(out.shape, want.shape)) backward(out, seedGrad);
+          return out;
+        });
         try {
           expect(y.shape, `${name}: output shape`).toEqual(want.shape);
           close(await y.data(), want.data, c.fwd ?? FWD, `${name} forward`);
-          if (which.length) {
-            const seedGrad = tensor(Float32Array.from(w), y.shape);
-            backward(y, seedGrad);
-            seedGrad.dispose();
-            for (const j of which) {
-              const fd = finiteDiff(ref, xs, w, j);
-              close(await ins[j]!.grad!.data(), fd, c.bwd ?? GRAD, `${name} gradient of input ${j} [${xs[j]!.shape}]`);
-            }
+          for (const j of which) {
+            const fd = finiteDiff(ref, xs, w, j);
+            expect(ins[j]!.grad, `${name}: input ${j} received no gradient`).toBeDefined();
+            close(await ins[j]!.grad!.data(), fd, c.bwd ?? GRAD, `${name} gradient of input ${j} [${xs[j]!.shape}]`);
           }
         } finally {
           y.dispose();
         }
       } finally {
+        seedGrad.dispose();
         for (const t of ins) {
           t.grad?.dispose();
           t.dispose();

@@ -1,2 +1,263 @@
-// (being written)
-export {};
+// Neural-network ops: softmax, logSoftmax, crossEntropy, layerNorm, l2Normalize, dropout.
+//
+// Each is a fused kernel with a fused backward kernel (shaders/softmax*.wgsl, cross_entropy*.wgsl,
+// layernorm*.wgsl, l2norm*.wgsl, dropout.wgsl). Row-wise ops run one invocation per row and walk the
+// row with a stride, so they work along any axis without a transpose; this also suits lavapipe, where
+// workgroup-shared reductions are slow.
+//
+// Backward closures use only the op's inputs and output (plus numbers): statistics such as layer
+// norm's mean and rstd or the mean cross-entropy's weight total are recomputed in the backward pass
+// rather than saved as extra tensors, which a `tidy` around the forward pass would dispose.
+
+import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl?raw';
+import crossEntropyGradWgsl from '../../shaders/cross_entropy_grad.wgsl?raw';
+import dropoutWgsl from '../../shaders/dropout.wgsl?raw';
+import l2normWgsl from '../../shaders/l2norm.wgsl?raw';
+import l2normGradWgsl from '../../shaders/l2norm_grad.wgsl?raw';
+import layernormWgsl from '../../shaders/layernorm.wgsl?raw';
+import layernormGradWgsl from '../../shaders/layernorm_grad.wgsl?raw';
+import layernormGradParamsWgsl from '../../shaders/layernorm_grad_params.wgsl?raw';
+import layernormStatsWgsl from '../../shaders/layernorm_stats.wgsl?raw';
+import rngWgsl from '../../shaders/rng.wgsl?raw';
+import softmaxWgsl from '../../shaders/softmax.wgsl?raw';
+import softmaxGradWgsl from '../../shaders/softmax_grad.wgsl?raw';
+import { record } from '../autograd.ts';
+import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { normAxis } from '../shape.ts';
+import { Tensor, sameShape, shapeStr } from '../tensor.ts';
+import { mapBinary, mapUnary } from './elementwise.ts';
+import { seedWords } from './random.ts';
+import { sum } from './reduce.ts';
+
+function checkF32(t: Tensor, op: string, what: string): void {
+  if (t.dtype !== 'f32') throw new Error(`${op}: ${what} must be f32, got ${t}`);
+}
+
+/** Rows along `axis`: each has `c` elements `inner` apart (the layout every row kernel here indexes). */
+function rowsAlong(x: Tensor, axis: number, op: string): { rows: number; c: number; inner: number } {
+  const ax = normAxis(axis, x.rank, op);
+  const c = x.shape[ax]!;
+  const inner = x.shape.slice(ax + 1).reduce((a, b) => a * b, 1);
+  const outer = x.shape.slice(0, ax).reduce((a, b) => a * b, 1);
+  return { rows: outer * inner, c, inner };
+}
+
+// ---- softmax, logSoftmax ------------------------------------------------------------------------------
+
+const SOFTMAX = {
+  softmax: { OUT: 'exp(v - m) / s', TERM: 'g * y', GRAD: 'y * (g - t)' },
+  logSoftmax: { OUT: 'v - m - log(s)', TERM: 'g', GRAD: 'g - exp(y) * t' },
+} as const;
+
+function softmaxOp(op: keyof typeof SOFTMAX, x: Tensor, axis: number): Tensor {
+  checkF32(x, op, 'x');
+  const r = rowsAlong(x, axis, op);
+  const label = `${op} ${shapeStr(x.shape)} axis ${axis}`;
+  const y = Tensor.empty(x.shape, 'f32', op);
+  dispatch(kernel(op, softmaxWgsl, { OUT: SOFTMAX[op].OUT }), [x, y], r, grid1d(r.rows, 64), label);
+  return record(y, op, [x], (g) => {
+    const dx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
+    dispatch(kernel(`${op}_grad`, softmaxGradWgsl, { TERM: SOFTMAX[op].TERM, OUT: SOFTMAX[op].GRAD }), [g, y, dx], r, grid1d(r.rows, 64), `${label} backward`);
+    return [dx];
+  });
+}
+
+/** Softmax along `axis` (any axis; default the last), numerically stable. */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return softmaxOp('softmax', x, axis);
+}
+
+/** log(softmax(x)) along `axis`, computed as x − max − log Σ exp(x − max) (no log of a rounded-to-0 softmax). */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return softmaxOp('logSoftmax', x, axis);
+}
+
+// ---- crossEntropy -------------------------------------------------------------------------------------
+
+export interface CrossEntropyOptions {
+  /** Pixels with this label add nothing to the loss or the mean's denominator. Default -100, as PyTorch. */
+  ignoreIndex?: number;
+  /** Per-pixel f32 weights, the shape of `labels`. Treated as a constant (no gradient flows into it). */
+  weight?: Tensor;
+  /** 'mean' (default), 'sum', or 'none' (per-pixel losses, the shape of `labels`). */
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+// Σ loss / Σ weight, with 0 (not NaN) when no pixel counts.
+const SAFE_DIV = 'select(0.0, a / b, b != 0.0)';
+
+/**
+ * Cross-entropy of `logits` against integer class `labels`, as torch.nn.functional.cross_entropy:
+ * logits [N, C] with labels [N], or logits [N, C, d1, d2, …] (class axis 1, e.g. segmentation
+ * [B, C, H, W]) with labels [N, d1, d2, …], i32.
+ *
+ * Pixel loss: w · (log Σ_j exp(x_j) − x_label), w the pixel's weight (1 without `weight`), 0 where the
+ * label is `ignoreIndex`. 'mean' divides the sum by the total weight of the pixels that are not
+ * ignored (PyTorch's rule with weights); when that total is 0 (e.g. every pixel ignored) the mean is
+ * 0, not NaN, and so is its gradient.
+ *
+ * A label outside [0, C) that is not `ignoreIndex` cannot raise an error from inside a kernel: it
+ * makes that pixel's loss and gradient NaN. Training code should call `checkLabels` when it loads
+ * data, which names the offending value.
+ */
+export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const op = 'crossEntropy';
+  const { ignoreIndex = -100, weight, reduction = 'mean' } = opts;
+  checkF32(logits, op, 'logits');
+  if (labels.dtype !== 'i32') throw new Error(`${op}: labels must be i32 class indices, got ${labels}`);
+  if (logits.rank < 2) throw new Error(`${op}: logits must be [N, C] or [N, C, d1, ...], got ${shapeStr(logits.shape)}`);
+  const want = [logits.shape[0]!, ...logits.shape.slice(2)];
+  if (!sameShape(labels.shape, want)) {
+    throw new Error(`${op}: labels ${shapeStr(labels.shape)} do not match logits ${shapeStr(logits.shape)} (expected labels ${shapeStr(want)}: logits without the class axis 1)`);
+  }
+  if (weight) {
+    checkF32(weight, op, 'weight');
+    if (!sameShape(weight.shape, labels.shape)) throw new Error(`${op}: weight ${shapeStr(weight.shape)} must have the shape of labels ${shapeStr(labels.shape)}`);
+  }
+  // The mean's denominator compares labels with ignoreIndex through an f32 uniform: exact up to 2^24.
+  if (!Number.isInteger(ignoreIndex) || Math.abs(ignoreIndex) > 2 ** 24) throw new Error(`${op}: ignoreIndex must be an integer in [-2^24, 2^24], got ${ignoreIndex}`);
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction as string}'`);
+
+  const c = logits.shape[1]!;
+  const inner = want.slice(1).reduce((a, b) => a * b, 1);
+  const params = { pixels: labels.size, c, inner, ignore: ignoreIndex };
+  const label = `${op} logits ${shapeStr(logits.shape)} labels ${shapeStr(labels.shape)}`;
+  const wDecl = (binding: number) => (weight ? `@group(0) @binding(${binding}) var<storage, read> W: array<f32>;` : '');
+  const withW = (ts: Tensor[]) => (weight ? [...ts, weight] : ts);
+
+  const perPixel = Tensor.empty(labels.shape, 'f32', op);
+  const kf = kernel(op, crossEntropyWgsl, { W_DECL: wDecl(4), W: weight ? 'W[r]' : '1.0' });
+  dispatch(kf, withW([logits, labels, perPixel]), params, grid1d(labels.size, 64), label);
+
+  /** ∂loss/∂logits given the incoming gradient per pixel (gstride 1) or as one scalar (gstride 0). */
+  const grad = (g: Tensor, gstride: number): Tensor => {
+    const dx = Tensor.empty(logits.shape, 'f32', `${op}_grad`);
+    const kb = kernel(`${op}_grad`, crossEntropyGradWgsl, { W_DECL: wDecl(5), W: weight ? 'W[r]' : '1.0' });
+    dispatch(kb, withW([logits, labels, g, dx]), { ...params, gstride }, grid1d(labels.size, 64), `${label} backward`);
+    return dx;
+  };
+  /** Σ of the weights of the pixels that are not ignored: the mean's denominator. */
+  const weightTotal = (): Tensor => {
+    const w = weight
+      ? mapBinary('ce_weight', labels, weight, 'select(b, 0.0, a == i32(p.alpha))', { alpha: ignoreIndex, out: 'f32' })
+      : mapUnary('ce_count', labels, 'select(1.0, 0.0, a == i32(p.alpha))', { alpha: ignoreIndex, out: 'f32' });
+    const t = sum(w);
+    w.dispose();
+    return t;
+  };
+
+  if (reduction === 'none') return record(perPixel, op, [logits], (g) => [grad(g, 1)]);
+  const total = sum(perPixel);
+  perPixel.dispose();
+  if (reduction === 'sum') return record(total, op, [logits], (g) => [grad(g, 0)]);
+  const den = weightTotal();
+  const y = mapBinary('ce_mean', total, den, SAFE_DIV);
+  total.dispose();
+  den.dispose();
+  return record(y, op, [logits], (g) => {
+    const d = weightTotal();
+    const gs = mapBinary('ce_mean', g, d, SAFE_DIV);
+    const dx = grad(gs, 0);
+    d.dispose();
+    gs.dispose();
+    return [dx];
+  });
+}
+
+/**
+ * Read `labels` back and throw if any is outside [0, numClasses) without being `ignoreIndex`; the
+ * error names the first such value and its position. crossEntropy cannot check this itself (kernels
+ * cannot throw), so call this when loading data.
+ */
+export async function checkLabels(labels: Tensor, numClasses: number, ignoreIndex = -100): Promise<void> {
+  if (labels.dtype !== 'i32') throw new Error(`checkLabels: labels must be i32 class indices, got ${labels}`);
+  if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`checkLabels: numClasses must be a positive integer, got ${numClasses}`);
+  const v = await labels.data();
+  for (let i = 0; i < v.length; i++) {
+    const l = v[i]!;
+    if (l === ignoreIndex || (l >= 0 && l < numClasses)) continue;
+    const pos: number[] = [];
+    for (let d = labels.rank - 1, rest = i; d >= 0; d--) {
+      pos[d] = rest % labels.shape[d]!;
+      rest = Math.floor(rest / labels.shape[d]!);
+    }
+    throw new Error(`checkLabels: label ${l} at position [${pos.join(', ')}] of labels ${shapeStr(labels.shape)} is outside [0, ${numClasses}) and is not the ignore index ${ignoreIndex}`);
+  }
+}
+
+// ---- layerNorm ------------------------------------------------------------------------------------------
+
+/** Layer normalisation over the last axis: (x − mean) / sqrt(var + eps) · gamma + beta (biased variance, as PyTorch); gamma, beta [C]. */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  const op = 'layerNorm';
+  checkF32(x, op, 'x');
+  checkF32(gamma, op, 'gamma');
+  checkF32(beta, op, 'beta');
+  if (x.rank < 1) throw new Error(`${op}: x must have at least one axis, got a scalar ${shapeStr(x.shape)}`);
+  const c = x.shape[x.rank - 1]!;
+  for (const [what, t] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (!sameShape(t.shape, [c])) throw new Error(`${op}: ${what} ${shapeStr(t.shape)} must be [${c}], the last axis of x ${shapeStr(x.shape)}`);
+  }
+  if (!(eps > 0)) throw new Error(`${op}: eps must be positive, got ${eps}`);
+  const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const label = `${op} ${shapeStr(x.shape)}`;
+  const y = Tensor.empty(x.shape, 'f32', op);
+  dispatch(kernel(op, layernormWgsl, { STATS: layernormStatsWgsl }), [x, gamma, beta, y], { rows, c, eps }, grid1d(rows, 64), label);
+  return record(y, op, [x, gamma, beta], (g) => {
+    const dx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
+    const stats = Tensor.empty([rows, 2], 'f32', `${op}_grad`);
+    dispatch(kernel(`${op}_grad`, layernormGradWgsl, { STATS: layernormStatsWgsl }), [x, gamma, g, dx, stats], { rows, c, eps }, grid1d(rows, 64), `${label} backward`);
+    if (!gamma.requiresGrad && !beta.requiresGrad) {
+      stats.dispose();
+      return [dx, undefined, undefined];
+    }
+    const dgamma = Tensor.empty([c], 'f32', `${op}_grad`);
+    const dbeta = Tensor.empty([c], 'f32', `${op}_grad`);
+    dispatch(kernel(`${op}_grad_params`, layernormGradParamsWgsl), [x, g, stats, dgamma, dbeta], { rows, c }, grid1d(c, 64), `${label} backward (gamma, beta)`);
+    stats.dispose();
+    return [dx, dgamma, dbeta];
+  });
+}
+
+// ---- l2Normalize ----------------------------------------------------------------------------------------
+
+/** x / max(‖x‖₂, eps) along `axis`, as torch.nn.functional.normalize. */
+export function l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
+  const op = 'l2Normalize';
+  checkF32(x, op, 'x');
+  if (!(eps > 0)) throw new Error(`${op}: eps must be positive, got ${eps}`);
+  const r = { ...rowsAlong(x, axis, op), eps };
+  const label = `${op} ${shapeStr(x.shape)} axis ${axis}`;
+  const y = Tensor.empty(x.shape, 'f32', op);
+  dispatch(kernel(op, l2normWgsl), [x, y], r, grid1d(r.rows, 64), label);
+  return record(y, op, [x], (g) => {
+    const dx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
+    dispatch(kernel(`${op}_grad`, l2normGradWgsl), [x, g, dx], r, grid1d(r.rows, 64), `${label} backward`);
+    return [dx];
+  });
+}
+
+// ---- dropout --------------------------------------------------------------------------------------------
+
+/**
+ * Inverted dropout: each element is zeroed with probability p and the rest are scaled by 1/(1 − p).
+ * The mask is a function of (seed, element index): the kept elements are exactly those where
+ * randBernoulli(x.shape, 1 − p, seed) is 1, and the backward pass regenerates it rather than storing
+ * it. Use a fresh seed per step and per dropout site. With training false (or p = 0) it returns x
+ * itself, as PyTorch does.
+ */
+export function dropout(x: Tensor, p: number, seed: number, training = true): Tensor {
+  const op = 'dropout';
+  checkF32(x, op, 'x');
+  if (!(p >= 0 && p <= 1)) throw new Error(`${op}: p must be in [0, 1], got ${p}`);
+  const [lo, hi] = seedWords(seed, op);
+  if (!training || p === 0) return x;
+  const params = { seed_lo: lo, seed_hi: hi, keep: 1 - p, scale: p === 1 ? 0 : 1 / (1 - p) };
+  const run = (a: Tensor, what: string) => {
+    const out = Tensor.empty(a.shape, 'f32', op);
+    dispatch(kernel(op, dropoutWgsl, { RNG: rngWgsl }), [a, out], { n: a.size, ...params }, grid1d(a.size, 256), `${op} ${shapeStr(x.shape)} p ${p}${what}`);
+    return out;
+  };
+  const y = run(x, '');
+  return record(y, op, [x], (g) => [run(g, ' backward')]);
+}

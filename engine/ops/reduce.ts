@@ -11,6 +11,7 @@ import { dispatch, grid1d, kernel } from '../kernel.ts';
 import { normAxes, normAxis, pad8, stridesOf } from '../shape.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { mapBinary, mapUnary } from './elementwise.ts';
+import { broadcastTo } from './movement.ts';
 
 type Axes = number | readonly number[] | undefined;
 
@@ -60,9 +61,10 @@ function keptShape(x: Tensor, axes: number[]): number[] {
 export function sum(x: Tensor, axes?: Axes, keepdims = false): Tensor {
   const ax = normAxes(axes, x.rank, 'sum');
   const y = reduceRaw('sum', x, ax, keepdims);
+  const shape = x.shape;
   return record(y, 'sum', [x], (g) => {
     const gk = g.view(keptShape(x, ax));
-    const out = mapBinary('expand', gk, x, 'a', {});
+    const out = broadcastTo(gk, shape);
     gk.dispose();
     return [out];
   });
@@ -75,9 +77,10 @@ export function mean(x: Tensor, axes?: Axes, keepdims = false): Tensor {
   const s = reduceRaw('sum', x, ax, keepdims);
   const y = mapUnary('scale', s, 'a * p.alpha', { alpha: 1 / n });
   s.dispose();
+  const shape = x.shape;
   return record(y, 'mean', [x], (g) => {
-    const gk = g.view(keptShape(x, ax));
-    const out = mapBinary('expand_scale', gk, x, 'a * p.alpha', { alpha: 1 / n });
+    const gk = mapUnary('scale', g, 'a * p.alpha', { alpha: 1 / n });
+    const out = broadcastTo(gk.view(keptShape(x, ax)), shape);
     gk.dispose();
     return [out];
   });

@@ -1,0 +1,23 @@
+// Softmax / log-softmax along one axis of any position. One invocation per row: the row starting at
+// `base` has `c` elements `inner` apart (inner = product of the dimensions after the axis), so no
+// transpose is needed. Numerically stable: the row maximum m is subtracted before exp.
+// OUT is the value written for input v, given m and s = Σ exp(x − m).
+struct Params { rows: u32, c: u32, inner: u32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = gid.x + gid.y * nwg.x * 64u;
+  if (r >= p.rows) { return; }
+  let base = (r / p.inner) * p.c * p.inner + r % p.inner;
+  var m = X[base];
+  for (var j = 1u; j < p.c; j++) { m = max(m, X[base + j * p.inner]); }
+  var s = 0.0;
+  for (var j = 0u; j < p.c; j++) { s += exp(X[base + j * p.inner] - m); }
+  for (var j = 0u; j < p.c; j++) {
+    let v = X[base + j * p.inner];
+    Y[base + j * p.inner] = {{OUT}};
+  }
+}

@@ -1,0 +1,235 @@
+// Properties of the neural-network ops (engine/ops/nn.ts) against the float64 references in
+// reference/nn.ts: forward values and gradients (central finite differences) on random shapes that
+// include size-1 dimensions, random axes, and for crossEntropy random ignored pixels and weights.
+// Tolerances are gradcheck.ts's FWD/GRAD defaults unless a comment says otherwise.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import * as E from '../engine/index.ts';
+import { checkOpWith, close, FWD, ndArb, shapeArb, values } from './gradcheck.ts';
+import { nd, size, type Nd } from './reference/nd.ts';
+import { alongAxis, crossEntropyRef, dropoutRef, l2NormalizeRef, layerNormRef, logSoftmaxRef, softmaxRef } from './reference/nn.ts';
+import { gpu } from './setup.ts';
+
+beforeAll(gpu);
+
+/** A shape of rank 1–4 and one of its axes, given to the op as a negative axis half of the time. */
+const shapeAndAxis = shapeArb(1, 4, 6).chain((s) => fc.tuple(fc.constant(s), fc.integer({ min: 0, max: s.length - 1 }), fc.boolean()));
+
+describe('softmax and logSoftmax', () => {
+  for (const [name, op, ref] of [
+    ['softmax', E.softmax, softmaxRef],
+    ['logSoftmax', E.logSoftmax, logSoftmaxRef],
+  ] as const) {
+    test(`${name} along a random axis`, async () => {
+      await checkOpWith(name, {
+        cases: shapeAndAxis.chain(([s, axis, negative]) =>
+          ndArb(s, (n) => values(n, -4, 4)).map((x) => [[x], { axis, userAxis: negative ? axis - s.length : axis }] as [Nd[], { axis: number; userAxis: number }]),
+        ),
+        op: (p, x) => op(x!, p.userAxis),
+        ref: (p, x) => ref(x!, p.axis),
+      });
+    });
+  }
+
+  test('large logits stay finite (the row maximum is subtracted)', async () => {
+    const x = E.tensor([1000, 1001, 1002, -1000, -1001, -1002], [2, 3]);
+    close(await E.softmax(x).data(), softmaxRef(nd([2, 3], [1000, 1001, 1002, -1000, -1001, -1002]), 1).data, FWD, 'softmax');
+    const ls = await E.logSoftmax(E.tensor([0, 200], [2])).data();
+    expect([...ls]).toEqual([-200, 0]);
+  });
+
+  test('bad axes and dtypes are named in the error', () => {
+    expect(() => E.softmax(E.tensor([1, 2], [2]), 1)).toThrow(/softmax: axis 1 is out of range for rank 1/);
+    expect(() => E.logSoftmax(E.tensor(new Int32Array([1, 2]), [2]))).toThrow(/logSoftmax: x must be f32/);
+  });
+});
+
+describe('crossEntropy', () => {
+  interface Case {
+    labels: number[];
+    pixelShape: number[];
+    ignoreIndex: number;
+    reduction: 'mean' | 'sum' | 'none';
+  }
+  // Labels tensors are kept alive until the end (the graph holds them until backward).
+  const made: E.Tensor[] = [];
+  afterAll(() => made.forEach((t) => t.dispose()));
+
+  const cases = fc
+    .record({
+      n: fc.integer({ min: 1, max: 4 }),
+      c: fc.integer({ min: 1, max: 5 }),
+      rest: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 2 }),
+      ignoreIndex: fc.constantFrom(-100, 255, 0),
+      reduction: fc.constantFrom('mean' as const, 'sum' as const, 'none' as const),
+      weighted: fc.boolean(),
+    })
+    .chain(({ n, c, rest, ignoreIndex, reduction, weighted }) => {
+      const pixelShape = [n, ...rest];
+      const pixels = size(pixelShape);
+      // About one pixel in four is ignored.
+      const label = fc.oneof({ arbitrary: fc.integer({ min: 0, max: c - 1 }), weight: 3 }, { arbitrary: fc.constant(ignoreIndex), weight: 1 });
+      return fc.tuple(
+        ndArb([n, c, ...rest], (k) => values(k, -4, 4)),
+        weighted ? ndArb(pixelShape, (k) => values(k, 0, 2)).map((w) => [w]) : fc.constant([] as Nd[]),
+        fc.array(label, { minLength: pixels, maxLength: pixels }),
+      ).map(([logits, w, labels]) => [[logits, ...w], { labels, pixelShape, ignoreIndex, reduction }] as [Nd[], Case]);
+    });
+
+  test('forward and gradient: random shapes, ignored pixels, weights and reductions', async () => {
+    await checkOpWith<Case>('crossEntropy', {
+      cases,
+      op: (p, logits, weight) => {
+        const labels = E.keep(E.tensor(Int32Array.from(p.labels), p.pixelShape));
+        made.push(labels);
+        return E.crossEntropy(logits!, labels, { ignoreIndex: p.ignoreIndex, reduction: p.reduction, ...(weight ? { weight } : {}) });
+      },
+      ref: (p, logits, weight) => crossEntropyRef(logits!, p.labels, { ignoreIndex: p.ignoreIndex, reduction: p.reduction, ...(weight ? { weight } : {}) }),
+      grad: [0], // weights are constants
+      runs: 40,
+    });
+  });
+
+  test('the default ignoreIndex is -100, and an all-ignored mean is 0 with a zero gradient', async () => {
+    const logits = E.requireGrad(E.tensor([1, 2, 3, 4, 5, 6], [2, 3]));
+    const labels = E.tensor(new Int32Array([-100, -100]), [2]);
+    const loss = E.crossEntropy(logits, labels);
+    expect(await loss.item()).toBe(0);
+    E.backward(loss);
+    expect([...(await logits.grad!.data())]).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  test('segmentation layout [B, C, H, W] and large logits', async () => {
+    // B=1, C=2, H=1, W=2: pixel 0 has logits (1000, 0) and label 1; pixel 1 has (0, 0) and label 0.
+    const logits = E.tensor([1000, 0, 0, 0], [1, 2, 1, 2]);
+    const labels = E.tensor(new Int32Array([1, 0]), [1, 1, 2]);
+    const perPixel = await E.crossEntropy(logits, labels, { reduction: 'none' }).data();
+    close(perPixel, [1000, Math.LN2], FWD, 'crossEntropy none');
+  });
+
+  test('labels outside [0, C): NaN from the kernel, a named error from checkLabels', async () => {
+    const logits = E.requireGrad(E.tensor([0, 0, 0, 0, 0, 0], [2, 3]));
+    const bad = E.tensor(new Int32Array([1, 7]), [2]);
+    const perPixel = await E.crossEntropy(logits, bad, { reduction: 'none' }).data();
+    expect(perPixel[0]).toBeCloseTo(Math.log(3), 5);
+    expect(perPixel[1]).toBeNaN();
+    const loss = E.crossEntropy(logits, bad);
+    expect(await loss.item()).toBeNaN();
+    E.backward(loss);
+    const g = await logits.grad!.data();
+    expect([...g.slice(3)].every(Number.isNaN)).toBe(true);
+    await expect(E.checkLabels(bad, 3)).rejects.toThrow(/checkLabels: label 7 at position \[1\] of labels \[2\] is outside \[0, 3\) and is not the ignore index -100/);
+    await expect(E.checkLabels(E.tensor(new Int32Array([0, 2, 255, -100]), [2, 2]), 3)).rejects.toThrow(/label 255 at position \[1, 0\]/);
+    await E.checkLabels(E.tensor(new Int32Array([0, 2, 255, 1]), [2, 2]), 3, 255);
+  });
+
+  test('bad inputs are named in the error', () => {
+    const logits = E.tensor(new Float32Array(12), [2, 3, 2]);
+    expect(() => E.crossEntropy(logits, E.tensor(new Float32Array(4), [2, 2]))).toThrow(/crossEntropy: labels must be i32/);
+    expect(() => E.crossEntropy(logits, E.tensor(new Int32Array(3), [3]))).toThrow(/crossEntropy: labels \[3\] do not match logits \[2,3,2\] \(expected labels \[2,2\]/);
+    expect(() => E.crossEntropy(E.tensor([1, 2], [2]), E.tensor(new Int32Array(1), [1]))).toThrow(/crossEntropy: logits must be \[N, C\]/);
+    const labels = E.tensor(new Int32Array(4), [2, 2]);
+    expect(() => E.crossEntropy(logits, labels, { weight: E.tensor(new Float32Array(2), [2]) })).toThrow(/crossEntropy: weight \[2\] must have the shape of labels \[2,2\]/);
+    expect(() => E.crossEntropy(logits, labels, { ignoreIndex: 0.5 })).toThrow(/ignoreIndex must be an integer/);
+  });
+});
+
+describe('layerNorm', () => {
+  test('forward and gradients for x, gamma and beta', async () => {
+    await checkOpWith('layerNorm', {
+      cases: shapeArb(1, 4, 6).chain((s) => {
+        const c = s[s.length - 1]!;
+        return fc.tuple(ndArb(s, (n) => values(n, -3, 3)), ndArb([c], (n) => values(n, -2, 2)), ndArb([c])).map((xs) => [xs, null] as [Nd[], null]);
+      }),
+      op: (_p, x, g, b) => E.layerNorm(x!, g!, b!),
+      ref: (_p, x, g, b) => layerNormRef(x!, g!, b!, 1e-5),
+    });
+  });
+
+  test('gamma and beta gradients over many rows (column sums)', async () => {
+    // 3000 rows: the row kernels span many workgroups and each column sum is long; tolerance as GRAD.
+    const rows = 3000;
+    const c = 5;
+    const xv = Float32Array.from({ length: rows * c }, (_, i) => Math.sin(i * 0.7) * 2);
+    const gv = Float32Array.from({ length: rows * c }, (_, i) => Math.cos(i * 0.3));
+    const x = E.tensor(xv, [rows, c]);
+    const gamma = E.requireGrad(E.tensor([1, 2, 3, 4, 5], [c]));
+    const beta = E.requireGrad(E.tensor([0, 0, 0, 0, 0], [c]));
+    E.backward(E.layerNorm(x, gamma, beta), E.tensor(gv, [rows, c]));
+    const xh = layerNormRef(nd([rows, c], xv), nd([c], [1, 1, 1, 1, 1]), nd([c], [0, 0, 0, 0, 0]), 1e-5);
+    const dg = new Float64Array(c);
+    const db = new Float64Array(c);
+    for (let i = 0; i < rows * c; i++) {
+      dg[i % c] += gv[i]! * xh.data[i]!;
+      db[i % c] += gv[i]!;
+    }
+    close(await gamma.grad!.data(), dg, { atol: 1e-3, rtol: 1e-3 }, 'dgamma');
+    close(await beta.grad!.data(), db, { atol: 1e-3, rtol: 1e-3 }, 'dbeta');
+  });
+
+  test('bad shapes are named in the error', () => {
+    const x = E.tensor(new Float32Array(6), [2, 3]);
+    expect(() => E.layerNorm(x, E.tensor([1, 1], [2]), E.tensor([0, 0, 0], [3]))).toThrow(/layerNorm: gamma \[2\] must be \[3\], the last axis of x \[2,3\]/);
+    expect(() => E.layerNorm(x, E.tensor([1, 1, 1], [3]), E.tensor([0, 0], [2]))).toThrow(/layerNorm: beta \[2\] must be \[3\]/);
+  });
+});
+
+describe('l2Normalize', () => {
+  test('forward and gradient along a random axis, with eps both below and above the norms', async () => {
+    await checkOpWith('l2Normalize', {
+      cases: shapeAndAxis
+        .chain(([s, axis, negative]) =>
+          fc.tuple(ndArb(s, (n) => values(n, -2, 2, [0], 0.02)), fc.constantFrom(1e-12, 1)).map(
+            ([x, eps]) => [[x], { axis, userAxis: negative ? axis - s.length : axis, eps }] as [Nd[], { axis: number; userAxis: number; eps: number }],
+          ),
+        )
+        // no row with its norm near eps: the function has a kink there
+        .filter(([[x], p]) => alongAxis(x!, p.axis, (row) => row.map(() => Math.hypot(...row))).data.every((n) => Math.abs(n - p.eps) > 0.05)),
+      op: (p, x) => E.l2Normalize(x!, p.userAxis, p.eps),
+      ref: (p, x) => l2NormalizeRef(x!, p.axis, p.eps),
+    });
+  });
+
+  test('a zero vector maps to zero', async () => {
+    expect([...(await E.l2Normalize(E.tensor([0, 0, 0], [3])).data())]).toEqual([0, 0, 0]);
+  });
+});
+
+describe('dropout', () => {
+  test('forward and gradient use the mask of randBernoulli(shape, 1 − p, seed)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        shapeArb(0, 4, 6).chain((s) => fc.tuple(ndArb(s), fc.constantFrom(0.1, 0.5, 0.9), fc.integer({ min: 0, max: 2 ** 40 }))),
+        async ([x, p, seed]) => {
+          const mask = await E.randBernoulli(x.shape, 1 - p, seed).data();
+          await checkOpWith('dropout', {
+            cases: fc.constant([[x], null] as [Nd[], null]),
+            op: (_p, t) => E.dropout(t!, p, seed),
+            ref: (_p, t) => dropoutRef(t!, mask, p),
+            runs: 1,
+          });
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
+  test('keeps about 1 − p of the elements, scaled by 1/(1 − p)', async () => {
+    const n = 1 << 18;
+    const p = 0.3;
+    const y = await E.dropout(E.fill([n], 1), p, 1234).data();
+    const kept = y.filter((v) => v !== 0).length;
+    expect(y.every((v) => v === 0 || v === Math.fround(1 / (1 - p)))).toBe(true);
+    // Binomial: within 5 standard deviations of n(1 − p).
+    expect(Math.abs(kept - n * (1 - p))).toBeLessThan(5 * Math.sqrt(n * p * (1 - p)));
+  });
+
+  test('eval mode and p = 0 return x itself; p = 1 zeroes everything; bad p is named', async () => {
+    const x = E.tensor([1, 2, 3], [3]);
+    expect(E.dropout(x, 0.5, 1, false)).toBe(x);
+    expect(E.dropout(x, 0, 1)).toBe(x);
+    expect([...(await E.dropout(x, 1, 1).data())]).toEqual([0, 0, 0]);
+    expect(() => E.dropout(x, 1.5, 1)).toThrow(/dropout: p must be in \[0, 1\], got 1.5/);
+    expect(() => E.dropout(x, 0.5, -1)).toThrow(/dropout: seed must be an integer/);
+  });
+});
