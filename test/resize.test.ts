@@ -1,0 +1,81 @@
+// resizeBilinear / resizeNearest: random batch, channels, input and output sizes (up- and
+// down-scaling by integer and non-integer factors, size-1 axes), forward against
+// test/reference/resize.ts and gradient against finite differences with the default FWD/GRAD
+// tolerances (each output blends at most four inputs). Nearest on i32 label maps must match exactly.
+// Then values PyTorch gives for small cases, large factors, and the errors for bad arguments.
+import fc from 'fast-check';
+import { beforeAll, describe, expect, test } from 'vitest';
+import * as E from '../engine/index.ts';
+import { checkOpWith, ndArb } from './gradcheck.ts';
+import { nd, type Nd } from './reference/nd.ts';
+import { resizeBilinearRef, resizeNearestRef } from './reference/resize.ts';
+import { gpu } from './setup.ts';
+
+beforeAll(gpu);
+
+type Size = [number, number];
+const dim = fc.integer({ min: 1, max: 8 });
+const out = fc.integer({ min: 1, max: 20 });
+const shapes = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 3 }), dim, dim, out, out);
+const cases = shapes.chain(([n, c, h, w, oh, ow]) => ndArb([n, c, h, w]).map((x): [Nd[], Size] => [[x], [oh, ow]]));
+
+function fixed(shape: number[], size: Size, runs = 2) {
+  return { cases: ndArb(shape).map((x): [Nd[], Size] => [[x], size]), runs };
+}
+
+const row = (v: number[]) => E.tensor(v, [1, 1, 1, v.length]);
+const read = async (t: E.Tensor) => [...(await t.data())].map((v) => Math.round(v * 1e4) / 1e4);
+
+describe('resize', () => {
+  test('bilinear: random sizes, forward and gradient', async () => {
+    await checkOpWith('resizeBilinear', { cases, op: (s, x) => E.resizeBilinear(x!, s), ref: (s, x) => resizeBilinearRef(x!, s), runs: 40 });
+  });
+
+  for (const mode of ['nearest', 'nearest-exact'] as const) {
+    test(`${mode}: random sizes, forward and gradient`, async () => {
+      await checkOpWith(mode, { cases, op: (s, x) => E.resizeNearest(x!, s, mode), ref: (s, x) => resizeNearestRef(x!, s, mode === 'nearest-exact'), runs: 30 });
+    });
+  }
+
+  test('large factors: 4× up, non-integer down (7/64, 5/48), gradients included', async () => {
+    await checkOpWith('bilinear 4x', { ...fixed([1, 2, 16, 12], [64, 48]), op: (s, x) => E.resizeBilinear(x!, s), ref: (s, x) => resizeBilinearRef(x!, s) });
+    await checkOpWith('bilinear down', { ...fixed([1, 1, 64, 48], [7, 5]), op: (s, x) => E.resizeBilinear(x!, s), ref: (s, x) => resizeBilinearRef(x!, s) });
+    await checkOpWith('nearest 4x', { ...fixed([1, 2, 16, 12], [64, 48]), op: (s, x) => E.resizeNearest(x!, s), ref: (s, x) => resizeNearestRef(x!, s) });
+    await checkOpWith('nearest down', { ...fixed([1, 1, 64, 48], [7, 5]), op: (s, x) => E.resizeNearest(x!, s), ref: (s, x) => resizeNearestRef(x!, s) });
+  });
+
+  test('nearest on i32 and u32 label maps matches the reference exactly', async () => {
+    await fc.assert(
+      fc.asyncProperty(shapes, fc.boolean(), fc.constantFrom('i32' as const, 'u32' as const), async ([n, c, h, w, oh, ow], exact, dtype) => {
+        const v = Array.from({ length: n * c * h * w }, (_, i) => ((i * 37) % 23) + (dtype === 'i32' && i % 5 === 0 ? -1 : 0) + (i % 7 === 0 ? 255 : 0));
+        const y = E.resizeNearest(E.tensor(v, [n, c, h, w], dtype), [oh, ow], exact ? 'nearest-exact' : 'nearest');
+        expect(y.dtype).toBe(dtype);
+        expect([...(await y.data())]).toEqual([...resizeNearestRef(nd([n, c, h, w], v), [oh, ow], exact).data]);
+        y.dispose();
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  test('values PyTorch gives (F.interpolate, align_corners=False)', async () => {
+    const x = row([0, 1, 2, 3]);
+    expect(await read(E.resizeBilinear(x, [1, 8]))).toEqual([0, 0.25, 0.75, 1.25, 1.75, 2.25, 2.75, 3]);
+    expect(await read(E.resizeBilinear(x, [1, 3]))).toEqual([0.1667, 1.5, 2.8333]);
+    expect(await read(E.resizeNearest(x, [1, 8]))).toEqual([0, 0, 1, 1, 2, 2, 3, 3]);
+    expect(await read(E.resizeNearest(x, [1, 3]))).toEqual([0, 1, 2]);
+    expect(await read(E.resizeNearest(x, [1, 3], 'nearest-exact'))).toEqual([0, 2, 3]);
+    // PyTorch's float32 index: output 41 of 82 reads input ⌊41·f32(2/82)⌋ = 0 (exact arithmetic says 1).
+    const wide = await E.resizeNearest(row([5, 7]), [1, 82]).data();
+    expect([wide[40], wide[41], wide[42]]).toEqual([5, 5, 7]);
+  });
+
+  test('bad arguments throw errors naming the op and the shapes', () => {
+    const x = E.tensor(new Float32Array(12), [1, 1, 3, 4]);
+    expect(() => E.resizeBilinear(E.tensor([1, 2]), [2, 2])).toThrow(/resizeBilinear \[2\] → \[2,2\]: input must be \[N, C, H, W\]/);
+    expect(() => E.resizeBilinear(x, [0, 2])).toThrow(/resizeBilinear \[1,1,3,4\] → \[0,2\]: size must be two integers ≥ 1/);
+    expect(() => E.resizeNearest(x, [2.5, 2] as [number, number])).toThrow(/size must be two integers/);
+    expect(() => E.resizeBilinear(E.tensor(new Int32Array(12), [1, 1, 3, 4]), [2, 2])).toThrow(/resizeBilinear .*expected f32, got i32/);
+    expect(() => E.resizeNearest(x, [2, 2], 'linear' as 'nearest')).toThrow(/mode 'linear' must be 'nearest' or 'nearest-exact'/);
+    expect(() => E.resizeNearest(E.tensor([], [1, 1, 0, 3]), [2, 2])).toThrow(/cannot resize an empty image/);
+  });
+});
