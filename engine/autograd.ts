@@ -7,6 +7,10 @@
 // results into `.grad` of leaf tensors that have `requiresGrad` (gradient accumulation: call
 // `zeroGrad` between steps unless you mean to accumulate).
 //
+// Gradients may share storage: when an op passes its output gradient through unchanged (add), both
+// inputs' `.grad` can be views of one buffer. Treat `.grad` as read-only, or scale each buffer once
+// (as clipGradNorm does).
+//
 // Backward closures are written with the same tensor ops as the forward pass, run under `noGrad`, and
 // may keep references to forward tensors ("saved tensors"): wrap a training step in `tidy` so that
 // these intermediates are released once the step is done.
