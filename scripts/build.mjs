@@ -19,6 +19,7 @@ const nodeEntries = {
   train: 'train/main.ts',
   eval: 'eval/main.ts',
   flow: 'eval/flow-cli.ts',
+  synth: 'dataset/synth-cli.ts',
   bench: 'bench/run.ts',
   'bench-tfjs': 'bench/tfjs-peers.ts',
 };

@@ -1,0 +1,59 @@
+// Writing the synthetic data set (dataset/synth.ts) to disk, and the command line of synth-cli.ts (Node only).
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { SYNTH_DEFAULTS, synthFiles, type SynthOptions } from './synth.ts';
+
+/** Writes every file of the set under outDir (overwriting files of the same names); returns how many. */
+export function writeSynth(outDir: string, options: Partial<SynthOptions> = {}): number {
+  let n = 0;
+  const made = new Set<string>();
+  for (const f of synthFiles(options)) {
+    const file = path.join(outDir, ...f.path.split('/'));
+    const dir = path.dirname(file);
+    if (!made.has(dir)) mkdirSync(dir, { recursive: true });
+    made.add(dir);
+    writeFileSync(file, f.bytes);
+    n++;
+  }
+  return n;
+}
+
+export const SYNTH_USAGE = 'usage: synth-cli --out DIR [--seed S] [--videos N] [--frames F|MIN-MAX] [--size WxH] [--val V]';
+
+/** Parses the command line into synth options and the output folder; throws with the usage line on bad input. */
+export function parseSynthArgs(argv: string[]): { out: string; options: Partial<SynthOptions> } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      videos: { type: 'string' },
+      frames: { type: 'string' },
+      size: { type: 'string' },
+      val: { type: 'string' },
+    },
+  });
+  if (!values.out) throw new Error(`--out is required\n${SYNTH_USAGE}`);
+  const int = (name: string, s: string) => {
+    if (!/^\d+$/.test(s)) throw new Error(`--${name} must be a non-negative integer, got "${s}"\n${SYNTH_USAGE}`);
+    return Number(s);
+  };
+  const options: Partial<SynthOptions> = {};
+  if (values.seed !== undefined) options.seed = int('seed', values.seed);
+  if (values.videos !== undefined) options.videos = int('videos', values.videos);
+  if (values.val !== undefined) options.valVideos = int('val', values.val);
+  if (values.frames !== undefined) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(values.frames);
+    if (!m) throw new Error(`--frames must be F or MIN-MAX, got "${values.frames}"\n${SYNTH_USAGE}`);
+    options.frames = m[2] ? [Number(m[1]), Number(m[2])] : Number(m[1]);
+  }
+  if (values.size !== undefined) {
+    const m = /^(\d+)x(\d+)$/.exec(values.size);
+    if (!m) throw new Error(`--size must be WxH, e.g. ${SYNTH_DEFAULTS.width}x${SYNTH_DEFAULTS.height}, got "${values.size}"\n${SYNTH_USAGE}`);
+    options.width = Number(m[1]);
+    options.height = Number(m[2]);
+  }
+  return { out: values.out, options };
+}
