@@ -19,3 +19,4 @@ export * from './optim.ts';
 export * from './schedule.ts';
 export * from './safetensors.ts';
 export { checkFinite } from './debug.ts';
+export { startProfiling, stopProfiling, formatProfile, type KernelTime } from './profiler.ts';

@@ -208,5 +208,5 @@ export function dispatch(
   }
   if (workgroups[0] * workgroups[1] * workgroups[2] === 0) return;
   const bg = d.gpu.createBindGroup({ layout: k.layout, entries, label });
-  scheduler.dispatch(k.pipeline, bg, workgroups, label, buffers);
+  scheduler.dispatch(k.pipeline, bg, workgroups, label, buffers, k.name);
 }

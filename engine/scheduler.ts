@@ -9,6 +9,7 @@
 
 import { device } from './device.ts';
 import { pool } from './memory.ts';
+import { profiler } from './profiler.ts';
 
 const SLOT = 256; // minUniformBufferOffsetAlignment
 const ARENA_BYTES = 256 * 1024;
@@ -59,7 +60,15 @@ class Scheduler {
     return { buffer: this.arena, offset, view: new DataView(this.arenaCPU.buffer, offset, need) };
   }
 
-  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, wg: [number, number, number], label: string, buffers: GPUBuffer[]): void {
+  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, wg: [number, number, number], label: string, buffers: GPUBuffer[], kernelName = label): void {
+    if (profiler.enabled) {
+      // A pass of its own, with timestamps at its start and end.
+      if (profiler.full) this.flush();
+      if (this.pass) this.pass.end();
+      this.encoder ??= device().gpu.createCommandEncoder();
+      const timestampWrites = profiler.passTimestamps(kernelName);
+      this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    }
     const pass = this.ensurePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -94,10 +103,12 @@ class Scheduler {
     const enc = this.encoder;
     this.encoder = undefined;
     const what = this.labels.length <= 6 ? this.labels.join(', ') : `${this.labels.slice(0, 3).join(', ')}, ... ${this.labels.slice(-3).join(', ')}`;
+    const afterSubmit = profiler.beforeSubmit(enc);
     d.scoped(`a batch of ${this.dispatches} dispatches (${what})`, () => {
       if (this.arenaUsed) d.gpu.queue.writeBuffer(this.arena!, 0, this.arenaCPU.buffer, 0, this.arenaUsed);
       d.gpu.queue.submit([enc.finish()]);
     });
+    afterSubmit?.();
     this.totalSubmits++;
     this.arenaUsed = 0;
     this.dispatches = 0;

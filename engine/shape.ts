@@ -58,3 +58,44 @@ export function normAxes(axes: number | readonly number[] | undefined, rank: num
 export function normAxis(axis: number, rank: number, op: string): number {
   return normAxes(axis, rank, op)[0]!;
 }
+
+/**
+ * Simplify an iteration over `shape` that reads/writes through several stride lists: drop size-1
+ * dimensions and merge neighbours that every list walks contiguously (s[d-1] = s[d]·n[d]).
+ * Broadcasting bias over [B,T,C] becomes a 2-D walk, a same-shape elementwise op a 1-D one.
+ */
+export function collapseDims(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    const n = shape[d]!;
+    if (n === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, j) => outStrides[j]![last] === s[d]! * n)) {
+      outShape[last]! *= n;
+      strides.forEach((s, j) => (outStrides[j]![last] = s[d]!));
+    } else {
+      outShape.push(n);
+      strides.forEach((s, j) => outStrides[j]!.push(s[d]!));
+    }
+  }
+  return { shape: outShape, strides: outStrides };
+}
+
+/**
+ * WGSL statements that turn flat index `idx` into offsets `off_<name>` = Σ k_d·<strides>[d] for each
+ * stride uniform, for a fixed rank. The rank is baked in and every vector component is named, because
+ * lavapipe made dynamic indexing into uniform vectors (shape[d / 4][d % 4]) ~10× slower.
+ */
+export function offsetCode(rank: number, idx: string, shapeVar: string, strideVars: Record<string, string>, type: 'u32' | 'i32' = 'u32'): string {
+  const comp = (d: number) => `[${d >> 2}].${'xyzw'[d & 3]}`;
+  const names = Object.keys(strideVars);
+  const rem = `rem_${idx}`;
+  const lines = [`var ${rem} = ${idx};`, ...names.map((n) => `var off_${n} = ${type}(0);`)];
+  for (let d = rank - 1; d >= 0; d--) {
+    lines.push(`{ let n_ = ${shapeVar}${comp(d)}; let k_ = ${type}(${rem} % n_); ${rem} = ${rem} / n_;`);
+    for (const n of names) lines.push(`  off_${n} += k_ * ${strideVars[n]}${comp(d)};`);
+    lines.push('}');
+  }
+  return lines.join('\n  ');
+}

@@ -2,8 +2,9 @@
 // index i). Every copying movement op is one choice of bases and strides: permute (permuted source
 // strides), broadcast (stride 0), slice (start offset, stride × step), flip (negative stride), and
 // concat, stack, pad and the slice gradient write into a region of a larger destination.
-// Strides are i32 because flip's are negative; shape and strides are padded to 8 dimensions.
-struct Params { n: u32, rank: u32, sbase: i32, dbase: i32, shape: array<vec4<u32>, 2>, ss: array<vec4<i32>, 2>, ds: array<vec4<i32>, 2> };
+// Strides are i32 because flip's are negative; shape and strides are padded to 8 dimensions, and
+// OFFSETS (engine/shape.ts offsetCode) walks them for a fixed rank.
+struct Params { n: u32, sbase: i32, dbase: i32, shape: array<vec4<u32>, 2>, ss: array<vec4<i32>, 2>, ds: array<vec4<i32>, 2> };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> S: array<{{T}}>;
 @group(0) @binding(2) var<storage, read_write> D: array<{{T}}>;
@@ -12,15 +13,6 @@ struct Params { n: u32, rank: u32, sbase: i32, dbase: i32, shape: array<vec4<u32
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
   if (i >= p.n) { return; }
-  var rem = i;
-  var src = p.sbase;
-  var dst = p.dbase;
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
-    let n = p.shape[d / 4][d % 4];
-    let k = i32(rem % n);
-    src += k * p.ss[d / 4][d % 4];
-    dst += k * p.ds[d / 4][d % 4];
-    rem /= n;
-  }
-  D[dst] = S[src];
+  {{OFFSETS}}
+  D[p.dbase + off_d] = S[p.sbase + off_s];
 }

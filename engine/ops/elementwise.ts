@@ -6,13 +6,12 @@
 // Backward rules are themselves single fused kernels where possible (e.g. gelu' · g in one pass).
 
 import binaryWgsl from '../../shaders/binary.wgsl?raw';
-import broadcastWgsl from '../../shaders/broadcast.wgsl?raw';
 import unaryWgsl from '../../shaders/unary.wgsl?raw';
 import whereWgsl from '../../shaders/where.wgsl?raw';
 import { record } from '../autograd.ts';
 import type { DType } from '../dtype.ts';
 import { dispatch, grid1d, kernel } from '../kernel.ts';
-import { broadcastShapes, broadcastStrides, pad8 } from '../shape.ts';
+import { broadcastShapes, broadcastStrides, collapseDims, offsetCode, pad8 } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
 import { sum } from './reduce.ts';
 
@@ -57,11 +56,13 @@ export function mapUnary(op: string, x: Tensor, expr: string, o: { alpha?: numbe
 export function mapBinary(op: string, a: Tensor, b: Tensor, expr: string, o: { alpha?: number; helpers?: string; out?: DType } = {}): Tensor {
   const shape = broadcastShapes(a.shape, b.shape, op);
   const out = Tensor.empty(shape, o.out ?? a.dtype, op);
-  const k = kernel(op, binaryWgsl, { A_T: a.dtype, B_T: b.dtype, O_T: out.dtype, EXPR: expr, BROADCAST: broadcastWgsl, HELPERS: o.helpers ?? '' });
+  const c = collapseDims(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+  const OFFSETS = offsetCode(c.shape.length, 'i', 'p.shape', { a: 'p.sa', b: 'p.sb' });
+  const k = kernel(op, binaryWgsl, { A_T: a.dtype, B_T: b.dtype, O_T: out.dtype, EXPR: expr, OFFSETS, HELPERS: o.helpers ?? '' });
   dispatch(
     k,
     [a, b, out],
-    { n: out.size, rank: shape.length, alpha: o.alpha ?? 0, shape: pad8(shape), sa: pad8(broadcastStrides(a.shape, shape)), sb: pad8(broadcastStrides(b.shape, shape)) },
+    { n: out.size, alpha: o.alpha ?? 0, shape: pad8(c.shape), sa: pad8(c.strides[0]!), sb: pad8(c.strides[1]!) },
     grid1d(out.size, 256),
     `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`,
   );
@@ -257,9 +258,11 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   if (a.dtype !== b.dtype) throw new Error(`where: a and b have different dtypes (${a} vs ${b})`);
   const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, 'where'), b.shape, 'where');
   const out = Tensor.empty(shape, a.dtype, 'where');
-  const k = kernel('where', whereWgsl, { C_T: cond.dtype, T: a.dtype, BROADCAST: broadcastWgsl });
-  const st = (t: Tensor) => pad8(broadcastStrides(t.shape, shape));
-  dispatch(k, [cond, a, b, out], { n: out.size, rank: shape.length, shape: pad8(shape), sc: st(cond), sa: st(a), sb: st(b) }, grid1d(out.size, 256), `where ${shapeStr(cond.shape)} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`);
+  const c = collapseDims(shape, [cond, a, b].map((t) => broadcastStrides(t.shape, shape)));
+  const OFFSETS = offsetCode(c.shape.length, 'i', 'p.shape', { c: 'p.sc', a: 'p.sa', b: 'p.sb' });
+  const k = kernel('where', whereWgsl, { C_T: cond.dtype, T: a.dtype, OFFSETS });
+  const [sc, sa, sb] = c.strides.map((s) => pad8(s));
+  dispatch(k, [cond, a, b, out], { n: out.size, shape: pad8(c.shape), sc: sc!, sa: sa!, sb: sb! }, grid1d(out.size, 256), `where ${shapeStr(cond.shape)} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`);
   return record(out, 'where', [a, b], (g) => {
     const zero = mapUnary('zero', g, '0.0');
     const ga = a.requiresGrad ? sumTo(where(cond, g, zero), a.shape) : undefined;

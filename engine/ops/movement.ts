@@ -15,7 +15,7 @@ import gatherGradWgsl from '../../shaders/gather_grad.wgsl?raw';
 import stridedWgsl from '../../shaders/strided_copy.wgsl?raw';
 import { record } from '../autograd.ts';
 import { dispatch, grid1d, kernel } from '../kernel.ts';
-import { broadcastStrides, normAxes, normAxis, pad8, stridesOf } from '../shape.ts';
+import { broadcastStrides, collapseDims, normAxes, normAxis, offsetCode, pad8, stridesOf } from '../shape.ts';
 import { Tensor, checkShape, sizeOf, shapeStr, type Shape } from '../tensor.ts';
 import { fill, zeros } from './creation.ts';
 import { sumTo } from './elementwise.ts';
@@ -33,8 +33,10 @@ interface Side {
 function copy(op: string, shape: Shape, src: Side, dst: Side): void {
   const n = sizeOf(shape);
   if (n === 0) return;
-  const k = kernel('strided_copy', stridedWgsl, { T: src.t.dtype });
-  const params = { n, rank: shape.length, sbase: src.base, dbase: dst.base, shape: pad8(shape, op), ss: pad8(src.strides, op), ds: pad8(dst.strides, op) };
+  const c = collapseDims(shape, [src.strides, dst.strides]);
+  const OFFSETS = offsetCode(c.shape.length, 'i', 'p.shape', { s: 'p.ss', d: 'p.ds' }, 'i32');
+  const k = kernel('strided_copy', stridedWgsl, { T: src.t.dtype, OFFSETS });
+  const params = { n, sbase: src.base, dbase: dst.base, shape: pad8(c.shape, op), ss: pad8(c.strides[0]!, op), ds: pad8(c.strides[1]!, op) };
   dispatch(k, [src.t, dst.t], params, grid1d(n, 256), `${op} ${shapeStr(src.t.shape)} → ${shapeStr(dst.t.shape)}`);
 }
 

@@ -4,11 +4,10 @@
 // walks the reduced elements through two stride tables (kept axes, reduced axes), so no transpose is
 // needed whatever the axes. Sums use Kahan compensation, so a sum over many elements keeps f32 accuracy.
 
-import broadcastWgsl from '../../shaders/broadcast.wgsl?raw';
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
 import { record } from '../autograd.ts';
 import { dispatch, grid1d, kernel } from '../kernel.ts';
-import { normAxes, normAxis, pad8, stridesOf } from '../shape.ts';
+import { collapseDims, normAxes, normAxis, offsetCode, pad8, stridesOf } from '../shape.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { mapBinary, mapUnary } from './elementwise.ts';
 import { broadcastTo } from './movement.ts';
@@ -32,20 +31,20 @@ function reduceRaw(kind: keyof typeof KINDS, x: Tensor, axes: number[], keepdims
   const r = axes.reduce((acc, d) => acc * x.shape[d]!, 1);
   if (r === 0 && kind !== 'sum') throw new Error(`${kind}: cannot reduce ${shapeStr(x.shape)} over an empty axis`);
   const src = kind === 'sum' ? reduceWgsl.replace('var best = 0u;', 'var best = 0u;\n  var comp = 0.0;') : reduceWgsl;
-  const kern = kernel(`reduce_${kind}`, src, { O_T: k.O_T, INIT: k.INIT, STEP: k.STEP, RESULT: k.RESULT, BROADCAST: broadcastWgsl });
+  const kc = collapseDims(kept.map((d) => x.shape[d]!), [kept.map((d) => strides[d]!)]);
+  const rc = collapseDims(axes.map((d) => x.shape[d]!), [axes.map((d) => strides[d]!)]);
+  const kern = kernel(`reduce_${kind}`, src, {
+    O_T: k.O_T,
+    INIT: k.INIT,
+    STEP: k.STEP,
+    RESULT: k.RESULT,
+    KEPT: offsetCode(kc.shape.length, 'i', 'p.kshape', { k: 'p.ks' }),
+    REDUCED: offsetCode(rc.shape.length, 'j', 'p.rshape', { r: 'p.rs' }),
+  });
   dispatch(
     kern,
     [x, out],
-    {
-      n: out.size,
-      kr: kept.length,
-      rr: axes.length,
-      r,
-      kshape: pad8(kept.map((d) => x.shape[d]!)),
-      ks: pad8(kept.map((d) => strides[d]!)),
-      rshape: pad8(axes.map((d) => x.shape[d]!)),
-      rs: pad8(axes.map((d) => strides[d]!)),
-    },
+    { n: out.size, r, kshape: pad8(kc.shape), ks: pad8(kc.strides[0]!), rshape: pad8(rc.shape), rs: pad8(rc.strides[0]!) },
     grid1d(out.size, 64),
     `${kind} ${shapeStr(x.shape)} axes [${axes.join(',')}]`,
   );
