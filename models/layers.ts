@@ -1,0 +1,81 @@
+// Building blocks of a pre-norm vision transformer, written with the engine's ops.
+// Shapes: tokens are [B, T, C]; heads split C into H × D.
+import { add, gelu, layerNorm, linear, matmul, mul, permute, reshape, slice, softmax, type Tensor } from '../engine/index.ts';
+import type { ParamStore } from './params.ts';
+
+export class Linear {
+  readonly weight: Tensor;
+  readonly bias: Tensor | undefined;
+  constructor(ps: ParamStore, name: string, inF: number, outF: number, bias = true) {
+    // PyTorch layout [out, in]; ViT initialises linears with a truncated normal of std 0.02.
+    this.weight = ps.create(`${name}.weight`, [outF, inF], { truncNormal: 0.02 });
+    this.bias = bias ? ps.create(`${name}.bias`, [outF], { zeros: true }) : undefined;
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+export class LayerNorm {
+  readonly gamma: Tensor;
+  readonly beta: Tensor;
+  constructor(ps: ParamStore, name: string, c: number) {
+    this.gamma = ps.create(`${name}.weight`, [c], { ones: true });
+    this.beta = ps.create(`${name}.bias`, [c], { zeros: true });
+  }
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.gamma, this.beta, 1e-6);
+  }
+}
+
+/** Multi-head self-attention: softmax(QKᵀ/√D)·V per head, heads concatenated and projected. */
+export class Attention {
+  readonly qkv: Linear;
+  readonly proj: Linear;
+  constructor(ps: ParamStore, name: string, readonly dim: number, readonly heads: number) {
+    if (dim % heads) throw new Error(`${name}: width ${dim} is not divisible by ${heads} heads`);
+    this.qkv = new Linear(ps, `${name}.qkv`, dim, 3 * dim);
+    this.proj = new Linear(ps, `${name}.proj`, dim, dim);
+  }
+  forward(x: Tensor): Tensor {
+    const [b, t, c] = x.shape as [number, number, number];
+    const h = this.heads;
+    const d = c / h;
+    // [B, T, 3C] → [3, B, H, T, D]: q, k and v are then contiguous slices.
+    const qkv = permute(reshape(this.qkv.forward(x), [b, t, 3, h, d]), [2, 0, 3, 1, 4]);
+    const part = (i: number) => reshape(slice(qkv, [i], [i + 1]), [b, h, t, d]);
+    const scores = mul(matmul(part(0), part(1), { transB: true }), 1 / Math.sqrt(d));
+    const out = matmul(softmax(scores, -1), part(2)); // [B, H, T, D]
+    return this.proj.forward(reshape(permute(out, [0, 2, 1, 3]), [b, t, c]));
+  }
+}
+
+export class Mlp {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  constructor(ps: ParamStore, name: string, dim: number, hidden: number) {
+    this.fc1 = new Linear(ps, `${name}.fc1`, dim, hidden);
+    this.fc2 = new Linear(ps, `${name}.fc2`, hidden, dim);
+  }
+  forward(x: Tensor): Tensor {
+    return this.fc2.forward(gelu(this.fc1.forward(x)));
+  }
+}
+
+/** Pre-norm transformer block: x + attn(LN(x)), then x + mlp(LN(x)). */
+export class Block {
+  readonly norm1: LayerNorm;
+  readonly attn: Attention;
+  readonly norm2: LayerNorm;
+  readonly mlp: Mlp;
+  constructor(ps: ParamStore, name: string, dim: number, heads: number, mlpRatio = 4) {
+    this.norm1 = new LayerNorm(ps, `${name}.norm1`, dim);
+    this.attn = new Attention(ps, `${name}.attn`, dim, heads);
+    this.norm2 = new LayerNorm(ps, `${name}.norm2`, dim);
+    this.mlp = new Mlp(ps, `${name}.mlp`, dim, dim * mlpRatio);
+  }
+  forward(x: Tensor): Tensor {
+    const y = add(x, this.attn.forward(this.norm1.forward(x)));
+    return add(y, this.mlp.forward(this.norm2.forward(y)));
+  }
+}

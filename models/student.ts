@@ -1,0 +1,156 @@
+// The segmentation student: a small ViT encoder with a convolutional decoder.
+//
+//   image [B,3,H,W] ──conv s2, conv s2──▶ stem features [B,S,H/4,W/4] ───────────────┐ (skip: detail)
+//        └──patch conv (k = stride = P)──▶ tokens [B,T,C] + position embedding       │
+//             └──N pre-norm transformer blocks──▶ LN ──▶ map [B,C,H/P,W/P]            │
+//                  └──1×1 conv, bilinear up to H/4──▶ concat ◀───────────────────────┘
+//                       └──3×3 conv, ReLU, 3×3 conv, ReLU──▶ decoder features F [B,D,H/4,W/4]
+//                            ├──1×1 classifier──▶ bilinear up to H×W──▶ logits [B,K,H,W]
+//                            └──representation head (3×3 conv, ReLU, 1×1)──▶ [B,R,H/4,W/4]
+//
+// The position embedding is learned on the training grid and resized bilinearly when the input size
+// changes (multi-scale inference). The representation head feeds U2PL's contrastive loss; F feeds
+// IFR's prototypes. Sizes come from StudentConfig; the default trains in minutes on lavapipe.
+import { add, concat, conv2d, layerNorm, permute, relu, reshape, resizeBilinear, type Tensor } from '../engine/index.ts';
+import { Block } from './layers.ts';
+import { ParamStore } from './params.ts';
+
+export interface StudentConfig {
+  numClasses: number;
+  /** Patch size P: H and W must be multiples of it. */
+  patch: number;
+  /** Token width C, transformer depth, heads, MLP ratio. */
+  width: number;
+  depth: number;
+  heads: number;
+  mlpRatio: number;
+  /** Training image size [H, W]: the position embedding's grid is [H/P, W/P]. */
+  imageSize: [number, number];
+  /** Channels of the stem (skip) features, the decoder and the representation head. */
+  stemDim: number;
+  decoderDim: number;
+  reprDim: number;
+}
+
+export const defaultStudentConfig = (numClasses: number, imageSize: [number, number] = [96, 128]): StudentConfig => ({
+  numClasses,
+  patch: 8,
+  width: 128,
+  depth: 4,
+  heads: 4,
+  mlpRatio: 2,
+  imageSize,
+  stemDim: 32,
+  decoderDim: 64,
+  reprDim: 64,
+});
+
+export interface StudentOutput {
+  /** Class scores at full resolution [B, K, H, W]. */
+  logits: Tensor;
+  /** Decoder features at 1/4 resolution [B, D, H/4, W/4]. */
+  features: Tensor;
+  /** Representation-head embedding at 1/4 resolution [B, R, H/4, W/4] (not normalised), when asked for. */
+  repr: Tensor | undefined;
+  /** Class scores at 1/4 resolution, before upsampling [B, K, H/4, W/4]. */
+  logitsLow: Tensor;
+}
+
+/** A 2-D convolution's weights with PyTorch's default (Kaiming-uniform) scale. */
+class Conv {
+  readonly w: Tensor;
+  readonly b: Tensor;
+  constructor(ps: ParamStore, name: string, cin: number, cout: number, k: number, readonly stride = 1) {
+    const bound = 1 / Math.sqrt(cin * k * k);
+    this.w = ps.create(`${name}.weight`, [cout, cin, k, k], { uniform: bound });
+    this.b = ps.create(`${name}.bias`, [cout], { uniform: bound });
+  }
+  forward(x: Tensor): Tensor {
+    const k = this.w.shape[2]!;
+    return conv2d(x, this.w, this.b, { stride: this.stride, padding: this.stride === k ? 0 : (k - 1) / 2 });
+  }
+}
+
+export class Student {
+  readonly ps: ParamStore;
+  private readonly stem1: Conv;
+  private readonly stem2: Conv;
+  private readonly patchEmbed: Conv;
+  private readonly pos: Tensor;
+  private readonly blocks: Block[];
+  private readonly normG: Tensor;
+  private readonly normB: Tensor;
+  private readonly reduce: Conv;
+  private readonly fuse1: Conv;
+  private readonly fuse2: Conv;
+  private readonly classifier: Conv;
+  private readonly repr1: Conv;
+  private readonly repr2: Conv;
+
+  constructor(readonly config: StudentConfig, seed = 0) {
+    const c = config;
+    const [h, w] = c.imageSize;
+    if (h % c.patch || w % c.patch) throw new Error(`student: imageSize ${h}×${w} is not a multiple of the patch size ${c.patch}`);
+    const ps = (this.ps = new ParamStore(seed));
+    this.stem1 = new Conv(ps, 'stem.0', 3, c.stemDim, 3, 2);
+    this.stem2 = new Conv(ps, 'stem.1', c.stemDim, c.stemDim, 3, 2);
+    this.patchEmbed = new Conv(ps, 'patch_embed', 3, c.width, c.patch, c.patch);
+    this.pos = ps.create('pos_embed', [1, c.width, h / c.patch, w / c.patch], { truncNormal: 0.02 });
+    this.blocks = Array.from({ length: c.depth }, (_, i) => new Block(ps, `blocks.${i}`, c.width, c.heads, c.mlpRatio));
+    this.normG = ps.create('norm.weight', [c.width], { ones: true });
+    this.normB = ps.create('norm.bias', [c.width], { zeros: true });
+    this.reduce = new Conv(ps, 'decoder.reduce', c.width, c.decoderDim, 1);
+    this.fuse1 = new Conv(ps, 'decoder.fuse.0', c.decoderDim + c.stemDim, c.decoderDim, 3);
+    this.fuse2 = new Conv(ps, 'decoder.fuse.1', c.decoderDim, c.decoderDim, 3);
+    this.classifier = new Conv(ps, 'decoder.classifier', c.decoderDim, c.numClasses, 1);
+    this.repr1 = new Conv(ps, 'repr.0', c.decoderDim, c.decoderDim, 3);
+    this.repr2 = new Conv(ps, 'repr.1', c.decoderDim, c.reprDim, 1);
+  }
+
+  /** The transformer's token map for `image` [B,3,H,W]: [B, C, H/P, W/P]. */
+  encode(image: Tensor): Tensor {
+    const c = this.config;
+    const [b, , h, w] = image.shape as [number, number, number, number];
+    if (image.rank !== 4 || image.shape[1] !== 3) throw new Error(`student: expected an image batch [B,3,H,W], got [${image.shape}]`);
+    if (h % c.patch || w % c.patch) throw new Error(`student: input ${h}×${w} is not a multiple of the patch size ${c.patch}`);
+    const gh = h / c.patch;
+    const gw = w / c.patch;
+    const pos = gh === this.pos.shape[2] && gw === this.pos.shape[3] ? this.pos : resizeBilinear(this.pos, [gh, gw]);
+    const grid = add(this.patchEmbed.forward(image), pos); // [B, C, gh, gw]
+    let x = permute(reshape(grid, [b, c.width, gh * gw]), [0, 2, 1]); // [B, T, C]
+    for (const blk of this.blocks) x = blk.forward(x);
+    x = layerNorm(x, this.normG, this.normB, 1e-6);
+    return reshape(permute(x, [0, 2, 1]), [b, c.width, gh, gw]);
+  }
+
+  /** Decoder features [B, D, H/4, W/4] from the token map and the stem's detail features. */
+  decode(tokens: Tensor, image: Tensor): Tensor {
+    const stem = relu(this.stem2.forward(relu(this.stem1.forward(image))));
+    const size: [number, number] = [stem.shape[2]!, stem.shape[3]!];
+    const up = resizeBilinear(this.reduce.forward(tokens), size);
+    const fused = relu(this.fuse1.forward(concat([up, stem], 1)));
+    return relu(this.fuse2.forward(fused));
+  }
+
+  /** Class scores at the features' resolution. */
+  classify(features: Tensor): Tensor {
+    return this.classifier.forward(features);
+  }
+
+  /** Projection for the contrastive loss. */
+  represent(features: Tensor): Tensor {
+    return this.repr2.forward(relu(this.repr1.forward(features)));
+  }
+
+  forward(image: Tensor, opts: { repr?: boolean } = {}): StudentOutput {
+    const [, , h, w] = image.shape as [number, number, number, number];
+    const features = this.decode(this.encode(image), image);
+    const logitsLow = this.classify(features);
+    return {
+      logits: resizeBilinear(logitsLow, [h, w]),
+      features,
+      logitsLow,
+      repr: opts.repr ? this.represent(features) : undefined,
+    };
+  }
+}

@@ -1,0 +1,109 @@
+// From decoded frames to GPU tensors, and the augmentations, all on the engine.
+//
+// Frames are normalised with ImageNet's mean and std (the convention of the field's backbones), laid
+// out NCHW. Labels are i32 class ids with IGNORE (255) where unlabeled.
+import { affine, concat, conv2d, flip, noGrad, pad, resizeBilinear, resizeNearest, slice, tensor, tidy, type Tensor } from '../engine/index.ts';
+import type { Frame } from '../dataset/image.ts';
+import { IGNORE } from '../dataset/labels.ts';
+import type { LabelMap } from '../dataset/reader.ts';
+import type { Rng } from '../dataset/rng.ts';
+
+export const MEAN = [0.485, 0.456, 0.406];
+export const STD = [0.229, 0.224, 0.225];
+
+/** One frame → normalised [1, 3, H, W]. */
+export function frameTensor(f: Frame): Tensor {
+  const n = f.width * f.height;
+  const out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < 3; c++) out[c * n + i] = (f.rgb[i * 3 + c]! / 255 - MEAN[c]!) / STD[c]!;
+  }
+  return tensor(out, [1, 3, f.height, f.width]);
+}
+
+/** One label map → [1, 1, H, W] i32 (the channel axis lets the NCHW resize ops take it). */
+export function labelTensor(l: LabelMap): Tensor {
+  return tensor(l.labels, [1, 1, l.height, l.width], 'i32');
+}
+
+export interface AugmentOptions {
+  /** Output (crop) size [H, W]. */
+  size: [number, number];
+  scaleMin: number;
+  scaleMax: number;
+  flip: boolean;
+  /** Colour jitter: brightness and contrast factors in [1 − s, 1 + s], with probability p. */
+  jitter: { strength: number; p: number };
+  /** Gaussian blur (3×3, σ in [0.1, 2]) with probability p. */
+  blurP: number;
+}
+
+export const TRAIN_AUGMENT = (size: [number, number], scaleMin: number, scaleMax: number): AugmentOptions => ({
+  size,
+  scaleMin,
+  scaleMax,
+  flip: true,
+  jitter: { strength: 0.2, p: 0.8 },
+  blurP: 0.5,
+});
+
+function gaussian3(sigma: number): Tensor {
+  const k = [-1, 0, 1].map((d) => Math.exp(-(d * d) / (2 * sigma * sigma)));
+  const s = k.reduce((a, b) => a + b, 0);
+  const w: number[] = [];
+  for (let c = 0; c < 3; c++) for (const a of k) for (const b of k) w.push((a * b) / (s * s));
+  return tensor(w, [3, 1, 3, 3]);
+}
+
+/**
+ * Augment one sample on the GPU: random rescale, pad (image with 0 = the mean colour, labels with
+ * IGNORE) and random crop to `size`, horizontal flip, colour jitter, blur. Labels follow every
+ * geometric step with nearest-neighbour resampling. Returns [1,3,H,W] and [1,1,H,W].
+ */
+export function augment(image: Tensor, labels: Tensor | undefined, rng: Rng, o: AugmentOptions): { image: Tensor; labels: Tensor | undefined } {
+  return noGrad(() =>
+    tidy(() => {
+      const [, , h0, w0] = image.shape as [number, number, number, number];
+      const s = rng.range(o.scaleMin, o.scaleMax);
+      const h = Math.max(1, Math.round(h0 * s));
+      const w = Math.max(1, Math.round(w0 * s));
+      let img = resizeBilinear(image, [h, w]);
+      let lab = labels && resizeNearest(labels, [h, w]);
+      const [ch, cw] = o.size;
+      const ph = Math.max(0, ch - h);
+      const pw = Math.max(0, cw - w);
+      if (ph || pw) {
+        const pads: [number, number][] = [[0, 0], [0, 0], [ph >> 1, ph - (ph >> 1)], [pw >> 1, pw - (pw >> 1)]];
+        img = pad(img, pads, 0);
+        lab = lab && pad(lab, pads, IGNORE);
+      }
+      const y = rng.int(img.shape[2]! - ch + 1);
+      const x = rng.int(img.shape[3]! - cw + 1);
+      img = slice(img, [0, 0, y, x], [1, 3, y + ch, x + cw]);
+      lab = lab && slice(lab, [0, 0, y, x], [1, 1, y + ch, x + cw]);
+      if (o.flip && rng.float() < 0.5) {
+        img = flip(img, [3]);
+        lab = lab && flip(lab, [3]);
+      }
+      if (rng.float() < o.jitter.p) {
+        // Brightness and contrast about the (normalised) mean: x·c + b.
+        const c = rng.range(1 - o.jitter.strength, 1 + o.jitter.strength);
+        const b = rng.range(-o.jitter.strength, o.jitter.strength) * 2;
+        img = affine(img, c, b);
+      }
+      if (rng.float() < o.blurP) img = conv2d(img, gaussian3(rng.range(0.1, 2)), undefined, { padding: 1, groups: 3 });
+      return { image: img, labels: lab };
+    }),
+  );
+}
+
+/** Stack per-sample [1,C,H,W] tensors into a batch (disposing the parts). Labels come out [B,H,W]. */
+export function stackBatch(images: Tensor[], labels: Tensor[] | undefined): { images: Tensor; labels: Tensor | undefined } {
+  const out = tidy(() => {
+    const img = concat(images, 0);
+    const lab = labels && concat(labels, 0);
+    return { images: img, labels: lab && lab.view([lab.shape[0]!, lab.shape[2]!, lab.shape[3]!]) };
+  });
+  for (const t of [...images, ...(labels ?? [])]) t.dispose();
+  return out;
+}
