@@ -1,0 +1,82 @@
+// Training end to end on a tiny synthetic set: checkpoints, --resume continuing the same curve,
+// a NaN stop keeping the last good checkpoint, the report, and option errors.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { writeSynth } from '../dataset/synth-write.ts';
+import { DEFAULTS, parseArgs, type TrainOptions } from '../train/config.ts';
+import { train } from '../train/train.ts';
+import { gpu } from './setup.ts';
+
+const root = mkdtempSync(path.join(tmpdir(), 'vss-train-'));
+const data = path.join(root, 'data');
+
+beforeAll(async () => {
+  await gpu();
+  writeSynth(data, { seed: 3, videos: 3, frames: 6, width: 48, height: 32, valVideos: 1 });
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const tiny = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
+  ...DEFAULTS,
+  data,
+  out: path.join(root, out),
+  steps: 4,
+  batch: 2,
+  warmup: 1,
+  labeledEvery: 2,
+  evalEvery: 0,
+  checkpointEvery: 2,
+  model: { width: 32, depth: 1, heads: 2, mlpRatio: 2, stemDim: 8, decoderDim: 16, reprDim: 16 },
+  ...extra,
+});
+
+const losses = (dir: string) =>
+  readFileSync(path.join(root, dir, 'metrics.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { step: number; loss?: number })
+    .filter((r) => r.loss !== undefined)
+    .map((r) => [r.step, r.loss!] as const);
+
+describe('training', () => {
+  test('an interrupted run resumed from its checkpoint follows the uninterrupted curve', async () => {
+    const full = await train(tiny('full'));
+    expect(full!.result.mIoU).toBeGreaterThanOrEqual(0);
+    expect(existsSync(path.join(root, 'full', 'report.html'))).toBe(true);
+    expect(readFileSync(path.join(root, 'full', 'report.html'), 'utf8')).toMatch(/<svg[\s\S]*training loss[\s\S]*<img src="report\//);
+
+    // Interrupted after step 3: the last checkpoint is step 2, and metrics.jsonl has step 3 too.
+    await train(tiny('resumed'), { stopAfter: 3 });
+    expect(JSON.parse(readFileSync(path.join(root, 'resumed', 'checkpoint.json'), 'utf8')).step).toBe(2);
+    await train(tiny('resumed', { resume: true }));
+    const a = losses('full');
+    const b = losses('resumed');
+    expect(b.map((r) => r[0])).toEqual([1, 2, 3, 4]); // step 3 of the interrupted run was dropped and redone
+    b.forEach(([, l], i) => expect(l).toBeCloseTo(a[i]![1], 5));
+  });
+
+  test('a diverging run stops with a message and keeps the last good checkpoint', async () => {
+    const err = await train(tiny('nan', { lr: 1e30, warmup: 0, steps: 6, checkpointEvery: 1 })).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/loss is (NaN|Infinity|-Infinity) at step \d+: stopping/);
+    const failed = Number(/at step (\d+)/.exec(err!.message)![1]);
+    expect(failed).toBeGreaterThan(1); // step 1's loss comes before any update
+    expect(JSON.parse(readFileSync(path.join(root, 'nan', 'checkpoint.json'), 'utf8')).step).toBe(failed - 1);
+  });
+
+  test('bad options and data are clear errors', async () => {
+    const read = () => '{}';
+    expect(() => parseArgs(['--steps', '0'], read)).toThrow(/option steps must be an integer >= 1, got 0/);
+    expect(() => parseArgs(['--bogus', '1'], read)).toThrow(/unknown option '--bogus'/);
+    expect(() => parseArgs(['--lr'], read)).toThrow(/option --lr needs a value/);
+    expect(() => parseArgs(['--config', 'c.json'], () => '{"stepz": 3}')).toThrow(/--config c.json: unknown key 'stepz'/);
+    expect(parseArgs(['--help'], read)).toBeUndefined();
+    expect(parseArgs(['--config', 'c.json', '--batch', '3'], () => '{"batch": 5, "steps": 7}')).toMatchObject({ batch: 3, steps: 7 });
+    await expect(train(tiny('missing', { data: path.join(root, 'nope') }))).rejects.toThrow(/--data .*nope: no such directory/);
+    await expect(train(tiny('resume-none', { resume: true }))).rejects.toThrow(/--resume: .*checkpoint.json does not exist/);
+  });
+});
