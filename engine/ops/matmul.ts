@@ -1,2 +1,270 @@
-// (being written)
-export {};
+// Matrix products: matmul (batched, broadcasting, optionally transposed operands) and linear.
+//
+// Two kernels, chosen at run time (setMatmulVariant forces one, e.g. in tests):
+// - 'tiled' (shaders/matmul_tiled.wgsl), the default on GPUs: 64 × 64 output blocks, 4 × 4 per
+//   invocation, K tiles of 16 staged in workgroup memory.
+// - 'cpu' (shaders/matmul_cpu.wgsl), the default on CPU adapters. On lavapipe a storage load with a
+//   computed address costs ~10 instructions a value and only constant-address workgroup-memory loads
+//   in branch-free code are cheap; the kernel is built around that (its header says how), with its
+//   straight-line part generated here, one dispatch per chunk of K. On 1024³ here it does 12–17
+//   GFLOP/s per two uncontended cores (bench/matmul-kernels.ts, "cpu" figure), against 5–7 for the
+//   best register-tiled loop kernels tried (4×8, 8×4, 8×8 blocks per invocation, vec4 loads) and
+//   2.5–4 for 'tiled'. The first use of each chunk size compiles for seconds (lavapipe's LLVM).
+//
+// Both kernels read transposed operands in place through strides. The cpu kernel computes
+// out[i, j] = Σ_k X[i, k] Y[k, j] and reads X rows four k at a time, so X must be contiguous along K
+// with K % 4 = 0: X is A, or B when both operands are transposed (it then computes outᵀ = B·A,
+// storing through swapped strides); otherwise X is first copied into that layout (O(M·K), small
+// next to the product).
+//
+// linear's bias is added in the kernels (the cpu kernel starts its accumulators from it).
+//
+// Backward: dA = dY·op(B)ᵀ and dB = op(A)ᵀ·dY, written with the transpose flags of the same kernel;
+// gradients of broadcast batch dimensions are summed back with sumTo.
+
+import broadcastWgsl from '../../shaders/broadcast.wgsl?raw';
+import cpuWgsl from '../../shaders/matmul_cpu.wgsl?raw';
+import packWgsl from '../../shaders/matmul_pack.wgsl?raw';
+import tiledWgsl from '../../shaders/matmul_tiled.wgsl?raw';
+import { record } from '../autograd.ts';
+import { device } from '../device.ts';
+import { dispatch, grid1d, kernel, type Kernel } from '../kernel.ts';
+import { broadcastStrides, MAX_RANK, pad8 } from '../shape.ts';
+import { Tensor, sizeOf, shapeStr } from '../tensor.ts';
+import { zeros } from './creation.ts';
+import { mapBinary, sumTo } from './elementwise.ts';
+import { sum } from './reduce.ts';
+
+export type MatmulVariant = 'cpu' | 'tiled';
+
+let forced: MatmulVariant | undefined;
+
+/** Force a kernel variant for every matmul (tests, benchmarks); undefined restores the automatic choice. */
+export function setMatmulVariant(v: MatmulVariant | undefined): void {
+  forced = v;
+}
+
+/** The variant matmul uses now: the forced one, else 'cpu' on CPU adapters and 'tiled' elsewhere. */
+export function matmulVariant(): MatmulVariant {
+  return forced ?? (device().info.isCPU ? 'cpu' : 'tiled');
+}
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+}
+
+interface Plan {
+  M: number;
+  N: number;
+  K: number;
+  /** Output batch shape and the operands' strides over it in matrices (0 where broadcast). */
+  batch: number[];
+  ua: number[];
+  ub: number[];
+  transA: boolean;
+  transB: boolean;
+  what: string;
+}
+
+function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op: string): Plan {
+  const what = `${op} ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} x ${shapeStr(b.shape)}${transB ? 'ᵀ' : ''}`;
+  for (const t of [a, b]) {
+    if (t.dtype !== 'f32') throw new Error(`${what}: expected f32 tensors, got ${t}`);
+    if (t.rank < 2) throw new Error(`${what}: operands must have rank ≥ 2 (matrices, optionally batched), got ${t}`);
+  }
+  const [r0, r1] = a.shape.slice(-2) as [number, number];
+  const [s0, s1] = b.shape.slice(-2) as [number, number];
+  const [M, K] = transA ? [r1, r0] : [r0, r1];
+  const [Kb, N] = transB ? [s1, s0] : [s0, s1];
+  if (K !== Kb) throw new Error(`${what}: inner dimensions differ (${K} vs ${Kb})`);
+  const ab = a.shape.slice(0, -2);
+  const bb = b.shape.slice(0, -2);
+  const rank = Math.max(ab.length, bb.length);
+  if (rank > MAX_RANK) throw new Error(`${what}: at most ${MAX_RANK} batch dimensions`);
+  const batch: number[] = [];
+  for (let d = 0; d < rank; d++) {
+    const x = ab[ab.length - rank + d] ?? 1;
+    const y = bb[bb.length - rank + d] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new Error(`${what}: batch dimensions do not broadcast (${x} vs ${y} at batch axis ${d})`);
+    batch.push(x === 1 ? y : x);
+  }
+  return { M, N, K, batch, ua: broadcastStrides(ab, batch), ub: broadcastStrides(bb, batch), transA, transB, what };
+}
+
+// ---- the cpu kernel --------------------------------------------------------------------------------
+
+const WG = 128; // invocations (rows of X) per workgroup: they share one tile of Y
+const BN = 24; // columns per invocation: 24 accumulators and an X vec4 fit in 32 vector registers
+const REGION = 16; // k per region between pins (see the shader)
+const MAX_KC = 128; // most k per dispatch: longer code compiles for tens of seconds and gains little
+
+/** k per dispatch: K split evenly into chunks of at most MAX_KC, rounded up to whole regions. */
+function chunkOf(K: number): number {
+  const regions = Math.ceil(K / REGION);
+  return REGION * Math.ceil(regions / Math.ceil(regions / (MAX_KC / REGION)));
+}
+
+/**
+ * The cpu kernel for chunks of KC, its straight-line parts generated (see the shader). With
+ * `accumulate` (K spans several chunks), chunks after the first add to what is stored; without, the
+ * kernel skips reading `out` (a fifth of the work at K = 64).
+ */
+function cpuKernel(KC: number, accumulate: boolean): Kernel {
+  const acc = (j: number) => `c${j}`;
+  let body = '';
+  for (let r = 0; r < KC; r += REGION) {
+    for (let q = r / 4; q < (r + REGION) / 4; q++) body += `  let x${q} = select(vec4<f32>(0.0), X[xb + ${q}u], p.k0 + ${4 * q}u < p.K);\n`;
+    for (let k = r; k < r + REGION; k++) {
+      for (let j = 0; j < BN; j++) body += `  ${acc(j)} += x${k >> 2}.${'xyzw'[k % 4]} * Ys[${k * BN + j}];\n`;
+    }
+    body += `  pin[0] = ${Array.from({ length: BN }, (_, j) => acc(j)).join(' + ')};\n`;
+  }
+  return kernel(`matmul_cpu_k${KC}${accumulate ? '_acc' : ''}`, cpuWgsl, {
+    TILE: KC * BN,
+    BN,
+    WG,
+    BROADCAST: broadcastWgsl,
+    ACCS: Array.from({ length: BN }, (_, j) => `  var ${acc(j)} = biasTile[${j}];`).join('\n'),
+    BODY: body,
+    // The first chunk stores, later ones add: a select, as a branch doubled the compile time (so did
+    // a second, unguarded copy of the stores for blocks away from the edge).
+    STORE: Array.from({ length: BN }, (_, j) => {
+      const o = `O[o + ${j}u * p.cj]`;
+      return `    if (j0 + ${j}u < p.J) { ${o} = ${acc(j)}${accumulate ? ` + select(${o}, 0.0, p.first == 1u)` : ''}; }`;
+    }).join('\n'),
+  });
+}
+
+/** Largest batch count per dispatch (workgroups per dimension). */
+function zChunk(): number {
+  return device().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+}
+
+/** The matrices of `t` (I rows of K, element (i, k) at i·xi + k·xk) as rows contiguous along K, zero-padded to Kp. */
+function pack(t: Tensor, I: number, K: number, Kp: number, xi: number, xk: number, what: string): Tensor {
+  const n = (t.size / (I * K)) * I * Kp;
+  const out = Tensor.empty([n], 'f32', 'matmul pack');
+  dispatch(kernel('matmul_pack', packWgsl), [t, out], { n, I, K, Kp, xi, xk }, grid1d(n, 256), what);
+  return out;
+}
+
+function runCpu(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: Plan): void {
+  const { M, N, K } = p;
+  // op(A)(m, k) = A[m·am + k·ak], op(B)(k, n) = B[k·bk + n·bn]
+  const [am, ak] = p.transA ? [1, M] : [K, 1];
+  const [bk, bn] = p.transB ? [1, K] : [N, 1];
+  // X (rows read per invocation) and Y (staged in workgroup memory): out = X·Y, or outᵀ = B·A when
+  // both operands are transposed, as then B's rows are contiguous along K (not with a bias: it runs
+  // along J).
+  const swap = p.transA && p.transB && !bias;
+  const [I, J] = swap ? [N, M] : [M, N];
+  const x = swap ? { t: b, i: bn, k: bk, u: p.ub } : { t: a, i: am, k: ak, u: p.ua };
+  const y = swap ? { t: a, k: ak, j: am, u: p.ua } : { t: b, k: bk, j: bn, u: p.ub };
+  const Kp = Math.ceil(K / 4) * 4;
+  const packed = x.k === 1 && Kp === K ? undefined : pack(x.t, I, K, Kp, x.i, x.k, p.what);
+  const KC = chunkOf(K);
+  const kern = cpuKernel(KC, K > KC);
+  const Z = sizeOf(p.batch);
+  for (let z0 = 0; z0 < Z; z0 += zChunk()) {
+    for (let k0 = 0; k0 < K; k0 += KC) {
+      dispatch(
+        kern,
+        [packed ?? x.t, y.t, bias ?? y.t, out],
+        {
+          I, J, K, k0,
+          xi: packed ? Kp : x.i, yk: y.k, yj: y.j,
+          ci: swap ? 1 : N, cj: swap ? N : 1,
+          first: k0 === 0 ? 1 : 0, bias: bias ? 1 : 0, never: 0,
+          z0, brank: p.batch.length,
+          bshape: pad8(p.batch), xs: pad8(x.u.map((s) => s * I * Kp)), ys: pad8(y.u.map((s) => s * K * J)),
+        },
+        [Math.ceil(I / WG), Math.ceil(J / BN), Math.min(zChunk(), Z - z0)],
+        p.what,
+      );
+    }
+  }
+  packed?.dispose();
+}
+
+// ---- the tiled kernel ------------------------------------------------------------------------------
+
+function runTiled(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: Plan): void {
+  const { M, N, K } = p;
+  const [am, ak] = p.transA ? [1, M] : [K, 1];
+  const [bk, bn] = p.transB ? [1, K] : [N, 1];
+  const kern = kernel('matmul_tiled', tiledWgsl, { BROADCAST: broadcastWgsl });
+  const Z = sizeOf(p.batch);
+  for (let z0 = 0; z0 < Z; z0 += zChunk()) {
+    dispatch(
+      kern,
+      [a, b, bias ?? b, out],
+      {
+        M, N, K, z0, am, ak, bk, bn,
+        aKfast: ak === 1 ? 1 : 0, bKfast: bk === 1 ? 1 : 0, bias: bias ? 1 : 0,
+        brank: p.batch.length, bshape: pad8(p.batch), sa: pad8(p.ua.map((s) => s * M * K)), sb: pad8(p.ub.map((s) => s * K * N)),
+      },
+      [Math.ceil(N / 64), Math.ceil(M / 64), Math.min(zChunk(), Z - z0)],
+      p.what,
+    );
+  }
+}
+
+/** op(a)·op(b) (+ bias [N] on every row) without autograd. */
+function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op = 'matmul', bias?: Tensor): Tensor {
+  const p = plan(a, b, transA, transB, op);
+  const shape = [...p.batch, p.M, p.N];
+  if (p.K === 0) {
+    const z = zeros(shape);
+    if (!bias) return z;
+    const out = mapBinary('add', z, bias, 'a + b');
+    z.dispose();
+    return out;
+  }
+  const out = Tensor.empty(shape, 'f32', op);
+  if (out.size === 0) return out;
+  if (matmulVariant() === 'cpu') runCpu(a, b, bias, out, p);
+  else runTiled(a, b, bias, out, p);
+  return out;
+}
+
+/**
+ * op(a)·op(b) for a [..., M, K] (or [..., K, M] with transA) and b [..., K, N] (or [..., N, K] with
+ * transB); batch dimensions broadcast as in NumPy. Both operands need rank ≥ 2. Returns [..., M, N].
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const tA = opts.transA ?? false;
+  const tB = opts.transB ?? false;
+  const y = product(a, b, tA, tB);
+  return record(y, 'matmul', [a, b], (g) => {
+    // dop(A) = g·op(B)ᵀ, dop(B) = op(A)ᵀ·g; a transposed operand gets the transposed product.
+    const ga = a.requiresGrad ? (tA ? matmul(b, g, { transA: tB, transB: true }) : matmul(g, b, { transB: !tB })) : undefined;
+    const gb = b.requiresGrad ? (tB ? matmul(g, a, { transA: true, transB: tA }) : matmul(a, g, { transA: !tA })) : undefined;
+    return [ga && sumTo(ga, a.shape), gb && sumTo(gb, b.shape)];
+  });
+}
+
+/** x·wᵀ + bias as torch.nn.functional.linear: x [..., K], w [N, K] (PyTorch layout), bias [N] → [..., N]. */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+  const what = `linear x ${shapeStr(x.shape)} w ${shapeStr(w.shape)}${bias ? ` bias ${shapeStr(bias.shape)}` : ''}`;
+  if (x.rank < 1 || w.rank !== 2) throw new Error(`${what}: expected x [..., K] and w [N, K]`);
+  const K = x.shape[x.rank - 1]!;
+  const N = w.shape[0]!;
+  if (w.shape[1] !== K) throw new Error(`${what}: x has ${K} features but w expects ${w.shape[1]}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== N)) throw new Error(`${what}: bias must be [${N}]`);
+  if (bias && bias.dtype !== 'f32') throw new Error(`${what}: expected an f32 bias, got ${bias}`);
+  const R = sizeOf(x.shape.slice(0, -1));
+  const rows = (t: Tensor, n: number) => t.view([R, n]);
+  const x2 = rows(x, K);
+  const y2 = product(x2, w, false, true, 'linear', bias);
+  x2.dispose();
+  const out = y2.view([...x.shape.slice(0, -1), N]);
+  y2.dispose();
+  return record(out, 'linear', bias ? [x, w, bias] : [x, w], (g) => {
+    const g2 = rows(g, N);
+    const gx = x.requiresGrad ? product(g2, w, false, false, 'linear') : undefined;
+    const gw = w.requiresGrad ? product(g2, rows(x, K), true, false, 'linear') : undefined;
+    const gb = bias?.requiresGrad ? sum(g2, 0) : undefined;
+    return [gx, gw, gb];
+  });
+}

@@ -1,0 +1,44 @@
+// The engine's side of the benchmarks, measured by the same protocol as bench/tfjs-peers.ts.
+import { matmul, randNormal, sync, tidy, type Tensor } from '../engine/index.ts';
+import { MATMUL_REPS, MATMUL_SAMPLES, VIT_STEPS, WARMUP, median } from './tfjs-peers.ts';
+import { vitTrainer } from './vit.ts';
+
+/** f32 1024×1024 matmul throughput in GFLOP/s: MATMUL_REPS products, then a read-back of the last. */
+export async function engineMatmulGflops(n = 1024): Promise<number> {
+  const a = randNormal([n, n], 1);
+  const b = randNormal([n, n], 2);
+  const sample = async () => {
+    const t0 = performance.now();
+    const outs: Tensor[] = [];
+    for (let r = 0; r < MATMUL_REPS; r++) outs.push(tidy(() => matmul(a, b)));
+    await outs[outs.length - 1]!.data();
+    const ms = performance.now() - t0;
+    for (const o of outs) o.dispose();
+    return ms;
+  };
+  for (let i = 0; i < WARMUP; i++) await sample();
+  const times: number[] = [];
+  for (let i = 0; i < MATMUL_SAMPLES; i++) times.push(await sample());
+  a.dispose();
+  b.dispose();
+  return (2 * n ** 3 * MATMUL_REPS) / (median(times) * 1e6);
+}
+
+/** Median ms of one ViT training step (forward, backward, Adam, loss read-back). */
+export async function engineVitStepMs(): Promise<number> {
+  const t = vitTrainer();
+  const step = async () => {
+    const t0 = performance.now();
+    const loss = t.step();
+    await loss.item();
+    const ms = performance.now() - t0;
+    loss.dispose();
+    return ms;
+  };
+  for (let i = 0; i < WARMUP; i++) await step();
+  const times: number[] = [];
+  for (let i = 0; i < VIT_STEPS; i++) times.push(await step());
+  t.dispose();
+  await sync();
+  return median(times);
+}
