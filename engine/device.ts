@@ -67,13 +67,7 @@ export class Device {
     return out;
   }
 
-  /** Throw the first error WebGPU reported since the last call (after waiting for the queue if asked). */
-  async drainErrors(): Promise<void> {
-    // Error-scope promises settle after the work they cover; yielding once lets pending ones land.
-    await this.gpu.queue.onSubmittedWorkDone();
-    this.throwPending();
-  }
-
+  /** Throw the first error WebGPU reported since the last call (scheduler.sync waits for the queue first). */
   throwPending(): void {
     if (this.errors.length) {
       const [first, ...rest] = this.errors;

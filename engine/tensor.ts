@@ -155,9 +155,10 @@ export class Tensor {
     const d = device();
     const staging = d.gpu.createBuffer({ size: bytes, usage: 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */, label: 'read-back' });
     scheduler.copy(s.buffer, 0, staging, 0, bytes);
+    const pending = scheduler.dispatches;
     scheduler.flush();
     try {
-      await staging.mapAsync(1 /* GPUMapMode.READ */);
+      await scheduler.wait(pending, () => staging.mapAsync(1 /* GPUMapMode.READ */));
       const out = typedArray(this.dtype, staging.getMappedRange().slice(0, this.size * 4));
       staging.unmap();
       d.throwPending();
