@@ -1,8 +1,12 @@
 // conv2d: random geometry (batch, groups, channels per group, kernel, stride, padding, dilation, odd
 // and non-square sizes, with and without bias), forward against test/reference/conv.ts and gradients
 // of x, w and b against finite differences, with the default FWD/GRAD tolerances (each output sums at
-// most a few dozen products of values in [-2, 2]). Then the shapes the models use (ViT patch
-// embedding, depthwise 3×3, 1×1 head), the chunked weight gradient, and the errors for bad arguments.
+// most a few hundred products of values in [-2, 2]). conv2d has two paths, picked by the number of
+// output channels per group: below 8 the direct kernels, from 8 on im2col + matmul (1×1 convolutions
+// with stride 1 and no padding skip im2col). A random-geometry property runs on each; then the shapes
+// the models use (ViT patch embedding, depthwise 3×3, 1×1 heads) on the paths they take, long sums
+// (the direct weight gradient's chunks, matmul's K chunks), the release of intermediates when nothing
+// is recorded, and the errors for bad arguments.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
@@ -34,25 +38,27 @@ function inputs(xs: number[], ws: number[], p: Case): fc.Arbitrary<[Nd[], Case]>
 
 const pairArb = (lo: number, hi: number) => fc.tuple(fc.integer({ min: lo, max: hi }), fc.integer({ min: lo, max: hi }));
 
-const randomCases = fc
-  .record({
-    n: fc.integer({ min: 1, max: 2 }),
-    groups: fc.integer({ min: 1, max: 3 }),
-    cinG: fc.integer({ min: 1, max: 3 }),
-    coutG: fc.integer({ min: 1, max: 3 }),
-    k: pairArb(1, 3),
-    size: pairArb(1, 7),
-    stride: pairArb(1, 3),
-    padding: pairArb(0, 2),
-    dilation: pairArb(1, 2),
-    asNumber: fc.boolean(),
-    bias: fc.boolean(),
-  })
-  .filter((c) => [0, 1].every((d) => c.size[d]! + 2 * c.padding[d]! >= c.dilation[d]! * (c.k[d]! - 1) + 1))
-  .chain((c) => {
-    const p: Case = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups, asNumber: c.asNumber, bias: c.bias };
-    return inputs([c.n, c.groups * c.cinG, ...c.size], [c.groups * c.coutG, c.cinG, ...c.k], p);
-  });
+/** Random geometry with Cout/groups in [coutLo, coutHi] (so on one path) and at most maxGroups groups. */
+const randomCases = (coutLo: number, coutHi: number, maxGroups: number) =>
+  fc
+    .record({
+      n: fc.integer({ min: 1, max: 2 }),
+      groups: fc.integer({ min: 1, max: maxGroups }),
+      cinG: fc.integer({ min: 1, max: 3 }),
+      coutG: fc.integer({ min: coutLo, max: coutHi }),
+      k: pairArb(1, 3),
+      size: pairArb(1, 7),
+      stride: pairArb(1, 3),
+      padding: pairArb(0, 2),
+      dilation: pairArb(1, 2),
+      asNumber: fc.boolean(),
+      bias: fc.boolean(),
+    })
+    .filter((c) => [0, 1].every((d) => c.size[d]! + 2 * c.padding[d]! >= c.dilation[d]! * (c.k[d]! - 1) + 1))
+    .chain((c) => {
+      const p: Case = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups, asNumber: c.asNumber, bias: c.bias };
+      return inputs([c.n, c.groups * c.cinG, ...c.size], [c.groups * c.coutG, c.cinG, ...c.k], p);
+    });
 
 const fixed = (stride: number, padding: number, groups: number, bias = true): Case => ({
   stride: [stride, stride],
@@ -64,23 +70,51 @@ const fixed = (stride: number, padding: number, groups: number, bias = true): Ca
 });
 
 describe('conv2d', () => {
-  test('random geometry: forward and gradients of x, w, b', async () => {
-    await checkOpWith('conv2d', { cases: randomCases, op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 40 });
+  test('random geometry, direct kernels: forward and gradients of x, w, b', async () => {
+    await checkOpWith('conv2d', { cases: randomCases(1, 3, 3), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 40 });
+  });
+
+  test('random geometry, im2col + matmul: forward and gradients of x, w, b', async () => {
+    await checkOpWith('conv2d', { cases: randomCases(8, 9, 2), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 30 });
   });
 
   test('ViT patch embedding (kernel = stride = 4), non-square image', async () => {
-    await checkOpWith('patch embedding', { cases: inputs([2, 3, 8, 12], [5, 3, 4, 4], fixed(4, 0, 1)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 3 });
+    for (const cout of [5, 8]) {
+      await checkOpWith('patch embedding', { cases: inputs([2, 3, 8, 12], [cout, 3, 4, 4], fixed(4, 0, 1)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 2 });
+    }
   });
 
-  test('depthwise 3×3 (groups = C, padding 1) and 1×1 head', async () => {
+  test('depthwise 3×3 (groups = C, padding 1) and 1×1 heads (one grouped)', async () => {
     await checkOpWith('depthwise 3x3', { cases: inputs([2, 4, 6, 5], [4, 1, 3, 3], fixed(1, 1, 4)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 3 });
     await checkOpWith('1x1', { cases: inputs([2, 6, 5, 3], [3, 6, 1, 1], fixed(1, 0, 1)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 3 });
+    await checkOpWith('1x1 without im2col', { cases: inputs([2, 6, 5, 3], [16, 3, 1, 1], fixed(1, 0, 2)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 3 });
   });
 
-  test('weight gradient summed in chunks over a large batch (gradients of w and b only)', async () => {
-    // 2·128 rows of 128 outputs against 9 weights: the weight gradient is split into 8 chunks.
-    // The tolerance is the default: each chunk sums 4096 products, and the chunks are added with Kahan.
+  test('weight gradients over large images (gradients of w and b only)', async () => {
+    // Direct: 2·128 rows of 128 outputs against 9 weights, so the weight gradient is split into 8
+    // chunks of 4096 products, added with Kahan. im2col: each weight's gradient sums 40·40 products,
+    // a K that matmul covers in many dispatches. The default tolerance holds for f32 sums of this length.
     await checkOpWith('conv2d large', { cases: inputs([2, 1, 128, 128], [1, 1, 3, 3], fixed(1, 1, 1)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), grad: [1, 2], runs: 2 });
+    await checkOpWith('conv2d large', { cases: inputs([1, 1, 40, 40], [8, 1, 3, 3], fixed(1, 1, 1)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), grad: [1, 2], runs: 2 });
+  });
+
+  test('many input channels: Cin·kh·kw = 144 spans matmul chunks (stride 2)', async () => {
+    await checkOpWith('conv2d wide', { cases: inputs([1, 16, 4, 3], [8, 16, 3, 3], fixed(2, 1, 1)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 2 });
+  });
+
+  test('without autograd, only the output stays allocated', async () => {
+    const x = E.tensor(new Float32Array(2 * 4 * 6 * 5).fill(1), [2, 4, 6, 5]);
+    const w = E.requireGrad(E.tensor(new Float32Array(16 * 2 * 3 * 3).fill(0.5), [16, 2, 3, 3]));
+    const w1 = E.tensor(new Float32Array(16 * 4), [16, 4, 1, 1]);
+    const b = E.tensor(new Float32Array(16).fill(1));
+    for (const [ww, o] of [[w, { padding: 1, groups: 2 }], [w1, {}], [w1, { padding: 1 }]] as const) {
+      const before = E.memoryStats().liveBuffers;
+      const y = E.noGrad(() => E.conv2d(x, ww, b, o));
+      expect(E.memoryStats().liveBuffers).toBe(before + 1);
+      expect(y.node).toBeUndefined();
+      y.dispose();
+    }
+    for (const t of [x, w, w1, b]) t.dispose();
   });
 
   test('bad arguments throw errors naming the op and the shapes', () => {
