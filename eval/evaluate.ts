@@ -1,6 +1,6 @@
 // Evaluate a student on a split: predict every frame of every video, accumulate VSPW's metrics
 // (mIoU over the confusion matrix, mVC8/mVC16 per video), optionally write the predicted masks.
-import { writePrediction } from '../dataset/predictions.ts';
+import { writePrediction, type PredictionValues } from '../dataset/predictions.ts';
 import type { VideoDataset } from '../dataset/reader.ts';
 import type { Student } from '../models/student.ts';
 import { SegMetrics, type SegResult } from './metrics.ts';
@@ -12,6 +12,8 @@ export interface EvalOptions {
   videos?: number;
   /** Write predicted masks here (PRED_DIR/<video>/<frame>.png). */
   predDir?: string;
+  /** Mask values: the data set's own label values (default, e.g. VSPW's class + 1) or class ids. */
+  predValues?: PredictionValues;
   /** Frames per forward pass. */
   batch?: number;
   /** Called after each video with (done, total). */
@@ -49,7 +51,7 @@ export async function evaluate(model: Student, ds: VideoDataset, o: EvalOptions)
     metrics.addVideo(preds, gts, raws);
     if (o.predDir) {
       const { width, height } = ds.readFrame(video, names[0]!);
-      names.forEach((f, t) => writePrediction(o.predDir!, video, f, { width, height, labels: preds[t]! }, ds.mapping));
+      names.forEach((f, t) => writePrediction(o.predDir!, video, f, { width, height, labels: preds[t]! }, ds.mapping, { values: o.predValues ?? 'dataset' }));
     }
     predictions.push({ video, frames: names, preds });
     o.progress?.(vi + 1, videos.length);

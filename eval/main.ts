@@ -7,18 +7,20 @@ import { VideoDataset } from '../dataset/reader.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { evaluate, formatResult } from './evaluate.ts';
 
-const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--split val] [--out PRED_DIR] [--batch N]
+const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--split val] [--out PRED_DIR] [--pred-values dataset|class-ids] [--batch N]
 
   --checkpoint FILE   a model.safetensors written by train/run.js (its metadata holds the config)
   --data DIR          dataset root in VSPW's layout
   --split NAME        split file to evaluate (default val)
-  --out PRED_DIR      write predicted masks as PRED_DIR/<video>/<frame>.png (class ids, palette PNG)
+  --out PRED_DIR      write predicted masks as PRED_DIR/<video>/<frame>.png (palette PNGs)
+  --pred-values V     mask values: 'dataset' (default: the data set's own label values, e.g. VSPW's
+                      class + 1) or 'class-ids' (0..C-1, as some VSPW/PVUW scripts read predictions)
   --batch N           frames per forward pass (default 8)
   --help              this text`;
 
 function parse(argv: string[]): Record<string, string> | undefined {
-  const o: Record<string, string> = { split: 'val', batch: '8' };
-  const known = new Set(['--checkpoint', '--data', '--split', '--out', '--batch']);
+  const o: Record<string, string> = { split: 'val', batch: '8', 'pred-values': 'dataset' };
+  const known = new Set(['--checkpoint', '--data', '--split', '--out', '--batch', '--pred-values']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h') return undefined;
@@ -28,6 +30,7 @@ function parse(argv: string[]): Record<string, string> | undefined {
     o[a.slice(2)] = v;
   }
   for (const k of ['checkpoint', 'data']) if (!o[k]) throw new Error(`--${k} is required (see --help)`);
+  if (o['pred-values'] !== 'dataset' && o['pred-values'] !== 'class-ids') throw new Error(`--pred-values must be dataset or class-ids, got ${o['pred-values']}`);
   if (!(Number.isInteger(Number(o.batch)) && Number(o.batch) >= 1)) throw new Error(`--batch must be a positive integer, got ${o.batch}`);
   return o;
 }
@@ -56,6 +59,7 @@ async function main(argv: string[]): Promise<void> {
       split: o.split!,
       batch: Number(o.batch),
       ...(tmp ? { predDir: tmp } : {}),
+      predValues: o['pred-values'] === 'class-ids' ? 'classIds' : 'dataset',
       progress: (d, n) => process.stderr.write(`\rvideo ${d}/${n}`),
     });
     process.stderr.write('\n');

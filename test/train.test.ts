@@ -4,7 +4,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readPrediction } from '../dataset/predictions.ts';
+import { VideoDataset } from '../dataset/reader.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
+import { evaluate } from '../eval/evaluate.ts';
+import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { DEFAULTS, parseArgs, type TrainOptions } from '../train/config.ts';
 import { train } from '../train/train.ts';
 import { gpu } from './setup.ts';
@@ -55,6 +59,21 @@ describe('training', () => {
     const b = losses('resumed');
     expect(b.map((r) => r[0])).toEqual([1, 2, 3, 4]); // step 3 of the interrupted run was dropped and redone
     b.forEach(([, l], i) => expect(l).toBeCloseTo(a[i]![1], 5));
+  });
+
+  test('a checkpoint evaluates to the same metrics and writes masks in the data set\'s values', async () => {
+    const bytes = readFileSync(path.join(root, 'full', 'model.safetensors'));
+    const { model, step } = studentFromCheckpoint(new Uint8Array(bytes), 'model.safetensors');
+    expect(step).toBe(4);
+    const ds = VideoDataset.open(data);
+    const predDir = path.join(root, 'preds');
+    const { result, predictions } = await evaluate(model, ds, { split: 'val', predDir });
+    const finalRecord = readFileSync(path.join(root, 'full', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+    expect(result.mIoU).toBeCloseTo(finalRecord.mIoU, 5);
+    const p = predictions[0]!;
+    const back = readPrediction(predDir, p.video, p.frames[0]!, ds.mapping, 'dataset');
+    expect([...back.labels]).toEqual([...p.preds[0]!]);
+    model.ps.dispose();
   });
 
   test('a diverging run stops with a message and keeps the last good checkpoint', async () => {

@@ -30,8 +30,8 @@ export interface TrainOptions {
 export const DEFAULTS: TrainOptions = {
   data: 'data/synth',
   out: 'runs/default',
-  steps: 600,
-  batch: 8,
+  steps: 400,
+  batch: 4,
   lr: 1e-3,
   optimizer: 'adamw',
   weightDecay: 0.01,
