@@ -23,7 +23,10 @@ apt_update() { if [ $apt_updated = 0 ]; then as_root apt-get update -qq; apt_upd
 
 echo "== npm dependencies"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # npm ci checks that the lock file lists every platform variant of rollup's optional native
+  # packages (npm/cli#4828); a registry mirror that serves only some platforms makes that lock
+  # impossible to write, and npm ci refuses it. npm install then installs the same locked versions.
+  npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 fi
 
 echo "== WebGPU adapter"
