@@ -26,6 +26,8 @@ export interface LabelMap {
 export interface Sample {
   frame: Frame;
   labels: LabelMap;
+  /** The mask's own values (VC compares these). */
+  raw: RawMask;
 }
 
 export interface DatasetOptions {
@@ -138,16 +140,17 @@ export class VideoDataset {
     return mapMask(this.readRawMask(video, frame), this.mapping, this.maskPath(video, frame));
   }
 
-  /** A frame with its labels; throws if their sizes differ. */
+  /** A frame with its labels and raw mask (read once); throws if their sizes differ. */
   readSample(video: string, frame: string): Sample {
     const f = this.readFrame(video, frame);
-    const labels = this.readLabels(video, frame);
+    const raw = this.readRawMask(video, frame);
+    const labels = mapMask(raw, this.mapping, this.maskPath(video, frame));
     if (labels.width !== f.width || labels.height !== f.height)
       throw new Error(
         `${this.maskPath(video, frame)}: mask is ${labels.width}×${labels.height} but its frame ` +
           `${this.framePath(video, frame)} is ${f.width}×${f.height}`,
       );
-    return { frame: f, labels };
+    return { frame: f, labels, raw };
   }
 
   private videoDir(video: string, kind: 'origin' | 'mask'): string {

@@ -43,9 +43,9 @@ export async function evaluate(model: Student, ds: VideoDataset, o: EvalOptions)
       const chunk = names.slice(i, i + batch);
       const samples = chunk.map((f) => ds.readSample(video, f));
       preds.push(...(await predictFrames(model, samples.map((s) => s.frame))));
-      for (const [j, s] of samples.entries()) {
+      for (const s of samples) {
         gts.push(s.labels.labels);
-        raws.push(ds.readRawMask(video, chunk[j]!).values);
+        raws.push(s.raw.values);
       }
     }
     metrics.addVideo(preds, gts, raws);

@@ -4,20 +4,12 @@
 // The step also clips gradients and updates an EMA teacher, so those are covered too.
 import { beforeAll, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
+import { makeRng } from '../dataset/rng.ts';
 import { gpu } from './setup.ts';
 
 beforeAll(gpu);
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+const rng = (seed: number): (() => number) => makeRng(seed).float;
 
 test('500 AdamW steps of an MLP: live buffers and pooled bytes are flat, the loss goes down', async () => {
   const r = rng(1);

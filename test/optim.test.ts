@@ -14,21 +14,12 @@ import * as E from '../engine/index.ts';
 import { pipelinesCompiled } from '../engine/kernel.ts';
 import { FWD, close, shapeArb } from './gradcheck.ts';
 import { adamwRef, clipRef, emaRef, sgdRef } from './reference/optim.ts';
+import { makeRng } from '../dataset/rng.ts';
 import { gpu } from './setup.ts';
 
 beforeAll(gpu);
 
-/** mulberry32: a small seeded generator, so large random tensors cost nothing to shrink. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+const rng = (seed: number): (() => number) => makeRng(seed).float;
 
 /** n f32-representable values in [-2, 2). */
 function randomF32(r: () => number, n: number): Float64Array {
