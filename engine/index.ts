@@ -20,3 +20,4 @@ export * from './schedule.ts';
 export * from './safetensors.ts';
 export { checkFinite } from './debug.ts';
 export { startProfiling, stopProfiling, formatProfile, type KernelTime } from './profiler.ts';
+export * from './ops/gather.ts';

@@ -1,5 +1,6 @@
 // Evaluate a student on a split: predict every frame of every video, accumulate VSPW's metrics
 // (mIoU over the confusion matrix, mVC8/mVC16 per video), optionally write the predicted masks.
+import type { Frame } from '../dataset/image.ts';
 import { writePrediction, type PredictionValues } from '../dataset/predictions.ts';
 import type { VideoDataset } from '../dataset/reader.ts';
 import type { Student } from '../models/student.ts';
@@ -39,10 +40,11 @@ export async function evaluate(model: Student, ds: VideoDataset, o: EvalOptions)
     const preds: Int32Array[] = [];
     const gts: Int32Array[] = [];
     const raws: Uint8Array[] = [];
-    for (let i = 0; i < names.length; i += batch) {
+    for (let i = 0, previous: Frame | undefined; i < names.length; i += batch) {
       const chunk = names.slice(i, i + batch);
       const samples = chunk.map((f) => ds.readSample(video, f));
-      preds.push(...(await predictFrames(model, samples.map((s) => s.frame))));
+      preds.push(...(await predictFrames(model, samples.map((s) => s.frame), previous)));
+      previous = samples[samples.length - 1]!.frame;
       for (const s of samples) {
         gts.push(s.labels.labels);
         raws.push(s.raw.values);

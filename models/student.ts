@@ -1,8 +1,10 @@
 // The segmentation student: a small ViT encoder with a convolutional decoder.
 //
 //   image [B,3,H,W] ──conv s2, conv s2──▶ stem features [B,S,H/4,W/4] ───────────────┐ (skip: detail)
-//        └──patch conv (k = stride = P)──▶ tokens [B,T,C] + position embedding       │
-//             └──N pre-norm transformer blocks──▶ LN ──▶ map [B,C,H/P,W/P]            │
+//        └──patch conv (k = stride = P)──▶ tokens [B,N,C] + position embedding       │
+//             └──N pre-norm transformer blocks, each frame on its own                │
+//             └──[temporal] 1 block over clips [B/T,T·N,C] (+ frame embedding)       │
+//             └──LN ──▶ map [B,C,H/P,W/P]                                            │
 //                  └──1×1 conv, bilinear up to H/4──▶ concat ◀───────────────────────┘
 //                       └──3×3 conv, ReLU, 3×3 conv, ReLU──▶ decoder features F [B,D,H/4,W/4]
 //                            ├──1×1 classifier──▶ bilinear up to H×W──▶ logits [B,K,H,W]
@@ -11,7 +13,13 @@
 // The position embedding is learned on the training grid and resized bilinearly when the input size
 // changes (multi-scale inference). The representation head feeds U2PL's contrastive loss; F feeds
 // IFR's prototypes. Sizes come from StudentConfig; the default trains in minutes on lavapipe.
-import { add, concat, conv2d, layerNorm, permute, relu, reshape, resizeBilinear, type Tensor } from '../engine/index.ts';
+//
+// The temporal block (config.temporal) lets a frame's tokens attend to those of the other frames of
+// its clip (MVC's masked video consistency: a patch masked in one frame is filled from its
+// neighbours). Clips are T consecutive frames of the batch (forward's `clip`); a learned embedding
+// per frame position tells the attention which frame a token came from. Everything else, the
+// decoder included, stays per frame.
+import { add, concat, conv2d, layerNorm, permute, relu, reshape, resizeBilinear, slice, type Tensor } from '../engine/index.ts';
 import { Block } from './layers.ts';
 import { ParamStore } from './params.ts';
 
@@ -30,7 +38,12 @@ export interface StudentConfig {
   stemDim: number;
   decoderDim: number;
   reprDim: number;
+  /** One extra transformer block across the frames of a clip (absent in older checkpoints: false). */
+  temporal: boolean;
 }
+
+/** The most frames a clip may have (rows of the frame-position embedding). */
+export const MAX_CLIP = 4;
 
 export const defaultStudentConfig = (numClasses: number, imageSize: [number, number] = [96, 128]): StudentConfig => ({
   numClasses,
@@ -43,6 +56,7 @@ export const defaultStudentConfig = (numClasses: number, imageSize: [number, num
   stemDim: 32,
   decoderDim: 64,
   reprDim: 64,
+  temporal: false,
 });
 
 export interface StudentOutput {
@@ -86,9 +100,11 @@ export class Student {
   private readonly classifier: Conv;
   private readonly repr1: Conv;
   private readonly repr2: Conv;
+  private readonly temporal: { framePos: Tensor; block: Block } | undefined;
+  readonly config: StudentConfig;
 
-  constructor(readonly config: StudentConfig, seed = 0) {
-    const c = config;
+  constructor(config: StudentConfig, seed = 0) {
+    const c = (this.config = { ...config, temporal: config.temporal ?? false });
     const [h, w] = c.imageSize;
     if (h % c.patch || w % c.patch) throw new Error(`student: imageSize ${h}×${w} is not a multiple of the patch size ${c.patch}`);
     const ps = (this.ps = new ParamStore(seed));
@@ -105,22 +121,38 @@ export class Student {
     this.classifier = new Conv(ps, 'decoder.classifier', c.decoderDim, c.numClasses, 1);
     this.repr1 = new Conv(ps, 'repr.0', c.decoderDim, c.decoderDim, 3);
     this.repr2 = new Conv(ps, 'repr.1', c.decoderDim, c.reprDim, 1);
+    // Created last so that the other parameters draw the same initial values either way.
+    this.temporal = c.temporal
+      ? { framePos: ps.create('temporal.frame_embed', [MAX_CLIP, c.width], { truncNormal: 0.02 }), block: new Block(ps, 'temporal.block', c.width, c.heads, c.mlpRatio) }
+      : undefined;
   }
 
-  /** The transformer's token map for `image` [B,3,H,W]: [B, C, H/P, W/P]. */
-  encode(image: Tensor): Tensor {
+  /** The transformer's token map for `image` [B,3,H,W]: [B, C, H/P, W/P]; `clip` as in `forward`. */
+  encode(image: Tensor, clip = 1): Tensor {
     const c = this.config;
     const [b, , h, w] = image.shape as [number, number, number, number];
     if (image.rank !== 4 || image.shape[1] !== 3) throw new Error(`student: expected an image batch [B,3,H,W], got [${image.shape}]`);
+    if (!Number.isInteger(clip) || clip < 1 || clip > MAX_CLIP) throw new Error(`student: clip = ${clip} must be an integer in [1, ${MAX_CLIP}]`);
+    if (b % clip) throw new Error(`student: a batch of ${b} frames [${image.shape}] is not a whole number of clips of ${clip} frames`);
     if (h % c.patch || w % c.patch) throw new Error(`student: input ${h}×${w} is not a multiple of the patch size ${c.patch}`);
     const gh = h / c.patch;
     const gw = w / c.patch;
     const pos = gh === this.pos.shape[2] && gw === this.pos.shape[3] ? this.pos : resizeBilinear(this.pos, [gh, gw]);
     const grid = add(this.patchEmbed.forward(image), pos); // [B, C, gh, gw]
-    let x = permute(reshape(grid, [b, c.width, gh * gw]), [0, 2, 1]); // [B, T, C]
+    let x = permute(reshape(grid, [b, c.width, gh * gw]), [0, 2, 1]); // [B, N, C]
     for (const blk of this.blocks) x = blk.forward(x);
+    if (this.temporal) x = this.acrossFrames(x, clip);
     x = layerNorm(x, this.normG, this.normB, 1e-6);
     return reshape(permute(x, [0, 2, 1]), [b, c.width, gh, gw]);
+  }
+
+  /** The temporal block on tokens [B, N, C] grouped into clips of T consecutive frames. */
+  private acrossFrames(x: Tensor, t: number): Tensor {
+    const { framePos, block } = this.temporal!;
+    const [b, n, c] = x.shape as [number, number, number];
+    const pos = reshape(slice(framePos, [0], [t]), [1, t, 1, c]);
+    const clips = reshape(add(reshape(x, [b / t, t, n, c]), pos), [b / t, t * n, c]);
+    return reshape(block.forward(clips), [b, n, c]);
   }
 
   /** Decoder features [B, D, H/4, W/4] from the token map and the stem's detail features. */
@@ -142,9 +174,13 @@ export class Student {
     return this.repr2.forward(relu(this.repr1.forward(features)));
   }
 
-  forward(image: Tensor, opts: { repr?: boolean } = {}): StudentOutput {
+  /**
+   * `clip` = T groups each T consecutive frames of the batch into one clip (default 1); it must
+   * divide the batch and be at most MAX_CLIP. Without the temporal block it has no effect.
+   */
+  forward(image: Tensor, opts: { repr?: boolean; clip?: number } = {}): StudentOutput {
     const [, , h, w] = image.shape as [number, number, number, number];
-    const features = this.decode(this.encode(image), image);
+    const features = this.decode(this.encode(image, opts.clip), image);
     const logitsLow = this.classify(features);
     return {
       logits: resizeBilinear(logitsLow, [h, w]),

@@ -17,6 +17,7 @@ const rawText = {
 // name → TypeScript entry; only the ones that exist are built.
 const nodeEntries = {
   train: 'train/main.ts',
+  ablation: 'train/ablation.ts',
   eval: 'eval/main.ts',
   flow: 'eval/flow-cli.ts',
   synth: 'dataset/synth-cli.ts',

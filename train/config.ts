@@ -1,6 +1,7 @@
 // Training options: defaults, `--flags`, and an optional JSON config file (`--config FILE`), checked
 // with errors that name the option. Precedence: defaults < config file < command-line flags.
 import type { StudentConfig } from '../models/student.ts';
+import { mvcDefaults } from './mvc.ts';
 
 export interface TrainOptions {
   data: string;
@@ -25,7 +26,40 @@ export interface TrainOptions {
   model: Partial<StudentConfig>;
   /** Evaluate on this many validation videos during training (all at the end). */
   evalVideos: number;
+  /** Start the student from this checkpoint's weights (model.safetensors of an earlier run), '' = random. */
+  init: string;
+
+  // ---- semi-supervised training (METHODS.md §1-4); train/semi.ts ----
+  /** A preset: 'sup' (labels only), one method, or 'full' (all of them). The switches below add to it. */
+  method: Method;
+  u2pl: boolean;
+  mvc: boolean;
+  ifr: boolean;
+  /** Supervised warm-up before the teacher is made (-1: a quarter of the steps when a method is on). */
+  supSteps: number;
+  /** Unlabeled frames per step for U2PL and IFR (0: the same as --batch). */
+  unlabeledBatch: number;
+  /** Mean teacher's maximum EMA momentum. */
+  emaMax: number;
+  /** U2PL: weights of the unsupervised CE and the contrastive loss; per-class memory queue length. */
+  lambdaUnsup: number;
+  lambdaContra: number;
+  queueSize: number;
+  /** MVC: frames per clip, mask block size (pixels) and masked share, loss weight. */
+  mvcClip: number;
+  maskBlock: number;
+  maskRatio: number;
+  mvcWeight: number;
+  /** IFR: ramp-up length in steps (-1: a quarter of the semi-supervised steps). */
+  ifrRampup: number;
+  /** Pseudo-label ensembling + retraining rounds after the first training (0 = none). */
+  retrainRounds: number;
+  /** Ensembled pseudo-labels below this confidence are left unlabeled. */
+  pseudoThreshold: number;
 }
+
+export type Method = 'sup' | 'u2pl' | 'mvc' | 'ifr' | 'full';
+export const METHODS: readonly Method[] = ['sup', 'u2pl', 'mvc', 'ifr', 'full'];
 
 export const DEFAULTS: TrainOptions = {
   data: 'data/synth',
@@ -46,7 +80,38 @@ export const DEFAULTS: TrainOptions = {
   scaleMax: 1.5,
   model: {},
   evalVideos: 4,
+  init: '',
+  method: 'sup',
+  u2pl: false,
+  mvc: false,
+  ifr: false,
+  supSteps: -1,
+  unlabeledBatch: 0,
+  emaMax: 0.99,
+  lambdaUnsup: 1,
+  lambdaContra: 1,
+  queueSize: 2000,
+  mvcClip: 2,
+  maskBlock: mvcDefaults.block,
+  maskRatio: mvcDefaults.ratio,
+  mvcWeight: 1,
+  ifrRampup: -1,
+  retrainRounds: 0,
+  pseudoThreshold: 0.7,
 };
+
+/** Which semi-supervised methods a run uses: its preset plus the switches. */
+export function methodsOf(o: TrainOptions): { u2pl: boolean; mvc: boolean; ifr: boolean; any: boolean } {
+  const full = o.method === 'full';
+  const m = { u2pl: o.u2pl || full || o.method === 'u2pl', mvc: o.mvc || full || o.method === 'mvc', ifr: o.ifr || full || o.method === 'ifr' };
+  return { ...m, any: m.u2pl || m.mvc || m.ifr };
+}
+
+/** The supervised warm-up length actually used (resolves -1). */
+export function supStepsOf(o: TrainOptions): number {
+  if (!methodsOf(o).any) return o.steps;
+  return o.supSteps >= 0 ? o.supSteps : Math.floor(o.steps / 4);
+}
 
 export const USAGE = `usage: node train/run.js [options]
 
@@ -70,6 +135,27 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
   --eval-videos N       val videos used by the periodic evaluation (default ${DEFAULTS.evalVideos})
   --checkpoint-every N  write a checkpoint every N steps (default ${DEFAULTS.checkpointEvery})
   --scale-min X, --scale-max X   random rescale range of the augmentation (default ${DEFAULTS.scaleMin}-${DEFAULTS.scaleMax})
+  --init FILE           start the student from a checkpoint's weights (e.g. runs/sup/model.safetensors)
+
+Semi-supervised training (METHODS.md; the switches compose with any --method):
+  --method NAME         sup (labels only, default) | u2pl | mvc | ifr | full (all three)
+  --u2pl                unreliable pseudo-labels: reliable-pixel CE + contrastive loss with per-class queues
+  --mvc                 masked video consistency on clips (the student gets a temporal attention block)
+  --ifr                 inter-frame feature reconstruction from the reference frame's class prototypes
+  --sup-steps N         supervised warm-up before the EMA teacher is made (default: a quarter of --steps)
+  --unlabeled-batch N   unlabeled frames per step (default: --batch)
+  --ema-max X           the teacher's EMA momentum cap (default ${DEFAULTS.emaMax})
+  --lambda-unsup X, --lambda-contra X   U2PL loss weights (default 1, 1)
+  --queue-size N        U2PL negatives kept per class (default ${DEFAULTS.queueSize})
+  --mvc-clip T          MVC frames per clip (default ${DEFAULTS.mvcClip}, at most 4)
+  --mask-block P        MVC mask block size in pixels (default ${DEFAULTS.maskBlock})
+  --mask-ratio R        MVC share of blocks masked (default ${DEFAULTS.maskRatio})
+  --mvc-weight X        MVC loss weight (default ${DEFAULTS.mvcWeight})
+  --ifr-rampup N        IFR ramp-up steps (default: a quarter of the semi-supervised steps)
+  --retrain-rounds N    after training, ensemble teacher + student (multi-scale) into pseudo-labels for the
+                        unlabeled frames, save them as PNG masks in OUT/pseudo-N/, train a fresh student on
+                        labels + pseudo-labels; N times (default 0)
+  --pseudo-threshold X  ensembled pseudo-labels less confident than this are left unlabeled (default ${DEFAULTS.pseudoThreshold})
   --help                this text`;
 
 const FLAGS: Record<string, keyof TrainOptions> = {
@@ -89,7 +175,25 @@ const FLAGS: Record<string, keyof TrainOptions> = {
   '--checkpoint-every': 'checkpointEvery',
   '--scale-min': 'scaleMin',
   '--scale-max': 'scaleMax',
+  '--init': 'init',
+  '--method': 'method',
+  '--sup-steps': 'supSteps',
+  '--unlabeled-batch': 'unlabeledBatch',
+  '--ema-max': 'emaMax',
+  '--lambda-unsup': 'lambdaUnsup',
+  '--lambda-contra': 'lambdaContra',
+  '--queue-size': 'queueSize',
+  '--mvc-clip': 'mvcClip',
+  '--mask-block': 'maskBlock',
+  '--mask-ratio': 'maskRatio',
+  '--mvc-weight': 'mvcWeight',
+  '--ifr-rampup': 'ifrRampup',
+  '--retrain-rounds': 'retrainRounds',
+  '--pseudo-threshold': 'pseudoThreshold',
 };
+
+/** Flags that take no value. */
+const SWITCHES: Record<string, keyof TrainOptions> = { '--resume': 'resume', '--u2pl': 'u2pl', '--mvc': 'mvc', '--ifr': 'ifr' };
 
 /** Parse argv into options; returns undefined for --help. `readConfig` reads a JSON file's text. */
 export function parseArgs(argv: string[], readConfig: (path: string) => string): TrainOptions | undefined {
@@ -98,8 +202,8 @@ export function parseArgs(argv: string[], readConfig: (path: string) => string):
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h') return undefined;
-    if (a === '--resume') {
-      given.resume = true;
+    if (SWITCHES[a]) {
+      given[SWITCHES[a]] = true;
       continue;
     }
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -154,4 +258,22 @@ function validate(o: TrainOptions): void {
   num('scaleMax', o.scaleMin, 10);
   if (o.optimizer !== 'adamw' && o.optimizer !== 'sgd') throw new Error(`option optimizer must be adamw or sgd, got '${o.optimizer}'`);
   if (typeof o.model !== 'object' || o.model === null) throw new Error('option model must be an object of student settings');
+  if (!METHODS.includes(o.method)) throw new Error(`option method must be one of ${METHODS.join(', ')}, got '${o.method}'`);
+  int('supSteps', -1);
+  int('unlabeledBatch', 0);
+  num('emaMax', 0, 1);
+  num('lambdaUnsup', 0);
+  num('lambdaContra', 0);
+  int('queueSize', 1);
+  int('mvcClip', 1);
+  if (o.mvcClip > 4) throw new Error(`option mvcClip must be at most 4 (the student's frame embedding has 4 positions), got ${o.mvcClip}`);
+  int('maskBlock', 1);
+  num('maskRatio', 0, 1);
+  num('mvcWeight', 0);
+  int('ifrRampup', -1);
+  int('retrainRounds', 0);
+  num('pseudoThreshold', 0, 1);
+  if (methodsOf(o).any && o.supSteps >= o.steps) {
+    throw new Error(`option supSteps (${o.supSteps}) must be below steps (${o.steps}): the semi-supervised methods start after the warm-up`);
+  }
 }

@@ -85,6 +85,20 @@ export function augment(image: Tensor, labels: Tensor | undefined, rng: Rng, o: 
         img = flip(img, [3]);
         lab = lab && flip(lab, [3]);
       }
+      return { image: photometric(img, rng, o), labels: lab };
+    }),
+  );
+}
+
+/**
+ * The photometric part of `augment`: colour jitter, then blur, each with its probability. One draw
+ * for the whole batch `image` [B,3,H,W]; call it per frame (or per clip) for independent draws.
+ * Returns `image` itself when neither fires (dispose it only once).
+ */
+export function photometric(image: Tensor, rng: Rng, o: Pick<AugmentOptions, 'jitter' | 'blurP'>): Tensor {
+  return noGrad(() =>
+    tidy(() => {
+      let img = image;
       if (rng.float() < o.jitter.p) {
         // Brightness and contrast about the (normalised) mean: x·c + b.
         const c = rng.range(1 - o.jitter.strength, 1 + o.jitter.strength);
@@ -92,7 +106,7 @@ export function augment(image: Tensor, labels: Tensor | undefined, rng: Rng, o: 
         img = affine(img, c, b);
       }
       if (rng.float() < o.blurP) img = conv2d(img, gaussian3(rng.range(0.1, 2)), undefined, { padding: 1, groups: 3 });
-      return { image: img, labels: lab };
+      return img;
     }),
   );
 }

@@ -1,10 +1,12 @@
 // A run folder on disk: checkpoints (safetensors, written atomically), their JSON descriptor, and
 // metrics.jsonl. `checkpoint.json` is written last, so it only ever names complete weight files:
 // a crash mid-save leaves the previous checkpoint usable, and --resume continues from it.
+// Semi-supervised runs also keep semi.safetensors: the mean teacher ("teacher.<name>") and U2PL's
+// memory queues ("queue.<class>", of varying length).
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from '../engine/checkpoint-node.ts';
-import type { Tensor } from '../engine/index.ts';
+import { assignData, decodeSafetensors, sameShape, shapeStr, tensor, type Tensor } from '../engine/index.ts';
 import type { StudentConfig } from '../models/student.ts';
 import type { TrainOptions } from './config.ts';
 
@@ -17,6 +19,12 @@ export interface CheckpointInfo {
   optimizer: unknown;
   /** The labeled split used, so that a resumed run checks it trains on the same labels. */
   labeledFrames: number;
+}
+
+/** What the run folder needs of U2PL's queues (train/queue.ts). */
+interface Queues {
+  state(): Record<string, Tensor>;
+  load(state: Record<string, Tensor>): void;
 }
 
 export class RunDir {
@@ -36,11 +44,42 @@ export class RunDir {
     return path.join(this.dir, 'metrics.jsonl');
   }
 
-  async save(info: CheckpointInfo, params: Map<string, Tensor>, optim: Record<string, Tensor>): Promise<void> {
+  get semiPath(): string {
+    return path.join(this.dir, 'semi.safetensors');
+  }
+
+  async save(info: CheckpointInfo, params: Map<string, Tensor>, optim: Record<string, Tensor>, teacher?: Map<string, Tensor>, queues?: Queues): Promise<void> {
     const meta = { format: 'webgpu-vss student', step: String(info.step), config: JSON.stringify(info.model), classes: JSON.stringify(info.classNames) };
     await saveCheckpoint(this.modelPath, params, meta);
     await saveCheckpoint(this.optimPath, optim, { step: String(info.step) });
+    if (teacher || queues) {
+      const semi: Record<string, Tensor> = { ...queues?.state() };
+      for (const [name, t] of teacher ?? []) semi[`teacher.${name}`] = t;
+      await saveCheckpoint(this.semiPath, semi, { step: String(info.step) });
+    }
     await writeFileAtomic(this.infoPath, new TextEncoder().encode(JSON.stringify(info, null, 2)));
+  }
+
+  /** The student and (if given) the teacher of the last checkpoint. */
+  async loadModels(params: Map<string, Tensor>, teacher?: Map<string, Tensor>): Promise<void> {
+    await loadCheckpoint(this.modelPath, params);
+    if (teacher) this.loadSemi(teacher, undefined);
+  }
+
+  private loadSemi(teacher: Map<string, Tensor> | undefined, queues: Queues | undefined): void {
+    if (!existsSync(this.semiPath)) throw new Error(`--resume: ${this.semiPath} is missing (the teacher and queues of a semi-supervised run)`);
+    const { tensors } = decodeSafetensors(new Uint8Array(readFileSync(this.semiPath)), this.semiPath);
+    for (const [name, t] of teacher ?? []) {
+      const f = tensors[`teacher.${name}`];
+      if (!f || !sameShape(f.shape, t.shape)) throw new Error(`${this.semiPath}: teacher tensor '${name}' ${f ? `is ${shapeStr(f.shape)}, expected ${shapeStr(t.shape)}` : 'is missing'}`);
+      assignData(t, f.data);
+    }
+    if (queues) {
+      const state: Record<string, Tensor> = {};
+      for (const [name, f] of Object.entries(tensors)) if (name.startsWith('queue.')) state[name] = tensor(f.data, f.shape);
+      queues.load(state);
+      for (const t of Object.values(state)) t.dispose(); // load copies them
+    }
   }
 
   readInfo(): CheckpointInfo {
@@ -48,9 +87,10 @@ export class RunDir {
     return JSON.parse(readFileSync(this.infoPath, 'utf8')) as CheckpointInfo;
   }
 
-  async load(params: Map<string, Tensor>, optim: Record<string, Tensor>): Promise<void> {
+  async load(params: Map<string, Tensor>, optim: Record<string, Tensor>, teacher?: Map<string, Tensor>, queues?: Queues): Promise<void> {
     await loadCheckpoint(this.modelPath, params);
     await loadCheckpoint(this.optimPath, optim);
+    if (teacher || queues) this.loadSemi(teacher, queues);
   }
 
   /** Append one JSON record to metrics.jsonl. */

@@ -1,23 +1,31 @@
-// Supervised training of the segmentation student (semi-supervised methods come in later issues),
-// with progress, metrics.jsonl, atomic checkpoints, --resume, a final evaluation on the val split
-// and report.html. The command line is train/main.ts.
-import { existsSync, renameSync, rmSync } from 'node:fs';
+// Training of the segmentation student, supervised or semi-supervised (train/semi.ts), with progress,
+// metrics.jsonl, atomic checkpoints, --resume, pseudo-label retraining rounds, a final evaluation on
+// the val split and report.html. The command line is train/main.ts.
+//
+// Steps are numbered globally over the rounds (round r covers steps r·S+1 … (r+1)·S), so checkpoints,
+// metrics.jsonl and --resume work across rounds. A round begins with a fresh student; after it, the
+// teacher and student label the unlabeled frames (train/pseudo.ts) and the next round trains on
+// labels + pseudo-labels.
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { AdamW, SGD, backward, crossEntropy, describeDevice, polyLR, tidy, zeroGrad } from '../engine/index.ts';
+import { AdamW, SGD, assignData, backward, decodeSafetensors, describeDevice, polyLR, sameShape, shapeStr, stack, tidy, zeroGrad } from '../engine/index.ts';
 import { initNode } from '../engine/node.ts';
-import { IGNORE } from '../dataset/labels.ts';
-import { VideoDataset, type Sample } from '../dataset/reader.ts';
+import { VideoDataset } from '../dataset/reader.ts';
 import { makeRng, mixSeed } from '../dataset/rng.ts';
-import { labeledEvery, labeledVideos, type FrameRef } from '../dataset/splits.ts';
+import { labeledEvery, labeledVideos, type SemiSplit } from '../dataset/splits.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { evaluate, formatResult } from '../eval/evaluate.ts';
 import type { SegResult } from '../eval/metrics.ts';
 import { Student, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
-import { DEFAULTS, type TrainOptions } from './config.ts';
-import { TRAIN_AUGMENT, augment, frameTensor, labelTensor, stackBatch } from './images.ts';
+import { Batches } from './batches.ts';
+import { DEFAULTS, methodsOf, supStepsOf, type TrainOptions } from './config.ts';
+import { TRAIN_AUGMENT } from './images.ts';
 import { Progress } from './progress.ts';
+import { pseudoLabelSource, writePseudoLabels } from './pseudo.ts';
 import { writeReport } from './report.ts';
 import { RunDir, type CheckpointInfo } from './run-state.ts';
+import { SemiStep } from './semi.ts';
+import { MeanTeacher } from './teacher.ts';
 
 /** The embedded data set is generated on first use, into a temporary folder renamed when complete. */
 function ensureData(o: TrainOptions): void {
@@ -31,13 +39,55 @@ function ensureData(o: TrainOptions): void {
   console.log(`wrote ${n} files`);
 }
 
-function trainingSplit(o: TrainOptions, ds: VideoDataset): FrameRef[] {
+function trainingSplit(o: TrainOptions, ds: VideoDataset): SemiSplit {
   const videos = ds.videoFrames('train');
   const split = o.labeledVideos > 0 ? labeledVideos(videos, o.labeledVideos, o.seed) : labeledEvery(videos, o.labeledEvery);
   const labeled = split.labeled.filter((r) => ds.hasMask(r.video, r.frame));
   if (!labeled.length) throw new Error(`${o.data}: the training split has no labeled frames (labeled-every ${o.labeledEvery}, labeled-videos ${o.labeledVideos})`);
   ds.checkMasks(labeled);
-  return labeled;
+  return { labeled, unlabeled: split.unlabeled };
+}
+
+/** Options that cannot work with each other or with the data stop here, before any training. */
+function checkSemi(o: TrainOptions, split: SemiSplit, ds: VideoDataset): void {
+  const m = methodsOf(o);
+  const longest = Math.max(...ds.videoFrames('train').map((v) => v.frames.length));
+  if ((m.u2pl || m.ifr || o.retrainRounds > 0) && split.unlabeled.length === 0) {
+    const which = [m.u2pl && '--u2pl', m.ifr && '--ifr', o.retrainRounds > 0 && '--retrain-rounds'].filter(Boolean).join(', ');
+    throw new Error(`${which} need unlabeled frames, but every training frame is labeled (--labeled-every ${o.labeledEvery}): use --labeled-every K > 1 or --labeled-videos F < 1`);
+  }
+  if (m.mvc && o.mvcClip > longest) throw new Error(`--mvc-clip ${o.mvcClip}: the longest training video has ${longest} frames`);
+  if (m.ifr && longest < 2) throw new Error('--ifr pairs two frames of one video, but every training video has a single frame');
+  if (m.any && o.retrainRounds > 0 && supStepsOf(o) >= o.steps) throw new Error(`--sup-steps ${o.supSteps} leaves no semi-supervised steps in a round of ${o.steps}`);
+}
+
+/** The student's settings: from --init's checkpoint, the resumed run, or the defaults + --config's "model". */
+function modelConfigFor(o: TrainOptions, ds: VideoDataset, size: [number, number], prior: CheckpointInfo | undefined): StudentConfig {
+  if (prior) return prior.model;
+  let c: StudentConfig = { ...defaultStudentConfig(ds.numClasses, size), ...o.model };
+  if (o.init) {
+    const { metadata } = decodeSafetensors(new Uint8Array(readFileSync(o.init)), o.init);
+    if (!metadata.config) throw new Error(`--init ${o.init}: no student config in the file's metadata (not a checkpoint of train/run.js)`);
+    c = { ...(JSON.parse(metadata.config) as StudentConfig) };
+  }
+  if (c.numClasses !== ds.numClasses) {
+    throw new Error(`${o.init ? `--init ${o.init}` : 'the model'} has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}`);
+  }
+  // MVC's student looks across the frames of a clip (models/student.ts, the temporal block).
+  return { ...c, temporal: Boolean(c.temporal) || methodsOf(o).mvc };
+}
+
+/** Load --init's weights; parameters the file lacks (e.g. MVC's temporal block) keep their initialisation. */
+function initWeights(model: Student, file: string): void {
+  const { tensors } = decodeSafetensors(new Uint8Array(readFileSync(file)), file);
+  const fresh: string[] = [];
+  for (const [name, t] of model.ps.tensors) {
+    const f = tensors[name];
+    if (!f) fresh.push(name);
+    else if (!sameShape(f.shape, t.shape)) throw new Error(`--init ${file}: '${name}' is ${shapeStr(f.shape)} in the file, the model needs ${shapeStr(t.shape)}`);
+    else assignData(t, f.data);
+  }
+  console.log(`initialised from ${file}${fresh.length ? ` (${fresh.length} new tensors: ${fresh.slice(0, 3).join(', ')}${fresh.length > 3 ? ', …' : ''})` : ''}`);
 }
 
 export interface TrainResult {
@@ -47,110 +97,197 @@ export interface TrainResult {
 
 /**
  * Train with options `o` (see config.ts), evaluate on val, write the report. `stopAfter` ends the
- * loop early without the final evaluation, as an interrupted run would (tests use it for --resume).
+ * loop early (a global step) without the final evaluation, as an interrupted run would (tests use it).
  */
-export async function train(o: TrainOptions, hooks: { stopAfter?: number } = {}): Promise<TrainResult | undefined> {
+export async function train(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (step: number) => void } = {}): Promise<TrainResult | undefined> {
   ensureData(o);
   const ds = VideoDataset.open(o.data);
-  const labeled = trainingSplit(o, ds);
+  const split = trainingSplit(o, ds);
+  checkSemi(o, split, ds);
   const run = new RunDir(o.out);
   const prior: CheckpointInfo | undefined = o.resume ? run.readInfo() : undefined;
-  if (prior && prior.labeledFrames !== labeled.length) {
-    throw new Error(`--resume: the checkpoint trained on ${prior.labeledFrames} labeled frames, these options give ${labeled.length}`);
+  if (prior && prior.labeledFrames !== split.labeled.length) {
+    throw new Error(`--resume: the checkpoint trained on ${prior.labeledFrames} labeled frames, these options give ${split.labeled.length}`);
   }
-
   const dev = await initNode();
   console.log(`device: ${describeDevice(dev)}`);
-  const first = ds.readFrame(labeled[0]!.video, labeled[0]!.frame);
-  const size: [number, number] = [first.height, first.width];
-  const modelConfig: StudentConfig = prior?.model ?? { ...defaultStudentConfig(ds.numClasses, size), ...o.model };
-  if (modelConfig.numClasses !== ds.numClasses) {
-    throw new Error(`the checkpoint's model has ${modelConfig.numClasses} classes, the data set ${ds.numClasses}`);
-  }
-  const model = new Student(modelConfig, o.seed);
-  const params = model.ps.list();
-  const opt = o.optimizer === 'sgd' ? new SGD(params, { lr: o.lr, momentum: 0.9, weightDecay: o.weightDecay }) : new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
-  let start = 0;
-  if (prior) {
-    await run.load(model.ps.tensors, opt.state().tensors);
-    opt.loadState({ meta: prior.optimizer } as never);
-    start = prior.step;
-    console.log(`resumed from ${run.infoPath} at step ${start}`);
-  }
-  const history = run.records(start);
+  const first = ds.readFrame(split.labeled[0]!.video, split.labeled[0]!.frame);
+  const modelConfig = modelConfigFor(o, ds, [first.height, first.width], prior);
+  const m = methodsOf(o);
+  const rounds = o.retrainRounds + 1;
+  const total = rounds * o.steps;
   console.log(
-    `training ${model.ps.size().toLocaleString()} parameters on ${labeled.length} labeled frames of ${ds.split('train').length} videos ` +
-      `(${o.labeledVideos > 0 ? `${o.labeledVideos * 100}% of videos` : `1 frame in ${o.labeledEvery}`}), ${o.steps} steps of ${o.batch}`,
+    `${split.labeled.length} labeled and ${split.unlabeled.length} unlabeled frames of ${ds.split('train').length} videos ` +
+      `(${o.labeledVideos > 0 ? `${o.labeledVideos * 100}% of videos` : `1 frame in ${o.labeledEvery}`}); ` +
+      `methods: ${['u2pl', 'mvc', 'ifr'].filter((k) => m[k as 'u2pl']).join(' + ') || 'supervised only'}` +
+      `${m.any ? ` after ${supStepsOf(o)} supervised steps` : ''}; ${rounds > 1 ? `${rounds} rounds of ` : ''}${o.steps} steps of ${o.batch}`,
   );
 
-  // Decoded frames are cached: the data sets this trains on in minutes fit in memory.
-  const cache = new Map<string, Sample>();
-  const sample = (r: FrameRef): Sample => {
-    const key = `${r.video}/${r.frame}`;
-    let s = cache.get(key);
-    if (!s) cache.set(key, (s = ds.readSample(r.video, r.frame)));
-    return s;
-  };
-  const aug = TRAIN_AUGMENT(modelConfig.imageSize, o.scaleMin, o.scaleMax);
-  const lrAt = (step: number) => polyLR(step, { base: o.lr, total: o.steps, warmup: Math.min(o.warmup, o.steps - 1) });
-  const info = (step: number): CheckpointInfo => ({ step, options: o, model: modelConfig, classNames: ds.classNames, optimizer: opt.state().meta, labeledFrames: labeled.length });
-
-  const progress = new Progress(o.steps, start);
-  const t0 = performance.now();
-  for (let step = start + 1; step <= o.steps; step++) {
-    // Batches depend only on (seed, step), so a resumed run sees the same data as an uninterrupted one.
-    const rng = makeRng(mixSeed(o.seed, step));
-    const parts = Array.from({ length: o.batch }, () => {
-      const s = sample(rng.pick(labeled));
-      return tidy(() => augment(frameTensor(s.frame), labelTensor(s.labels), rng, aug));
-    });
-    const lr = lrAt(step);
-    const loss = tidy(() => {
-      const batch = stackBatch(
-        parts.map((p) => p.image),
-        parts.map((p) => p.labels!),
-      );
-      const l = crossEntropy(model.forward(batch.images).logits, batch.labels!, { ignoreIndex: IGNORE });
-      backward(l);
-      opt.step(lr);
-      zeroGrad(params);
-      return l;
-    });
-    const value = await loss.item();
-    loss.dispose();
-    if (!Number.isFinite(value)) {
+  const history = run.records(prior?.step ?? 0);
+  const progress = new Progress(total, prior?.step ?? 0);
+  let resumeFrom = prior;
+  let last: { model: Student; teacher?: MeanTeacher } | undefined;
+  for (let round = prior ? Math.floor(prior.step / o.steps) : 0; round < rounds; round++) {
+    if (resumeFrom && resumeFrom.step === round * o.steps && round > 0) resumeFrom = undefined; // a finished round: start the next fresh
+    const pseudoDir = path.join(o.out, `pseudo-${round}`);
+    if (round > 0 && !existsSync(pseudoDir)) {
+      // Pseudo-labels from the previous round's models (just trained, or loaded from its last checkpoint).
+      const prev = last ?? (await loadRound(run, modelConfig, o));
       progress.break();
-      throw new Error(`loss is ${value} at step ${step}: stopping. The last good checkpoint (step ${history.at(-1)?.step ?? 'none'}) is in ${o.out}; try a lower --lr.`);
+      console.log(`round ${round}: labelling ${split.unlabeled.length} unlabeled frames with ${prev.teacher ? 'teacher + student' : 'the student'} × scales × flip...`);
+      const stats = await writePseudoLabels([prev.model, ...(prev.teacher ? [prev.teacher.model] : [])], ds, split.unlabeled, pseudoDir, o.pseudoThreshold);
+      console.log(`  kept ${(100 * stats.kept).toFixed(1)}% of pixels (confidence ≥ ${o.pseudoThreshold}); ${(100 * stats.accuracy).toFixed(1)}% of them agree with the ground truth`);
+      run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy });
     }
-    progress.update(step, { loss: value.toFixed(4), lr: lr.toExponential(2) });
-    const record: Record<string, number> = { step, loss: value, lr, seconds: (performance.now() - t0) / 1000 };
-    if (o.evalEvery && step % o.evalEvery === 0 && step < o.steps) {
-      const { result } = await evaluate(model, ds, { split: 'val', videos: o.evalVideos });
-      record.mIoU = result.mIoU;
+    last?.model.ps.dispose();
+    last?.teacher?.dispose();
+    last = undefined;
+    const extra = round > 0 ? pseudoLabelSource(ds, split.unlabeled, pseudoDir) : new Map();
+    const labeled = round > 0 ? [...split.labeled, ...split.unlabeled] : split.labeled;
+    const batches = new Batches(ds, labeled, split.unlabeled, TRAIN_AUGMENT(modelConfig.imageSize, o.scaleMin, o.scaleMax), extra);
+    const done = await trainRound(o, { round, run, ds, batches, modelConfig, prior: resumeFrom, history, progress, labeledFrames: split.labeled.length, ...hooks });
+    resumeFrom = undefined;
+    if (!done) return undefined;
+    last = done;
+    if (rounds > 1) {
+      const { result } = await evaluate(done.model, ds, { split: 'val', videos: o.evalVideos });
       progress.break();
-      console.log(`step ${step}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${o.evalVideos} videos`);
-    }
-    run.log(record);
-    history.push(record);
-    if (step % o.checkpointEvery === 0 || step === o.steps) await run.save(info(step), model.ps.tensors, opt.state().tensors);
-    if (step === hooks.stopAfter) {
-      progress.break();
-      model.ps.dispose();
-      opt.dispose();
-      return undefined;
+      console.log(`round ${round}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${o.evalVideos} videos`);
+      run.log({ step: (round + 1) * o.steps, round, roundMIoU: result.mIoU });
     }
   }
   progress.break();
 
+  const model = last!.model;
   console.log('evaluating on the val split...');
   const { result, predictions } = await evaluate(model, ds, { split: 'val' });
-  const final = { step: o.steps, mIoU: result.mIoU, mVC8: result.mVC8, mVC16: result.mVC16, final: 1 };
+  const final = { step: total, mIoU: result.mIoU, mVC8: result.mVC8, mVC16: result.mVC16, final: 1 };
   run.log(final);
   history.push(final);
   console.log(formatResult(result, ds.classNames));
   const report = writeReport(o.out, { history, result, classNames: ds.classNames, predictions, ds });
   console.log(`report: ${report}`);
   model.ps.dispose();
+  last!.teacher?.dispose();
+  return { result, labeledFrames: split.labeled.length };
+}
+
+/** The models of the round that ended at the last checkpoint (resuming into a new round). */
+async function loadRound(run: RunDir, config: StudentConfig, o: TrainOptions): Promise<{ model: Student; teacher?: MeanTeacher }> {
+  const model = new Student(config, o.seed);
+  const teacher = methodsOf(o).any ? new MeanTeacher(model, o.emaMax) : undefined;
+  await run.loadModels(model.ps.tensors, teacher?.tensors);
+  return { model, teacher };
+}
+
+interface RoundContext {
+  round: number;
+  run: RunDir;
+  ds: VideoDataset;
+  batches: Batches;
+  modelConfig: StudentConfig;
+  prior: CheckpointInfo | undefined;
+  history: Record<string, number>[];
+  progress: Progress;
+  labeledFrames: number;
+  stopAfter?: number;
+  /** Called after every step with the global step (tests watch memory with it). */
+  onStep?: (step: number) => void;
+}
+
+/** One round of `o.steps` steps; returns its student and teacher, or undefined when stopped early. */
+async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: Student; teacher?: MeanTeacher } | undefined> {
+  const { run, round, progress, history } = c;
+  // Each round's student starts from its own initialisation (retraining starts fresh, as the winners did).
+  const model = new Student(c.modelConfig, o.seed + round);
+  if (o.init && round === 0 && !c.prior) initWeights(model, o.init);
+  const params = model.ps.list();
+  const opt = o.optimizer === 'sgd' ? new SGD(params, { lr: o.lr, momentum: 0.9, weightDecay: o.weightDecay }) : new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
+  const semi = new SemiStep(model, o, c.batches, TRAIN_AUGMENT(c.modelConfig.imageSize, o.scaleMin, o.scaleMax));
+  let teacher: MeanTeacher | undefined;
+  const base = round * o.steps;
+  let start = 0;
+  if (c.prior) {
+    start = c.prior.step - base;
+    if (semi.isSemi(start)) teacher = new MeanTeacher(model, o.emaMax);
+    await run.load(model.ps.tensors, opt.state().tensors, teacher?.tensors, semi.queues);
+    opt.loadState({ meta: c.prior.optimizer } as never);
+    console.log(`resumed from ${run.infoPath} at step ${c.prior.step}`);
+  }
+  const lrAt = (step: number) => polyLR(step, { base: o.lr, total: o.steps, warmup: Math.min(o.warmup, o.steps - 1) });
+  const info = (step: number): CheckpointInfo => ({
+    step: base + step,
+    options: o,
+    model: c.modelConfig,
+    classNames: c.ds.classNames,
+    optimizer: opt.state().meta,
+    labeledFrames: c.labeledFrames,
+  });
+  const dispose = () => {
+    model.ps.dispose();
+    opt.dispose();
+    teacher?.dispose();
+    semi.queues?.dispose();
+  };
+
+  const t0 = performance.now();
+  for (let step = start + 1; step <= o.steps; step++) {
+    const g = base + step;
+    if (semi.isSemi(step) && !teacher) {
+      teacher = new MeanTeacher(model, o.emaMax);
+      teacher.update(0); // the teacher starts as a copy of the (warmed-up) student
+    }
+    // Batches depend only on (seed, global step), so a resumed run sees the same data as an uninterrupted one.
+    const rng = makeRng(mixSeed(o.seed, g));
+    const lr = lrAt(step);
+    const prep = await semi.prepare(step, rng, teacher);
+    const names: string[] = [];
+    const losses = tidy(() => {
+      const { total, parts } = semi.losses(step, prep, rng);
+      backward(total);
+      opt.step(lr);
+      zeroGrad(params);
+      names.push('loss', ...Object.keys(parts));
+      return stack([total, ...Object.values(parts)]);
+    });
+    prep.dispose();
+    if (teacher) teacher.update(step - semi.supSteps);
+    const values = (await losses.data()) as Float32Array;
+    losses.dispose();
+    const value = values[0]!;
+    if (!Number.isFinite(value)) {
+      progress.break();
+      dispose();
+      throw new Error(`loss is ${value} at step ${g}: stopping. The last good checkpoint (step ${history.filter((r) => r.loss !== undefined).at(-1)?.step ?? 'none'}) is in ${o.out}; try a lower --lr.`);
+    }
+    const fields: Record<string, string> = { loss: value.toFixed(4) };
+    const record: Record<string, number> = { step: g, loss: value, lr, seconds: (performance.now() - t0) / 1000 };
+    names.forEach((n, i) => {
+      if (i > 0) {
+        fields[n] = values[i]!.toFixed(3);
+        record[n] = values[i]!;
+      }
+    });
+    if (prep.mvc) record.mvcQuality = prep.mvc.q;
+    if (round > 0) record.round = round;
+    progress.update(g, { ...fields, lr: lr.toExponential(2) });
+    if (o.evalEvery && step % o.evalEvery === 0 && step < o.steps) {
+      const { result } = await evaluate(model, c.ds, { split: 'val', videos: o.evalVideos });
+      record.mIoU = result.mIoU;
+      progress.break();
+      console.log(`step ${g}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${o.evalVideos} videos`);
+    }
+    run.log(record);
+    history.push(record);
+    if (step % o.checkpointEvery === 0 || step === o.steps) await run.save(info(step), model.ps.tensors, opt.state().tensors, teacher?.tensors, semi.queues);
+    c.onStep?.(g);
+    if (g === c.stopAfter) {
+      progress.break();
+      dispose();
+      return undefined;
+    }
+  }
   opt.dispose();
-  return { result, labeledFrames: labeled.length };
+  semi.queues?.dispose();
+  return { model, teacher };
 }

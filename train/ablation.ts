@@ -1,0 +1,150 @@
+// `npm run ablation`: the semi-supervised methods against supervised-only training at the same labels
+// and the same budget of steps, with several seeds; writes a table of val mIoU, mVC8 and mVC16 (mean ±
+// half the spread) to OUT/results.md and results.json, and into README.md between the ablation markers.
+//
+// Budget: per seed, one supervised warm-up run (--warmup-steps) is shared by every method; each method
+// (and "sup", which just keeps training on the labels) then trains --steps more steps from it with
+// --init and no further warm-up, so every row has seen the same labels for the same number of steps.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DEFAULTS, METHODS, type Method, type TrainOptions } from './config.ts';
+import { train } from './train.ts';
+
+interface AblationOptions {
+  out: string;
+  data: string;
+  seeds: number;
+  methods: Method[];
+  warmupSteps: number;
+  steps: number;
+  batch: number;
+  labeledVideos: number;
+  labeledEvery: number;
+  readme: string;
+}
+
+const USAGE = `usage: npm run ablation -- [--steps N] [--warmup-steps N] [--seeds N] [--methods sup,u2pl,mvc,ifr,full]
+                         [--labeled-videos F | --labeled-every K] [--batch N] [--out DIR] [--data DIR] [--readme FILE]`;
+
+function parse(argv: string[]): AblationOptions {
+  const o: AblationOptions = {
+    out: 'runs/ablation',
+    data: DEFAULTS.data,
+    seeds: 2,
+    methods: ['sup', 'u2pl', 'mvc', 'ifr', 'full'],
+    warmupSteps: 200,
+    steps: 200,
+    batch: 4,
+    labeledVideos: 0.1,
+    labeledEvery: 0,
+    readme: 'README.md',
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, v] = [argv[i]!, argv[i + 1]];
+    if (flag === '--help') throw new Error(USAGE);
+    if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+    const num = (min: number) => {
+      const x = Number(v);
+      if (!(x >= min)) throw new Error(`${flag} must be a number >= ${min}, got '${v}'`);
+      return x;
+    };
+    if (flag === '--out') o.out = v;
+    else if (flag === '--data') o.data = v;
+    else if (flag === '--readme') o.readme = v;
+    else if (flag === '--seeds') o.seeds = num(1);
+    else if (flag === '--steps') o.steps = num(1);
+    else if (flag === '--warmup-steps') o.warmupSteps = num(1);
+    else if (flag === '--batch') o.batch = num(1);
+    else if (flag === '--labeled-videos') [o.labeledVideos, o.labeledEvery] = [num(0), 0];
+    else if (flag === '--labeled-every') [o.labeledEvery, o.labeledVideos] = [num(1), 0];
+    else if (flag === '--methods') {
+      o.methods = v.split(',') as Method[];
+      const bad = o.methods.filter((m) => !METHODS.includes(m));
+      if (bad.length) throw new Error(`--methods: unknown ${bad.join(', ')} (known: ${METHODS.join(', ')})`);
+    } else throw new Error(`unknown option '${flag}'\n${USAGE}`);
+  }
+  return o;
+}
+
+interface Row {
+  method: Method;
+  seed: number;
+  mIoU: number;
+  mVC8: number;
+  mVC16: number;
+  minutes: number;
+}
+
+const LABEL: Record<Method, string> = { sup: 'supervised only', u2pl: 'U2PL', mvc: 'MVC', ifr: 'IFR', full: 'all (U2PL + MVC + IFR)' };
+
+function table(rows: Row[], o: AblationOptions): string {
+  const pm = (xs: number[]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const half = (Math.max(...xs) - Math.min(...xs)) / 2;
+    return `${(100 * mean).toFixed(1)} ± ${(100 * half).toFixed(1)}`;
+  };
+  const labels = o.labeledVideos > 0 ? `all frames of ${o.labeledVideos * 100}% of the training videos` : `every ${o.labeledEvery}th frame`;
+  const lines = [
+    `Labels: ${labels}. Each run: ${o.warmupSteps} shared supervised steps, then ${o.steps} steps of the method (batch ${o.batch}); ` +
+      `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of the embedded set, ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| method | val mIoU | mVC8 | mVC16 | minutes per run |',
+    '|---|---|---|---|---|',
+  ];
+  for (const m of o.methods) {
+    const rs = rows.filter((r) => r.method === m);
+    if (!rs.length) continue;
+    lines.push(`| ${LABEL[m]} | ${pm(rs.map((r) => r.mIoU))} | ${pm(rs.map((r) => r.mVC8))} | ${pm(rs.map((r) => r.mVC16))} | ${(rs.reduce((a, r) => a + r.minutes, 0) / rs.length).toFixed(1)} |`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const o = parse(process.argv.slice(2));
+  const base: TrainOptions = {
+    ...DEFAULTS,
+    data: o.data,
+    batch: o.batch,
+    labeledVideos: o.labeledVideos,
+    labeledEvery: o.labeledEvery || DEFAULTS.labeledEvery,
+    evalEvery: 0,
+    checkpointEvery: 1000000,
+  };
+  const resultsPath = path.join(o.out, 'results.json');
+  // Finished runs are kept, so an interrupted ablation continues where it stopped.
+  const rows: Row[] = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Row[]) : [];
+  for (let seed = 0; seed < o.seeds; seed++) {
+    const warm = path.join(o.out, `warmup-s${seed}`);
+    if (!existsSync(path.join(warm, 'model.safetensors')) || !existsSync(path.join(warm, 'report.html'))) {
+      console.log(`\n=== seed ${seed}: supervised warm-up, ${o.warmupSteps} steps ===`);
+      await train({ ...base, seed, steps: o.warmupSteps, out: warm });
+    }
+    for (const method of o.methods) {
+      if (rows.some((r) => r.method === method && r.seed === seed)) continue;
+      console.log(`\n=== seed ${seed}: ${LABEL[method]}, ${o.steps} steps from the warm-up ===`);
+      const t0 = performance.now();
+      const r = await train({ ...base, seed, method, steps: o.steps, warmup: 0, supSteps: 0, init: path.join(warm, 'model.safetensors'), out: path.join(o.out, `${method}-s${seed}`) });
+      rows.push({ method, seed, mIoU: r!.result.mIoU, mVC8: r!.result.mVC8, mVC16: r!.result.mVC16, minutes: (performance.now() - t0) / 60000 });
+      writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
+    }
+  }
+  const md = table(rows, o);
+  writeFileSync(path.join(o.out, 'results.md'), `${md}\n`);
+  console.log(`\n${md}`);
+  if (existsSync(o.readme)) {
+    const text = readFileSync(o.readme, 'utf8');
+    const re = /(<!-- ablation:start -->\n)[\s\S]*?(<!-- ablation:end -->)/;
+    if (re.test(text)) {
+      writeFileSync(o.readme, text.replace(re, `$1${md}\n$2`));
+      console.log(`table written into ${o.readme}`);
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(`\nablation: ${e.message}`);
+    process.exit(1);
+  },
+);

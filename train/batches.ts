@@ -1,0 +1,121 @@
+// Training batches: which frames a step draws and how they are augmented, on the engine.
+//
+// Every draw takes the step's rng, so a step's data depend only on (seed, step) and a resumed run sees
+// what an uninterrupted one would. Frames that must share a geometry (the frames of a clip, the two
+// frames of an IFR pair) are augmented with one seed each, so they get the same crop, flip and jitter.
+import { tidy, type Tensor } from '../engine/index.ts';
+import type { LabelMap, Sample, VideoDataset } from '../dataset/reader.ts';
+import { makeRng, type Rng } from '../dataset/rng.ts';
+import type { FrameRef, VideoFrames } from '../dataset/splits.ts';
+import { augment, frameTensor, labelTensor, stackBatch, type AugmentOptions } from './images.ts';
+
+export interface LabeledBatch {
+  images: Tensor;
+  /** [B, H, W] i32, IGNORE where unlabeled. */
+  labels: Tensor;
+  refs: FrameRef[];
+  /** Each frame's augmentation seed (to give a partner frame the same geometry). */
+  seeds: number[];
+}
+
+/** IFR's frames: the reference of the labeled pair, then the unlabeled pair (target, reference). */
+export interface IfrFrames {
+  images: Tensor;
+}
+
+/** How far apart the two frames of an IFR pair may be. */
+const PAIR_RANGE = 3;
+
+export class Batches {
+  private readonly cache = new Map<string, Sample>();
+  private readonly videos: Map<string, VideoFrames>;
+
+  constructor(
+    private readonly ds: VideoDataset,
+    readonly labeled: FrameRef[],
+    readonly unlabeled: FrameRef[],
+    private readonly aug: AugmentOptions,
+    /** Labels of frames without ground truth (pseudo-labels of a retraining round). */
+    private readonly extraLabels: Map<string, () => LabelMap> = new Map(),
+  ) {
+    this.videos = new Map(ds.videoFrames('train').map((v) => [v.video, v]));
+  }
+
+  /** Decoded frames are cached: the data sets this trains on in minutes fit in memory. */
+  private sample(r: FrameRef): Sample {
+    const key = `${r.video}/${r.frame}`;
+    let s = this.cache.get(key);
+    if (!s) {
+      const extra = this.extraLabels.get(key);
+      if (extra) {
+        const frame = this.ds.readFrame(r.video, r.frame);
+        const labels = extra();
+        s = { frame, labels, raw: { width: labels.width, height: labels.height, values: new Uint8Array(0) } };
+      } else s = this.ds.readSample(r.video, r.frame);
+      this.cache.set(key, s);
+    }
+    return s;
+  }
+
+  private image(r: FrameRef, seed: number): Tensor {
+    const s = this.sample(r);
+    return tidy(() => augment(frameTensor(s.frame), undefined, makeRng(seed), this.aug).image);
+  }
+
+  /** `n` labeled frames (ground truth or pseudo-labels), augmented. */
+  labeledBatch(n: number, rng: Rng): LabeledBatch {
+    const refs = Array.from({ length: n }, () => rng.pick(this.labeled));
+    const seeds = refs.map(() => rng.int(2 ** 31));
+    const parts = refs.map((r, i) => {
+      const s = this.sample(r);
+      return tidy(() => augment(frameTensor(s.frame), labelTensor(s.labels), makeRng(seeds[i]!), this.aug));
+    });
+    const b = stackBatch(
+      parts.map((p) => p.image),
+      parts.map((p) => p.labels!),
+    );
+    return { images: b.images, labels: b.labels!, refs, seeds };
+  }
+
+  /** `n` unlabeled frames, augmented (the weak view). */
+  unlabeledBatch(n: number, rng: Rng): Tensor {
+    const imgs = Array.from({ length: n }, () => this.image(rng.pick(this.unlabeled), rng.int(2 ** 31)));
+    return stackBatch(imgs, undefined).images;
+  }
+
+  /** `n` clips of `t` consecutive frames of training videos, [n·t, 3, H, W], one geometry per clip. */
+  clips(n: number, t: number, rng: Rng): Tensor {
+    const long = [...this.videos.values()].filter((v) => v.frames.length >= t);
+    const imgs: Tensor[] = [];
+    for (let i = 0; i < n; i++) {
+      const v = rng.pick(long);
+      const start = rng.int(v.frames.length - t + 1);
+      const seed = rng.int(2 ** 31);
+      for (let j = 0; j < t; j++) imgs.push(this.image({ video: v.video, frame: v.frames[start + j]!, index: start + j }, seed));
+    }
+    return stackBatch(imgs, undefined).images;
+  }
+
+  /** A frame of r's video within PAIR_RANGE of it, other than r. */
+  private partner(r: FrameRef, rng: Rng): FrameRef {
+    const frames = this.videos.get(r.video)!.frames;
+    const lo = Math.max(0, r.index - PAIR_RANGE);
+    const hi = Math.min(frames.length - 1, r.index + PAIR_RANGE);
+    let i = lo + rng.int(hi - lo);
+    if (i >= r.index) i++; // skip r itself: hi − lo other frames to choose from
+    return { video: r.video, frame: frames[i]!, index: i };
+  }
+
+  /**
+   * IFR's extra frames [3, 3, H, W]: the reference for `target` (a labeled frame already in the batch,
+   * augmented with `targetSeed`), then an unlabeled target and its reference.
+   */
+  ifrFrames(target: FrameRef, targetSeed: number, rng: Rng): IfrFrames {
+    const refL = this.image(this.partner(target, rng), targetSeed);
+    const u = rng.pick(this.unlabeled);
+    const seed = rng.int(2 ** 31);
+    const tU = this.image(u, seed);
+    const rU = this.image(this.partner(u, rng), seed);
+    return { images: stackBatch([refL, tU, rU], undefined).images };
+  }
+}

@@ -1,0 +1,91 @@
+// Pseudo-label ensembling for retraining (METHODS.md §4, the PVUW 2024 winner's last stage): the
+// teacher and the student, each at several scales and flipped, vote by averaging class probabilities
+// for every unlabeled training frame; pixels whose ensembled confidence is below a threshold stay
+// unlabeled. The masks are written as class-id PNGs (IGNORE = 255) into a folder that appears only
+// when complete (temporary name, then rename), so a crash never leaves half a set to train on.
+// The winners did not publish their weights or thresholds; the scales and the 0.7 default are ours.
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { add, argmax, concat, flip, max, mul, noGrad, tidy, type Tensor } from '../engine/index.ts';
+import { IGNORE } from '../dataset/labels.ts';
+import { readPrediction, writePrediction } from '../dataset/predictions.ts';
+import type { LabelMap, VideoDataset } from '../dataset/reader.ts';
+import type { FrameRef } from '../dataset/splits.ts';
+import { probabilities } from '../eval/predict.ts';
+import type { Student } from '../models/student.ts';
+import { frameTensor } from './images.ts';
+
+export const PSEUDO_SCALES = [0.75, 1, 1.25];
+
+export interface PseudoStats {
+  frames: number;
+  /** Share of pixels given a label. */
+  kept: number;
+  /** Share of labeled pixels that agree with the ground truth, over frames that have it (NaN if none). */
+  accuracy: number;
+}
+
+/** Averaged probabilities [B, K, H, W] of every model at every scale, with and without flip. */
+export function ensembleProbabilities(models: Student[], images: Tensor, scales = PSEUDO_SCALES): Tensor {
+  return noGrad(() =>
+    tidy(() => {
+      let sum: Tensor | undefined;
+      for (const m of models) {
+        for (const s of scales) {
+          for (const flipped of [false, true]) {
+            const p = flipped ? flip(probabilities(m, flip(images, [3]), s), [3]) : probabilities(m, images, s);
+            sum = sum ? add(sum, p) : p;
+          }
+        }
+      }
+      return mul(sum!, 1 / (models.length * scales.length * 2));
+    }),
+  );
+}
+
+/** Writes pseudo-labels for `frames` into `dir` (atomically, as a whole folder). */
+export async function writePseudoLabels(models: Student[], ds: VideoDataset, frames: FrameRef[], dir: string, threshold: number): Promise<PseudoStats> {
+  const tmp = `${dir}.partial`;
+  rmSync(tmp, { recursive: true, force: true });
+  let kept = 0;
+  let total = 0;
+  let agree = 0;
+  let checked = 0;
+  for (let i = 0; i < frames.length; i += 4) {
+    const chunk = frames.slice(i, i + 4);
+    const imgs = chunk.map((r) => ds.readFrame(r.video, r.frame));
+    const { width, height } = imgs[0]!;
+    const [labels, conf] = tidy(() => {
+      const p = ensembleProbabilities(models, concat(imgs.map(frameTensor), 0));
+      return [argmax(p, 1), max(p, [1])];
+    });
+    const ids = (await labels.data()) as Int32Array;
+    const cs = (await conf.data()) as Float32Array;
+    labels.dispose();
+    conf.dispose();
+    chunk.forEach((r, j) => {
+      const n = width * height;
+      const out = new Int32Array(n);
+      const gt = ds.hasMask(r.video, r.frame) ? ds.readLabels(r.video, r.frame).labels : undefined;
+      for (let k = 0; k < n; k++) {
+        const ok = cs[j * n + k]! >= threshold;
+        out[k] = ok ? ids[j * n + k]! : IGNORE;
+        kept += Number(ok);
+        if (ok && gt && gt[k] !== IGNORE) {
+          checked++;
+          agree += Number(gt[k] === out[k]);
+        }
+      }
+      total += n;
+      writePrediction(tmp, r.video, r.frame, { width, height, labels: out }, ds.mapping, { values: 'classIds' });
+    });
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return { frames: frames.length, kept: kept / Math.max(1, total), accuracy: checked ? agree / checked : NaN };
+}
+
+/** Loaders of the pseudo-labels in `dir` for `frames`, keyed "video/frame" (see Batches). */
+export function pseudoLabelSource(ds: VideoDataset, frames: FrameRef[], dir: string): Map<string, () => LabelMap> {
+  if (!existsSync(dir)) throw new Error(`pseudo-labels: ${dir} does not exist`);
+  return new Map(frames.map((r) => [`${r.video}/${r.frame}`, () => readPrediction(dir, r.video, r.frame, ds.mapping, 'classIds')]));
+}

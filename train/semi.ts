@@ -1,0 +1,213 @@
+// One training step's losses, supervised and semi-supervised (METHODS.md §1-3), composed:
+//
+//   L = CE(labeled) + λu·CE(reliable pseudo-labels) + λc·contrast      (U2PL, --u2pl)
+//       + w·q·CE(student(masked clip), teacher(clip))                  (MVC,  --mvc)
+//       + ramp(t)·(1e-2·IFR(labeled pair) + 1e-3·IFR(unlabeled pair))  (IFR,  --ifr)
+//
+// A step has two phases. `prepare` draws the batches and runs the teacher; its pseudo-labels are read
+// back to the CPU, where the reliable/unreliable partition, CutMix of labels and the contrastive
+// pixel selection are plain loops (they are data-dependent selections, not tensor arithmetic). Then
+// `losses` runs the student once on [labeled | mixed unlabeled | IFR frames] (and once on the masked
+// clips), inside the caller's tidy scope, and returns the total for backward.
+import { add, argmax, concat, crossEntropy, detach, max, mul, permute, reshape, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
+import { IGNORE } from '../dataset/labels.ts';
+import type { Rng } from '../dataset/rng.ts';
+import type { Student } from '../models/student.ts';
+import type { Batches, LabeledBatch } from './batches.ts';
+import { methodsOf, supStepsOf, type TrainOptions } from './config.ts';
+import { cutmixBoxes, cutmixImages, cutmixPixels } from './cutmix.ts';
+import { ifrLoss, ifrRamp } from './ifr.ts';
+import { photometric, type AugmentOptions } from './images.ts';
+import { blockMask, maskImages, qualityWeight } from './mvc.ts';
+import { ClassQueues } from './queue.ts';
+import type { MeanTeacher } from './teacher.ts';
+import { alphaT, contrastiveLoss, dropUnreliable, entropyMasks, labeledMasks, pseudoLabels, selectContrast, toPixelMajor } from './u2pl.ts';
+
+/** IFR's loss weights (jfzhuang/IFR's config) and U2PL's contrastive settings (METHODS.md §1). */
+const IFR_WEIGHT = { labeled: 1e-2, unlabeled: 1e-3 };
+/** CutMix is applied to half of the unlabeled batches (U2PL). */
+const CUTMIX_P = 0.5;
+
+/** What `prepare` made: batches on the GPU, CPU-side selections. `dispose` frees the tensors. */
+interface Prepared {
+  labeled: LabeledBatch;
+  u2pl?: {
+    images: Tensor; // the strong (mixed) view
+    target: Int32Array; // reliable pseudo-labels, IGNORE elsewhere [Bu·H·W]
+    teacherRep: Tensor; // [N, R] over labeled then unlabeled pixels at 1/4 resolution
+    selection: ReturnType<typeof selectContrast>;
+  };
+  mvc?: { images: Tensor; target: Tensor; q: number; clip: number };
+  ifr?: { images: Tensor };
+  dispose(): void;
+}
+
+/** Nearest-neighbour downsampling of per-pixel CPU arrays [B, H, W] → [B, H/f, W/f] (PyTorch's 'nearest'). */
+function downsample<T extends Int32Array | Uint8Array>(src: T, b: number, h: number, w: number, f: number): T {
+  const hh = h / f;
+  const ww = w / f;
+  const out = new (src.constructor as new (n: number) => T)(b * hh * ww);
+  for (let i = 0; i < b; i++) for (let y = 0; y < hh; y++) for (let x = 0; x < ww; x++) out[(i * hh + y) * ww + x] = src[(i * h + y * f) * w + x * f]!;
+  return out;
+}
+
+/** [B, R, h, w] → [B·h·w, R]: one row per pixel. */
+const rows = (x: Tensor): Tensor => {
+  const [b, r, h, w] = x.shape as [number, number, number, number];
+  return reshape(permute(x, [0, 2, 3, 1]), [b * h * w, r]);
+};
+
+export class SemiStep {
+  readonly methods: ReturnType<typeof methodsOf>;
+  readonly supSteps: number;
+  readonly queues: ClassQueues | undefined;
+  private readonly unlabeledBatch: number;
+
+  constructor(
+    private readonly model: Student,
+    private readonly o: TrainOptions,
+    private readonly batches: Batches,
+    private readonly aug: AugmentOptions,
+  ) {
+    this.methods = methodsOf(o);
+    this.supSteps = supStepsOf(o);
+    this.unlabeledBatch = o.unlabeledBatch || o.batch;
+    this.queues = this.methods.u2pl ? new ClassQueues(model.config.numClasses, model.config.reprDim, o.queueSize) : undefined;
+  }
+
+  /** Is `step` (1-based) past the supervised warm-up? */
+  isSemi(step: number): boolean {
+    return this.methods.any && step > this.supSteps;
+  }
+
+  /** Share of the semi-supervised schedule done at `step` (U2PL's e/E, IFR's ramp). */
+  private progress(step: number): number {
+    return Math.min(1, Math.max(0, (step - this.supSteps - 1) / Math.max(1, this.o.steps - this.supSteps)));
+  }
+
+  async prepare(step: number, rng: Rng, teacher: MeanTeacher | undefined): Promise<Prepared> {
+    const owned: Tensor[] = [];
+    const own = <T extends Tensor>(t: T): T => (owned.push(t), t);
+    const labeled = this.batches.labeledBatch(this.o.batch, rng);
+    owned.push(labeled.images, labeled.labels);
+    const p: Prepared = { labeled, dispose: () => owned.forEach((t) => t.dispose()) };
+    if (!this.isSemi(step) || !teacher) return p;
+    const [, , h, w] = labeled.images.shape as [number, number, number, number];
+    const k = this.model.config.numClasses;
+
+    if (this.methods.u2pl) {
+      const bl = this.o.batch;
+      const bu = this.unlabeledBatch;
+      const weak = this.batches.unlabeledBatch(bu, rng);
+      const labelsT = tidy(() => argmax(teacher.forward(weak).logits, 1));
+      let labelsU = (await labelsT.data()) as Int32Array;
+      labelsT.dispose();
+      const boxes = rng.float() < CUTMIX_P ? cutmixBoxes(bu, h, w, rng) : undefined;
+      const images = own(boxes ? cutmixImages(weak, boxes) : weak);
+      if (boxes) {
+        weak.dispose();
+        labelsU = cutmixPixels(labelsU, bu, h, w, boxes);
+      }
+      // The teacher again, on what the student sees: entropies for the partition, features for the contrast.
+      const t2 = tidy(() => {
+        const out = teacher.forward(concat([labeled.images, images], 0), { repr: true });
+        return { probsU: softmax(slice(out.logits, [bl], [bl + bu]), 1), probsLow: softmax(out.logitsLow, 1), rep: rows(out.repr!) };
+      });
+      const teacherRep = own(t2.rep);
+      const f = h / t2.probsLow.shape[2]!;
+      const entropy = pseudoLabels((await t2.probsU.data()) as Float32Array, bu, k, h, w).entropy;
+      const lowProbs = (await t2.probsLow.data()) as Float32Array;
+      const labelsL = (await labeled.labels.data()) as Int32Array;
+      t2.probsU.dispose();
+      t2.probsLow.dispose();
+
+      const alpha = alphaT(this.progress(step));
+      const target = dropUnreliable(labelsU, entropy, alpha);
+      const masksU = entropyMasks(labelsU, entropy, alpha);
+      const masksL = labeledMasks(labelsL);
+      const n = bl + bu;
+      const cat8 = (a: Uint8Array, b: Uint8Array) => Uint8Array.from([...a, ...b]);
+      const small = <T extends Int32Array | Uint8Array>(a: T, b: number) => downsample(a, b, h, w, f);
+      const selection = selectContrast({
+        n: (n * h * w) / (f * f),
+        k,
+        labels: Int32Array.from([...small(labelsL, bl), ...small(labelsU, bu)]),
+        labeled: Uint8Array.from({ length: (n * h * w) / (f * f) }, (_, i) => (i < (bl * h * w) / (f * f) ? 1 : 0)),
+        teacherProb: toPixelMajor(lowProbs, n, k, h / f, w / f),
+        low: cat8(small(masksL.low, bl), small(masksU.low, bu)),
+        high: cat8(small(masksL.high, bl), small(masksU.high, bu)),
+      });
+      p.u2pl = { images, target, teacherRep, selection };
+    }
+
+    if (this.methods.mvc) {
+      const clip = this.o.mvcClip;
+      const nClips = Math.max(1, Math.round(this.o.batch / clip));
+      const frames = this.batches.clips(nClips, clip, rng);
+      const t = tidy(() => {
+        const probs = softmax(teacher.forward(frames, { clip }).logits, 1);
+        return { target: argmax(probs, 1), maxP: max(probs, [1]) };
+      });
+      const q = qualityWeight((await t.maxP.data()) as Float32Array);
+      t.maxP.dispose();
+      // The strong view: colour jitter and blur, then blocks masked independently in every frame.
+      const mask = blockMask(nClips * clip, h, w, { block: this.o.maskBlock, ratio: this.o.maskRatio }, rng);
+      const images = tidy(() => maskImages(photometric(frames, rng, this.aug), mask));
+      frames.dispose();
+      p.mvc = { images: own(images), target: own(t.target), q, clip };
+    }
+
+    if (this.methods.ifr) p.ifr = { images: own(this.batches.ifrFrames(labeled.refs[0]!, labeled.seeds[0]!, rng).images) };
+    return p;
+  }
+
+  /** The step's total loss and its named parts (scalars), built inside the caller's tidy scope. */
+  losses(step: number, p: Prepared, rng: Rng): { total: Tensor; parts: Record<string, Tensor> } {
+    const { labeled } = p;
+    const bl = labeled.images.shape[0]!;
+    const inputs = [labeled.images, ...(p.u2pl ? [p.u2pl.images] : []), ...(p.ifr ? [p.ifr.images] : [])];
+    const out = this.model.forward(inputs.length > 1 ? concat(inputs, 0) : labeled.images, { repr: Boolean(p.u2pl) });
+    const part = (t: Tensor, from: number, n: number) => slice(t, [from], [from + n]);
+    const parts: Record<string, Tensor> = { sup: crossEntropy(part(out.logits, 0, bl), labeled.labels, { ignoreIndex: IGNORE }) };
+    let total = parts.sup!;
+    let at = bl;
+
+    if (p.u2pl) {
+      const bu = p.u2pl.images.shape[0]!;
+      const [, , h, w] = p.u2pl.images.shape as [number, number, number, number];
+      const target = tensor(p.u2pl.target, [bu, h, w], 'i32');
+      parts.unsup = crossEntropy(part(out.logits, at, bu), target, { ignoreIndex: IGNORE });
+      total = add(total, mul(parts.unsup, this.o.lambdaUnsup));
+      const studentRep = rows(part(out.repr!, 0, bl + bu));
+      const contra = contrastiveLoss(studentRep, p.u2pl.teacherRep, p.u2pl.selection, this.queues!, rng);
+      if (contra) {
+        parts.contra = contra;
+        total = add(total, mul(contra, this.o.lambdaContra));
+      }
+      at += bu;
+    }
+
+    if (p.ifr) {
+      // Frames: labeled target = batch frame 0; then its reference, the unlabeled target and its reference.
+      const feat = (i: number) => part(out.features, i, 1);
+      const hw = out.logitsLow.shape[2]! * out.logitsLow.shape[3]!;
+      const classesOf = (i: number) => reshape(argmax(part(out.logitsLow, i, 1), 1), [hw]);
+      const classify = (f: Tensor) => this.model.classify(f);
+      const k = this.model.config.numClasses;
+      const lossL = ifrLoss(classify, feat(0), feat(at), classesOf(at), part(labeled.labels, 0, 1), k);
+      const pseudoU = detach(argmax(part(out.logits, at + 1, 1), 1));
+      const lossU = ifrLoss(classify, feat(at + 1), feat(at + 2), classesOf(at + 2), pseudoU, k);
+      const t = step - this.supSteps;
+      const rampLen = this.o.ifrRampup >= 0 ? this.o.ifrRampup : Math.floor((this.o.steps - this.supSteps) / 4);
+      parts.ifr = add(mul(lossL, IFR_WEIGHT.labeled), mul(lossU, IFR_WEIGHT.unlabeled));
+      total = add(total, mul(parts.ifr, ifrRamp(t, rampLen)));
+    }
+
+    if (p.mvc) {
+      const outC = this.model.forward(p.mvc.images, { clip: p.mvc.clip });
+      parts.mvc = crossEntropy(outC.logits, p.mvc.target, { ignoreIndex: IGNORE });
+      total = add(total, mul(parts.mvc, this.o.mvcWeight * p.mvc.q));
+    }
+    return { total, parts };
+  }
+}
