@@ -1,7 +1,7 @@
 // Semi-supervised training end to end on a tiny synthetic set: every method composes and trains,
 // a resumed run reproduces the uninterrupted curve (teacher, queues and schedule restored), memory is
 // flat over a longer run, retraining rounds write pseudo-labels, and impossible options stop early.
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
