@@ -7,6 +7,8 @@
 // A temporal student (config.temporal) predicts frame t from the clip [t−1, t] and keeps the last
 // frame's output: causal, so it works the same when frames stream in (the browser), at twice the
 // cost of a frame on its own.
+//
+// Test-time augmentation (several scales, each also flipped, merged by vote) is in tta.ts.
 import { argmax, concat, noGrad, resizeBilinear, slice, softmax, tidy, type Tensor } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import type { Student } from '../models/student.ts';
@@ -29,22 +31,40 @@ export function probabilities(model: Student, images: Tensor, scale = 1, clip = 
 }
 
 /**
- * Predicted class ids for consecutive frames of one video (all of one size). `previous` is the
+ * The batch the model sees for consecutive frames of one video: the frames [B, 3, H, W] (clip 1), or
+ * for a temporal model the pairs [t−1, t] of each frame t, [2B, 3, H, W] (clip 2). `previous` is the
  * frame before frames[0] (e.g. the last of the previous chunk), the context of a temporal model's
  * first prediction; without it the first frame is its own context.
  */
+export function modelInput(model: Student, frames: Frame[], previous?: Frame): { images: Tensor; clip: number } {
+  if (!model.config.temporal) return { images: concat(frames.map(frameTensor), 0), clip: 1 };
+  const ts = [previous ?? frames[0]!, ...frames].map(frameTensor);
+  return { images: concat(frames.flatMap((_, t) => [ts[t]!, ts[t + 1]!]), 0), clip: 2 };
+}
+
+/** One [K, H, W] output per frame from the outputs of modelInput's batch: for pairs, the second frame's. */
+export function perFrame(out: Tensor, clip: number): Tensor {
+  return clip === 1 ? out : slice(out, [1], [Infinity], [2]);
+}
+
+/** A batch of label maps [B, H, W] read back as one Int32Array per frame. */
+export async function labelsPerFrame(labels: Tensor): Promise<Int32Array[]> {
+  const [b, h, w] = labels.shape as [number, number, number];
+  const all = (await labels.data()) as Int32Array;
+  return Array.from({ length: b }, (_, i) => all.slice(i * h * w, (i + 1) * h * w));
+}
+
+/** Predicted class ids for consecutive frames of one video (all of one size); `previous` as in modelInput. */
 export async function predictFrames(model: Student, frames: Frame[], previous?: Frame): Promise<Int32Array[]> {
   const labels = noGrad(() =>
     tidy(() => {
-      if (!model.config.temporal) return argmax(logitsAt(model, concat(frames.map(frameTensor), 0)), 1);
-      const ts = [previous ?? frames[0]!, ...frames].map(frameTensor);
-      const pairs = concat(frames.flatMap((_, t) => [ts[t]!, ts[t + 1]!]), 0); // [t−1, t] for each t
-      const logits = logitsAt(model, pairs, 1, 2);
-      return argmax(slice(logits, [1], [Infinity], [2]), 1); // the second frame of each pair
+      const { images, clip } = modelInput(model, frames, previous);
+      return argmax(perFrame(logitsAt(model, images, 1, clip), clip), 1);
     }),
   );
-  const all = (await labels.data()) as Int32Array;
-  labels.dispose();
-  const n = frames[0]!.width * frames[0]!.height;
-  return frames.map((_, i) => all.slice(i * n, (i + 1) * n));
+  try {
+    return await labelsPerFrame(labels);
+  } finally {
+    labels.dispose();
+  }
 }
