@@ -1,0 +1,62 @@
+// Farneback on a 640×480 pair, the engine (eval/flow.ts) beside OpenCV's own implementation (opencv.js,
+// WebAssembly, single-threaded) in the same process: `npm run bench:flow`. Kept out of `npm test`.
+//
+// The pair is a textured frame and its copy translated by (2.3, −1.4) px (test/reference/flow.ts);
+// both run with OpenCV's defaults. Each side gets one warm-up run (pipeline compilation, WebAssembly
+// start-up), then RUNS timed runs, alternating; the engine's time includes reading the flow back, as
+// OpenCV's result is on the CPU. Prints the medians, the ratio (> 1: the engine is slower) and the
+// mean end-point difference between the two flows; the last line is a JSON object with every figure.
+import { describeDevice, tensor } from '../engine/index.ts';
+import { initNode } from '../engine/node.ts';
+import { FARNEBACK_DEFAULTS, farneback } from '../eval/flow.ts';
+import { cvFarneback, meanEpe, motionPair, openCV } from '../test/reference/flow.ts';
+
+const [W, H] = [640, 480];
+const RUNS = 5;
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  await initNode();
+  const cv = await openCV();
+  const pair = motionPair(W, H, { kind: 'translate', dx: 2.3, dy: -1.4 }, 1);
+  const a = tensor(Float32Array.from(pair.a), [H, W]);
+  const b = tensor(Float32Array.from(pair.b), [H, W]);
+  const o = FARNEBACK_DEFAULTS;
+
+  const engine = async () => {
+    const f = farneback(a, b, o);
+    const d = (await f.data()) as Float32Array;
+    f.dispose();
+    return d;
+  };
+  const opencv = async () => cvFarneback(cv, W, H, pair.a, pair.b, o);
+  const ours = await engine();
+  const theirs = await opencv();
+
+  const times = { engine: [] as number[], opencv: [] as number[] };
+  for (let r = 0; r < RUNS; r++) {
+    for (const [name, run] of [['engine', engine], ['opencv', opencv]] as const) {
+      const t0 = performance.now();
+      await run();
+      times[name].push(performance.now() - t0);
+    }
+  }
+  const ms = { engine: median(times.engine), opencv: median(times.opencv) };
+  const ratio = ms.engine / ms.opencv;
+  const epe = meanEpe(ours, theirs, W, H);
+  console.log(`device: ${describeDevice()}`);
+  console.log(`Farneback ${W}×${H}, OpenCV defaults, median of ${RUNS}:`);
+  console.log(`  engine   ${ms.engine.toFixed(0)} ms`);
+  console.log(`  opencv.js ${ms.opencv.toFixed(0)} ms`);
+  console.log(`  engine / opencv.js = ${ratio.toFixed(2)} (> 1: the engine is slower); mean end-point difference ${epe.toExponential(2)} px`);
+  console.log(JSON.stringify({ width: W, height: H, runs: RUNS, engine_ms: ms.engine, opencv_ms: ms.opencv, ratio, epe_vs_opencv: epe }));
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(`bench:flow: ${e.stack ?? e.message}`);
+    process.exit(1);
+  },
+);
