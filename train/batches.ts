@@ -96,11 +96,12 @@ export class Batches {
     return stackBatch(imgs, undefined).images;
   }
 
-  /** A frame of r's video within PAIR_RANGE of it, other than r. */
+  /** A frame of r's video within PAIR_RANGE of it, other than r (r itself in a one-frame video). */
   private partner(r: FrameRef, rng: Rng): FrameRef {
     const frames = this.videos.get(r.video)!.frames;
     const lo = Math.max(0, r.index - PAIR_RANGE);
     const hi = Math.min(frames.length - 1, r.index + PAIR_RANGE);
+    if (hi === lo) return r;
     let i = lo + rng.int(hi - lo);
     if (i >= r.index) i++; // skip r itself: hi − lo other frames to choose from
     return { video: r.video, frame: frames[i]!, index: i };
