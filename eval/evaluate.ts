@@ -6,6 +6,7 @@ import type { Frame } from '../dataset/image.ts';
 import { writePrediction, type PredictionValues } from '../dataset/predictions.ts';
 import type { VideoDataset } from '../dataset/reader.ts';
 import type { Student } from '../models/student.ts';
+import { chooseModel, type AggregateChoice } from './aggregate.ts';
 import { SegMetrics, type SegResult } from './metrics.ts';
 import { predictFrames } from './predict.ts';
 import { TTA_DEFAULTS, parseScales, predictFramesTta, type TtaOptions } from './tta.ts';
@@ -24,6 +25,15 @@ export interface EvalOptions {
   progress?: (done: number, total: number) => void;
   /** Test-time augmentation (scales × flips, merged by vote or mean); none when absent. */
   tta?: TtaOptions;
+  /** A second model: each video keeps the model whose masks follow the optical flow better (aggregate.ts). */
+  aggregate?: Student;
+  /** Called with each video's aggregation choice. */
+  onChoice?: (c: AggregateChoice) => void;
+  /**
+   * Runs on each video's final masks (after aggregation) before they are scored and written, e.g. class
+   * correction (vlm.ts); may change the masks in place.
+   */
+  postprocess?: (video: string, frames: Frame[], preds: Int32Array[]) => Promise<void>;
 }
 
 export interface VideoPrediction {
@@ -32,39 +42,70 @@ export interface VideoPrediction {
   preds: Int32Array[];
 }
 
-export async function evaluate(model: Student, ds: VideoDataset, o: EvalOptions): Promise<{ result: SegResult; predictions: VideoPrediction[] }> {
-  if (ds.numClasses !== model.config.numClasses) {
-    throw new Error(`evaluate: the model predicts ${model.config.numClasses} classes but the dataset declares ${ds.numClasses}`);
+export interface EvalOutput {
+  /** The scores of the final masks (aggregated and post-processed when asked). */
+  result: SegResult;
+  predictions: VideoPrediction[];
+  /** With `aggregate`: each model's own scores ([first, second]) and each video's choice. */
+  models?: SegResult[];
+  choices?: AggregateChoice[];
+}
+
+export async function evaluate(model: Student, ds: VideoDataset, o: EvalOptions): Promise<EvalOutput> {
+  const models = o.aggregate ? [model, o.aggregate] : [model];
+  for (const [i, m] of models.entries()) {
+    if (ds.numClasses !== m.config.numClasses) {
+      throw new Error(`evaluate: the ${i === 0 ? 'model' : 'aggregated model'} predicts ${m.config.numClasses} classes but the dataset declares ${ds.numClasses}`);
+    }
   }
   const metrics = new SegMetrics(ds.numClasses);
+  const perModel = models.map(() => new SegMetrics(ds.numClasses));
   const videos = ds.split(o.split).slice(0, o.videos ?? Infinity);
   const predictions: VideoPrediction[] = [];
-  const batch = o.batch ?? 8;
+  const choices: AggregateChoice[] = [];
   for (const [vi, video] of videos.entries()) {
     const names = ds.frames(video);
-    const preds: Int32Array[] = [];
-    const gts: Int32Array[] = [];
-    const raws: Uint8Array[] = [];
-    for (let i = 0, previous: Frame | undefined; i < names.length; i += batch) {
-      const chunk = names.slice(i, i + batch);
-      const samples = chunk.map((f) => ds.readSample(video, f));
-      const frames = samples.map((s) => s.frame);
-      preds.push(...(await (o.tta ? predictFramesTta(model, frames, previous, o.tta) : predictFrames(model, frames, previous))));
-      previous = samples[samples.length - 1]!.frame;
-      for (const s of samples) {
-        gts.push(s.labels.labels);
-        raws.push(s.raw.values);
-      }
+    const samples = names.map((f) => ds.readSample(video, f));
+    const frames = samples.map((s) => s.frame);
+    const odd = frames.findIndex((f) => f.width !== frames[0]!.width || f.height !== frames[0]!.height);
+    if (odd > 0) {
+      const size = (f: Frame) => `${f.width}×${f.height}`;
+      throw new Error(`evaluate: video ${video}: frame ${names[odd]} is ${size(frames[odd]!)} but ${names[0]} is ${size(frames[0]!)} (a video's frames must share one size)`);
     }
+    const gts = samples.map((s) => s.labels.labels);
+    const raws = samples.map((s) => s.raw.values);
+    const predsPerModel: Int32Array[][] = [];
+    for (const m of models) predsPerModel.push(await predictVideo(m, frames, o));
+    let preds = predsPerModel[0]!;
+    if (o.aggregate) {
+      const c = await chooseModel(video, frames, predsPerModel, Math.max(1, ds.numClasses - 1));
+      choices.push(c);
+      o.onChoice?.(c);
+      predsPerModel.forEach((p, m) => perModel[m]!.addVideo(p, gts, raws));
+      preds = predsPerModel[c.chosen]!.map((p) => p.slice());
+    }
+    if (o.postprocess) await o.postprocess(video, frames, preds);
     metrics.addVideo(preds, gts, raws);
     if (o.predDir) {
-      const { width, height } = ds.readFrame(video, names[0]!);
+      const { width, height } = frames[0]!;
       names.forEach((f, t) => writePrediction(o.predDir!, video, f, { width, height, labels: preds[t]! }, ds.mapping, { values: o.predValues ?? 'dataset' }));
     }
     predictions.push({ video, frames: names, preds });
     o.progress?.(vi + 1, videos.length);
   }
-  return { result: metrics.result(), predictions };
+  return { result: metrics.result(), predictions, ...(o.aggregate ? { models: perModel.map((m) => m.result()), choices } : {}) };
+}
+
+/** One model's masks for all frames of a video, `batch` frames per pass, each chunk with its predecessor. */
+async function predictVideo(model: Student, frames: Frame[], o: EvalOptions): Promise<Int32Array[]> {
+  const batch = o.batch ?? 8;
+  const preds: Int32Array[] = [];
+  for (let i = 0; i < frames.length; i += batch) {
+    const chunk = frames.slice(i, i + batch);
+    const previous = frames[i - 1];
+    preds.push(...(await (o.tta ? predictFramesTta(model, chunk, previous, o.tta) : predictFrames(model, chunk, previous))));
+  }
+  return preds;
 }
 
 /** Per-class IoU table and the summary line, as printed by eval and at the end of training. */
@@ -76,7 +117,8 @@ export function formatResult(r: SegResult, classNames: string[]): string {
 }
 
 export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--split val] [--out PRED_DIR] [--pred-values dataset|class-ids] [--batch N]
-                        [--tta [--tta-scales 0.9,1,1.1,1.2] [--tta-mode vote|mean]]
+                        [--tta [--tta-scales 0.9,1,1.1,1.2] [--tta-mode vote|mean]] [--aggregate FILE]
+                        [--vlm-url URL --vlm-model NAME --vlm-classes GROUPS [--vlm-timeout MS]]
 
   --checkpoint FILE   a model.safetensors written by train/run.js (its metadata holds the config)
   --data DIR          dataset root in VSPW's layout
@@ -90,6 +132,20 @@ export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--sp
   --tta-scales LIST   comma-separated input scales (default ${TTA_DEFAULTS.scales.join(',')})
   --tta-mode M        'vote' (default): per-pixel majority of the label maps, ties to the largest
                       scale's (unflipped before flipped); 'mean': argmax of the mean probabilities
+  --aggregate FILE    a second checkpoint: both models segment every video, and each video keeps the
+                      model whose masks agree better with themselves from frame to frame once warped
+                      by the Farneback optical flow (mean SSIM); prints each model's scores, the
+                      choice per video and the aggregate's scores
+  --vlm-url URL       class correction by a vision-language model: an OpenAI-compatible endpoint
+                      (the API base, e.g. http://localhost:8000/v1, or its /chat/completions address);
+                      per video and group, a crop of the group's region is sent with the question
+                      "Is the {label} in the image a {a, b or c}? Please give me the only answer." and
+                      the group's pixels in every frame take the answered class; a failed request or an
+                      answer naming no single class leaves the masks as they were (logged)
+  --vlm-model NAME    the model name sent to the endpoint
+  --vlm-classes G     the groups of confusable classes, ';'-separated, each [label:]class,class[,...]
+                      (class names as the data set spells them), e.g. 'ground:grass,field;wall,fence'
+  --vlm-timeout MS    time allowed per request (default 30000)
   --help              this text`;
 
 export interface EvalArgs {
@@ -100,12 +156,14 @@ export interface EvalArgs {
   predValues: PredictionValues;
   batch: number;
   tta: TtaOptions | undefined;
+  aggregate: string | undefined;
+  vlm: { url: string; model: string; classes: string; timeoutMs: number } | undefined;
 }
 
 /** The command line of `node eval/run.js`; undefined for --help. Bad options throw with a clear message. */
 export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
   const o: Record<string, string> = { split: 'val', batch: '8', 'pred-values': 'dataset' };
-  const known = new Set(['--checkpoint', '--data', '--split', '--out', '--batch', '--pred-values', '--tta-scales', '--tta-mode']);
+  const known = new Set(['--checkpoint', '--data', '--split', '--out', '--batch', '--pred-values', '--tta-scales', '--tta-mode', '--aggregate', '--vlm-url', '--vlm-model', '--vlm-classes', '--vlm-timeout']);
   let tta = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -124,6 +182,15 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
   if (!(Number.isInteger(Number(o.batch)) && Number(o.batch) >= 1)) throw new Error(`--batch must be a positive integer, got ${o.batch}`);
   for (const k of ['tta-scales', 'tta-mode']) if (o[k] !== undefined && !tta) throw new Error(`--${k} is only used with --tta`);
   const mode = o['tta-mode'] ?? TTA_DEFAULTS.mode;
+  const vlmKeys = ['vlm-url', 'vlm-model', 'vlm-classes'];
+  const vlmGiven = vlmKeys.filter((k) => o[k] !== undefined);
+  if (vlmGiven.length > 0 && vlmGiven.length < 3) {
+    throw new Error(`class correction needs ${vlmKeys.map((k) => `--${k}`).join(', ')} together; missing ${vlmKeys.filter((k) => o[k] === undefined).map((k) => `--${k}`).join(', ')}`);
+  }
+  if (o['vlm-timeout'] !== undefined && vlmGiven.length === 0) throw new Error('--vlm-timeout is only used with --vlm-url');
+  if (o['vlm-url'] !== undefined && !/^https?:\/\/[^/]+/.test(o['vlm-url'])) throw new Error(`--vlm-url must be an http(s) address, got ${o['vlm-url']}`);
+  const timeoutMs = Number(o['vlm-timeout'] ?? 30000);
+  if (!(Number.isInteger(timeoutMs) && timeoutMs >= 1)) throw new Error(`--vlm-timeout must be a positive number of milliseconds, got ${o['vlm-timeout']}`);
   if (mode !== 'vote' && mode !== 'mean') throw new Error(`--tta-mode must be vote or mean, got ${mode}`);
   return {
     checkpoint: o.checkpoint!,
@@ -132,6 +199,8 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
     out: o.out,
     predValues: o['pred-values'] === 'class-ids' ? 'classIds' : 'dataset',
     batch: Number(o.batch),
+    aggregate: o.aggregate,
+    vlm: vlmGiven.length ? { url: o['vlm-url']!, model: o['vlm-model']!, classes: o['vlm-classes']!, timeoutMs } : undefined,
     tta: tta ? { scales: o['tta-scales'] === undefined ? TTA_DEFAULTS.scales : parseScales(o['tta-scales']), mode } : undefined,
   };
 }

@@ -6,7 +6,11 @@ import { describeDevice } from '../engine/index.ts';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
+import type { Frame } from '../dataset/image.ts';
+import { formatChoice } from './aggregate.ts';
 import { USAGE, evaluate, formatResult, parseEvalArgs } from './evaluate.ts';
+import type { SegResult } from './metrics.ts';
+import { correctVideo, formatVlmReport, parseVlmGroups, type VlmReport } from './vlm.ts';
 
 async function main(argv: string[]): Promise<void> {
   const o = parseEvalArgs(argv);
@@ -15,26 +19,43 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const ds = VideoDataset.open(o.data);
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(o.checkpoint);
-  } catch (e) {
-    throw new Error(`--checkpoint ${o.checkpoint}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
+  const checkpointBytes = (file: string, option: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new Error(`${option} ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
+    }
+  };
+  // Checked before any work: a misspelt class stops the run at once.
+  const vlmGroups = o.vlm ? parseVlmGroups(o.vlm.classes, ds.classNames) : undefined;
+  const bytes = checkpointBytes(o.checkpoint, '--checkpoint');
+  const second = o.aggregate ? checkpointBytes(o.aggregate, '--aggregate') : undefined;
   console.log(`device: ${describeDevice(await initNode())}`);
   const { model, step } = studentFromCheckpoint(bytes, o.checkpoint);
   console.log(`model from ${o.checkpoint} (step ${step}); ${ds.split(o.split).length} videos in split '${o.split}'`);
+  const other = second ? studentFromCheckpoint(second, o.aggregate) : undefined;
+  if (other) console.log(`aggregating with ${o.aggregate} (step ${other.step}): per video, the model whose masks stay more consistent along the optical flow`);
   if (o.tta) console.log(`test-time augmentation: ${o.tta.mode} over scales ${o.tta.scales.join(', ')}, each also flipped (${2 * o.tta.scales.length} views)`);
+  if (o.vlm) console.log(`class correction: ${vlmGroups!.length} group(s) asked of ${o.vlm.model} at ${o.vlm.url}`);
+  const vlmReports: VlmReport[] = [];
+  const correct = async (video: string, frames: Frame[], preds: Int32Array[]) => {
+    const reports = await correctVideo({ name: video, frames, preds }, vlmGroups!, { ...o.vlm!, classNames: ds.classNames });
+    for (const r of reports) process.stderr.write(`\r${formatVlmReport(r)}\n`);
+    vlmReports.push(...reports);
+  };
+  const modelNames = [`A (${o.checkpoint})`, `B (${o.aggregate})`];
   // Predictions go to a temporary folder renamed at the end: a failure never leaves a half-written one.
   const tmp = o.out ? `${o.out}.partial-${process.pid}` : undefined;
   if (tmp) mkdirSync(tmp, { recursive: true });
   try {
-    const { result } = await evaluate(model, ds, {
+    const { result, models, choices } = await evaluate(model, ds, {
       split: o.split,
       batch: o.batch,
       ...(tmp ? { predDir: tmp } : {}),
       predValues: o.predValues,
       ...(o.tta ? { tta: o.tta } : {}),
+      ...(other ? { aggregate: other.model, onChoice: (c) => process.stderr.write(`\r${formatChoice(c, ['A', 'B'])}\n`) } : {}),
+      ...(o.vlm ? { postprocess: correct } : {}),
       progress: (d, n) => process.stderr.write(`\rvideo ${d}/${n}`),
     });
     process.stderr.write('\n');
@@ -43,12 +64,26 @@ async function main(argv: string[]): Promise<void> {
       renameSync(tmp, o.out!);
       console.log(`predicted masks in ${o.out}`);
     }
+    if (o.vlm) {
+      const n = (status: string) => vlmReports.filter((r) => r.status === status).length;
+      console.log(`class correction: ${n('relabelled')} relabelled, ${n('unchanged')} left unchanged (failed or unclear answers), ${n('skipped')} skipped (group absent)`);
+    }
+    if (models && choices) {
+      models.forEach((r, m) => console.log(`${modelNames[m]}: ${summary(r)}`));
+      const took = [0, 1].map((m) => choices.filter((c) => c.chosen === m).length);
+      console.log(`aggregate: ${summary(result)}  (videos from A: ${took[0]}, from B: ${took[1]})`);
+    }
     console.log(formatResult(result, ds.classNames));
-    console.log(JSON.stringify({ mIoU: result.mIoU, mVC8: result.mVC8, mVC16: result.mVC16, perClassIoU: result.perClassIoU, pixels: result.pixels, tta: o.tta ?? null }));
+    const aggregate = models && choices ? { models: models.map(brief), choices } : null;
+    console.log(JSON.stringify({ ...brief(result), perClassIoU: result.perClassIoU, pixels: result.pixels, tta: o.tta ?? null, aggregate, vlm: o.vlm ? vlmReports : null }));
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   }
 }
+
+const pct = (x: number) => (100 * x).toFixed(1);
+const summary = (r: SegResult) => `mIoU ${pct(r.mIoU)}  mVC8 ${pct(r.mVC8)}  mVC16 ${pct(r.mVC16)}`;
+const brief = (r: SegResult) => ({ mIoU: r.mIoU, mVC8: r.mVC8, mVC16: r.mVC16 });
 
 main(process.argv.slice(2)).then(
   () => process.exit(0),

@@ -30,13 +30,6 @@ const TAPS = (() => {
   return w.map((v) => v / s);
 })();
 
-/**
- * Label maps are compared as the 8-bit mask images they are stored as (class ids, 255 = ignore), so
- * their data range is 255, not numClasses − 1: a one-class disagreement then counts the same whatever
- * the number of classes.
- */
-export const LABEL_DATA_RANGE = 255;
-
 export interface SsimOptions {
   /** L, the dynamic range of the values (max − min possible): 255 for 8-bit images (default), 1 for [0, 1]. */
   dataRange?: number;
@@ -94,16 +87,4 @@ export function ssimMap(a: Tensor, b: Tensor, opts: SsimOptions = {}): Tensor {
 export function ssim(a: Tensor, b: Tensor, opts: SsimOptions = {}): Tensor {
   const run = () => mean(ssimMap(a, b, opts));
   return isGradEnabled() && (a.requiresGrad || b.requiresGrad) ? run() : tidy(run);
-}
-
-/** Mean SSIM of two label maps (height × width class ids) compared as 8-bit images (L = 255). */
-export async function labelSsim(a: ArrayLike<number>, b: ArrayLike<number>, height: number, width: number): Promise<number> {
-  const n = height * width;
-  if (a.length !== n || b.length !== n) throw new Error(`labelSsim: label maps of ${a.length} and ${b.length} values for ${height}×${width} (${n})`);
-  const s = tidy(() => ssim(tensor(Float32Array.from(a), [height, width]), tensor(Float32Array.from(b), [height, width]), { dataRange: LABEL_DATA_RANGE }));
-  try {
-    return await s.item();
-  } finally {
-    s.dispose();
-  }
 }

@@ -3,12 +3,12 @@
 // 255, b independent of a or a plus a little noise (SSIM near 1). Forward tolerances are gradcheck's
 // FWD defaults (SSIM lies in [−1, 1], so atol 1e-5 is absolute); the gradient (of the mean, L = 1, where
 // it is O(1) — at L = 255 it is the same function of x/255, so 255 times smaller) uses GRAD.
-// Then the properties: SSIM(x, x) = 1, symmetry, decreasing as noise grows; label maps; errors.
+// Then the properties: SSIM(x, x) = 1, symmetry, decreasing as noise grows; errors.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
 import { makeRng } from '../dataset/rng.ts';
-import { LABEL_DATA_RANGE, labelSsim, ssim, ssimMap } from '../eval/ssim.ts';
+import { ssim, ssimMap } from '../eval/ssim.ts';
 import { checkOpWith, values } from './gradcheck.ts';
 import { nd, type Nd } from './reference/nd.ts';
 import { ssimMapRef, ssimRef } from './reference/ssim.ts';
@@ -98,19 +98,6 @@ describe('ssim', () => {
     expect(got[0]).toBeCloseTo(1, 6);
     for (let i = 1; i < got.length; i++) expect(got[i]!).toBeLessThan(got[i - 1]!);
     expect(got.at(-1)!).toBeLessThan(0.5);
-  });
-
-  test('label maps are compared as 8-bit images (L = 255)', async () => {
-    const h = 14;
-    const w = 17;
-    const a = Int32Array.from({ length: h * w }, (_, i) => (i % w < 8 ? 3 : 11));
-    const b = a.map((v, i) => (Math.floor(i / w) > 9 ? 5 : v));
-    expect(LABEL_DATA_RANGE).toBe(255);
-    expect(await labelSsim(a, a, h, w)).toBeCloseTo(1, 6);
-    const want = ssimRef(nd([h, w], a), nd([h, w], b), 255).data[0]!;
-    expect(want).toBeLessThan(0.99);
-    expect(await labelSsim(a, b, h, w)).toBeCloseTo(want, 5);
-    await expect(labelSsim(a, b.slice(1), h, w)).rejects.toThrow(/labelSsim: label maps of 238 and 237 values for 14×17/);
   });
 
   test('bad input is a clear error', () => {

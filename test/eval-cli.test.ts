@@ -1,0 +1,143 @@
+// `node eval/run.js` end to end (run from source with vite-node) with model aggregation and class
+// correction against a local stub of an OpenAI-compatible endpoint: what the log says, the JSON line,
+// the masks written, and the failures that must leave no half-written output: an unreachable endpoint
+// (masks unchanged, logged), a misspelt class, an unreadable frame.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { decodeMask } from '../dataset/image.ts';
+import { SYNTH_CLASSES } from '../dataset/synth.ts';
+import { writeSynth } from '../dataset/synth-write.ts';
+import { saveCheckpoint } from '../engine/checkpoint-node.ts';
+import * as E from '../engine/index.ts';
+import { Student, defaultStudentConfig } from '../models/student.ts';
+import { gpu } from './setup.ts';
+
+const root = mkdtempSync(path.join(tmpdir(), 'vss-eval-cli-'));
+const data = path.join(root, 'data');
+const ckpt = (name: string) => path.join(root, `${name}.safetensors`);
+let server: Server;
+let url = '';
+const asked: string[] = [];
+
+beforeAll(async () => {
+  await gpu();
+  writeSynth(data, { seed: 9, videos: 3, frames: 4, width: 48, height: 32, valVideos: 2 });
+  for (const [name, seed] of [['a', 1], ['b', 2]] as const) {
+    const m = new Student({ ...defaultStudentConfig(SYNTH_CLASSES.length, [32, 48]), width: 16, depth: 1, heads: 2, mlpRatio: 2, stemDim: 8, decoderDim: 8, reprDim: 8 }, seed);
+    // Weights ×3: the initialisation's small logits make a random model predict one class everywhere;
+    // larger ones give varied masks, so that both aggregation and class correction have work to do.
+    const scaled = new Map([...m.ps.tensors].map(([k, t]) => [k, E.affine(t, 3)]));
+    await saveCheckpoint(ckpt(name), scaled, { step: '0', config: JSON.stringify(m.config), classes: JSON.stringify(SYNTH_CLASSES) });
+    scaled.forEach((t) => t.dispose());
+    m.ps.dispose();
+  }
+  // Answers every question with the group's first class that appears in the question, as "Grass.".
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      const text = (JSON.parse(body) as { messages: { content: { type: string; text?: string }[] }[] }).messages[0]!.content.find((c) => c.type === 'text')!.text!;
+      asked.push(text);
+      const answer = text.match(/ a (\w+)/)![1]!;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: `${answer[0]!.toUpperCase()}${answer.slice(1)}.` } }] }));
+    });
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+}, 60_000);
+afterAll(async () => {
+  await new Promise((ok) => server.close(ok));
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** Runs the CLI without blocking this process (the stub server must keep answering). */
+function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const vite = path.resolve('node_modules/.bin/vite-node');
+  return new Promise((ok) => {
+    const p = spawn(process.execPath, [vite, 'eval/main.ts', '--data', data, '--pred-values', 'class-ids', ...args]);
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (c: Buffer) => (stdout += c));
+    p.stderr.on('data', (c: Buffer) => (stderr += c));
+    p.on('close', (status) => ok({ status, stdout, stderr }));
+  });
+}
+
+const masks = (dir: string) =>
+  readdirSync(dir)
+    .sort()
+    .flatMap((v) => readdirSync(path.join(dir, v)).sort().map((f) => decodeMask(readFileSync(path.join(dir, v, f)), f).values));
+const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+
+describe('node eval/run.js', () => {
+  test('--aggregate says which model each video took and why, and scores each model and the aggregate', async () => {
+    const r = await cli('--checkpoint', ckpt('a'), '--aggregate', ckpt('b'));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/video_\d+: [AB] \((the higher mean SSIM of flow-warped masks|a tie, kept the first model); A 0?\.?[\d.]+, B [\d.]+ over 3 frame pairs\)/);
+    expect(r.stdout).toMatch(/^A \(.*a\.safetensors\): mIoU +[\d.]+ +mVC8 .*$/m);
+    expect(r.stdout).toMatch(/^B \(.*b\.safetensors\): mIoU/m);
+    expect(r.stdout).toMatch(/^aggregate: mIoU .* \(videos from A: \d, from B: \d\)$/m);
+    const agg = lastJson(r.stdout).aggregate as { models: unknown[]; choices: { chosen: number; scores: number[] }[] };
+    expect(agg.models).toHaveLength(2);
+    expect(agg.choices).toHaveLength(2);
+    for (const c of agg.choices) expect(c.chosen).toBe(c.scores[1]! > c.scores[0]! ? 1 : 0);
+  }, 120_000);
+
+  test('--vlm-* relabels each group to the answered class; an unreachable endpoint leaves the masks and says so', async () => {
+    const plain = path.join(root, 'plain'), fixed = path.join(root, 'fixed'), down = path.join(root, 'down');
+    const base = ['--checkpoint', ckpt('a')];
+    expect((await cli(...base, '--out', plain)).status).toBe(0);
+    const before = masks(plain);
+    // Groups of the classes the random model predicts most, so that the correction has work to do.
+    const counts = SYNTH_CLASSES.map((_, c) => before.reduce((n, m) => n + m.filter((v) => v === c).length, 0));
+    const [c1, c2, c3] = SYNTH_CLASSES.map((_, c) => c).sort((a, b) => counts[b]! - counts[a]!);
+    const spec = `stuff:${SYNTH_CLASSES[c1!]},${SYNTH_CLASSES[c2!]},${SYNTH_CLASSES[c3!]}`;
+    const vlm = ['--vlm-url', url, '--vlm-model', 'stub-vl', '--vlm-classes', spec];
+    const r = await cli(...base, '--out', fixed, ...vlm);
+    expect(r.status, r.stderr).toBe(0);
+    expect(asked.at(-1)).toBe(`Is the stuff in the image a ${SYNTH_CLASSES[c1!]}, ${SYNTH_CLASSES[c2!]} or ${SYNTH_CLASSES[c3!]}? Please give me the only answer.`);
+    expect(r.stdout).toMatch(/class correction: 2 relabelled, 0 left unchanged/);
+    // The stub always answers the first class: every pixel of the group now has it, all others as before.
+    const after = masks(fixed);
+    const group = new Set([c1, c2, c3]);
+    after.forEach((m, i) => m.forEach((v, p) => expect(v).toBe(group.has(before[i]![p]!) ? c1 : before[i]![p])));
+    expect(counts[c2!]! + counts[c3!]!, `class counts ${counts}`).toBeGreaterThan(0);
+
+    const closed = await cli(...base, '--out', down, '--vlm-url', 'http://127.0.0.1:1/v1', '--vlm-model', 'x', '--vlm-classes', spec, '--vlm-timeout', '2000');
+    expect(closed.status, closed.stderr).toBe(0);
+    expect(closed.stderr).toMatch(/unchanged — request failed/);
+    expect(closed.stdout).toMatch(/class correction: 0 relabelled, 2 left unchanged/);
+    expect(masks(down)).toEqual(before);
+  }, 180_000);
+
+  test('bad input stops with a clear error and leaves no output folder', async () => {
+    const out = path.join(root, 'bad');
+    const misspelt = await cli('--checkpoint', ckpt('a'), '--out', out, '--vlm-url', url, '--vlm-model', 'm', '--vlm-classes', 'grass,gras');
+    expect(misspelt.status).toBe(1);
+    expect(misspelt.stderr).toMatch(/eval: --vlm-classes.*gras/);
+    const half = await cli('--checkpoint', ckpt('a'), '--out', out, '--vlm-url', url);
+    expect(half.stderr).toMatch(/needs --vlm-url, --vlm-model, --vlm-classes together; missing --vlm-model, --vlm-classes/);
+    const noB = await cli('--checkpoint', ckpt('a'), '--aggregate', path.join(root, 'nope.safetensors'));
+    expect(noB.stderr).toMatch(/--aggregate .*nope\.safetensors: cannot read \(ENOENT\)/);
+    // An unreadable frame in the second val video: the first video's masks must not survive.
+    const video = readFileSync(path.join(data, 'val.txt'), 'utf8').trim().split('\n')[1]!;
+    const dir = path.join(data, 'data', video, 'origin');
+    const frame = path.join(dir, readdirSync(dir).sort()[1]!);
+    const good = readFileSync(frame);
+    writeFileSync(frame, 'not an image');
+    try {
+      const broken = await cli('--checkpoint', ckpt('a'), '--out', out);
+      expect(broken.status).toBe(1);
+      expect(broken.stderr).toMatch(new RegExp(`eval: .*${path.basename(frame)}.*not a JPEG or PNG`));
+    } finally {
+      writeFileSync(frame, good);
+    }
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(root).filter((f) => f.startsWith('bad'))).toEqual([]);
+  }, 180_000);
+});
