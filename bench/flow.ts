@@ -1,23 +1,28 @@
 // Farneback on a 640×480 pair, the engine (eval/flow.ts) beside OpenCV's own implementation (opencv.js,
-// WebAssembly, single-threaded) in the same process: `npm run bench:flow`. Kept out of `npm test`.
+// WebAssembly, single-threaded) in the same process; part of `npm run bench` (bench/run.ts).
 //
 // The pair is a textured frame and its copy translated by (2.3, −1.4) px (test/reference/flow.ts);
 // both run with OpenCV's defaults. Each side gets one warm-up run (pipeline compilation, WebAssembly
 // start-up), then RUNS timed runs, alternating; the engine's time includes reading the flow back, as
-// OpenCV's result is on the CPU. Prints the medians, the ratio (> 1: the engine is slower) and the
-// mean end-point difference between the two flows; the last line is a JSON object with every figure.
-import { describeDevice, tensor } from '../engine/index.ts';
-import { initNode } from '../engine/node.ts';
+// OpenCV's result is on the CPU. Also returns the mean end-point difference between the two flows.
+import { tensor } from '../engine/index.ts';
 import { FARNEBACK_DEFAULTS, farneback } from '../eval/flow.ts';
 import { cvFarneback, meanEpe, motionPair, openCV } from '../test/reference/flow.ts';
 
-const [W, H] = [640, 480];
+export const [W, H] = [640, 480];
 const RUNS = 5;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function main(): Promise<void> {
-  await initNode();
+export interface FlowBench {
+  engine_ms: number;
+  opencv_ms: number;
+  /** Mean end-point difference between the engine's and OpenCV's flows (px). */
+  epe: number;
+}
+
+/** Medians of RUNS runs each; the engine must be initialised. */
+export async function benchFarneback(): Promise<FlowBench> {
   const cv = await openCV();
   const pair = motionPair(W, H, { kind: 'translate', dx: 2.3, dy: -1.4 }, 1);
   const a = tensor(Float32Array.from(pair.a), [H, W]);
@@ -43,20 +48,7 @@ async function main(): Promise<void> {
     }
   }
   const ms = { engine: median(times.engine), opencv: median(times.opencv) };
-  const ratio = ms.engine / ms.opencv;
-  const epe = meanEpe(ours, theirs, W, H);
-  console.log(`device: ${describeDevice()}`);
-  console.log(`Farneback ${W}×${H}, OpenCV defaults, median of ${RUNS}:`);
-  console.log(`  engine   ${ms.engine.toFixed(0)} ms`);
-  console.log(`  opencv.js ${ms.opencv.toFixed(0)} ms`);
-  console.log(`  engine / opencv.js = ${ratio.toFixed(2)} (> 1: the engine is slower); mean end-point difference ${epe.toExponential(2)} px`);
-  console.log(JSON.stringify({ width: W, height: H, runs: RUNS, engine_ms: ms.engine, opencv_ms: ms.opencv, ratio, epe_vs_opencv: epe }));
+  a.dispose();
+  b.dispose();
+  return { engine_ms: ms.engine, opencv_ms: ms.opencv, epe: meanEpe(ours, theirs, W, H) };
 }
-
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(`bench:flow: ${e.stack ?? e.message}`);
-    process.exit(1);
-  },
-);
