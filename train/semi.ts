@@ -2,7 +2,8 @@
 //
 //   L = CE(labeled) + λu·CE(reliable pseudo-labels) + λc·contrast      (U2PL, --u2pl)
 //       + w·q·CE(student(masked clip), teacher(clip))                  (MVC,  --mvc)
-//       + ramp(t)·(1e-2·IFR(labeled pair) + 1e-3·IFR(unlabeled pair))  (IFR,  --ifr)
+//       + ramp(t)·(1e-2·IFR(labeled pair) + 1e-3·IFR(unlabeled pair))  (IFR,  --ifr; plus the same
+//         ×0.1 with prototypes from photometrically distorted references: the strong variant)
 //
 // A step has two phases. `prepare` draws the batches and runs the teacher; its pseudo-labels are read
 // back to the CPU, where the reliable/unreliable partition, CutMix of labels and the contrastive
@@ -23,8 +24,8 @@ import { ClassQueues } from './queue.ts';
 import type { MeanTeacher } from './teacher.ts';
 import { alphaT, contrastiveLoss, dropUnreliable, entropyMasks, labeledMasks, pseudoLabels, selectContrast, toPixelMajor } from './u2pl.ts';
 
-/** IFR's loss weights (jfzhuang/IFR's config) and U2PL's contrastive settings (METHODS.md §1). */
-const IFR_WEIGHT = { labeled: 1e-2, unlabeled: 1e-3 };
+/** IFR's loss weights (jfzhuang/IFR's config; `strong` multiplies both for the distorted-reference variant). */
+const IFR_WEIGHT = { labeled: 1e-2, unlabeled: 1e-3, strong: 0.1 };
 /** CutMix is applied to half of the unlabeled batches (U2PL). */
 const CUTMIX_P = 0.5;
 
@@ -157,7 +158,14 @@ export class SemiStep {
       p.mvc = { images: own(images), target: own(t.target), q, clip };
     }
 
-    if (this.methods.ifr) p.ifr = { images: own(this.batches.ifrFrames(labeled.refs[0]!, labeled.seeds[0]!, rng).images) };
+    if (this.methods.ifr) {
+      // [labeled ref, unlabeled target, unlabeled ref], then both references photometrically distorted
+      // for IFR's strong variant (their features give the prototypes; the classes stay the clean ones').
+      const frames = this.batches.ifrFrames(labeled.refs[0]!, labeled.seeds[0]!, rng).images;
+      const images = tidy(() => concat([frames, photometric(concat([slice(frames, [0], [1]), slice(frames, [2], [3])], 0), rng, this.aug)], 0));
+      frames.dispose();
+      p.ifr = { images: own(images) };
+    }
     return p;
   }
 
@@ -188,7 +196,8 @@ export class SemiStep {
     }
 
     if (p.ifr) {
-      // Frames: labeled target = batch frame 0; then its reference, the unlabeled target and its reference.
+      // Frames: labeled target = batch frame 0; then its reference, the unlabeled target, its reference,
+      // and the two references distorted (the strong variant, weighted ×0.1).
       const feat = (i: number) => part(out.features, i, 1);
       const hw = out.logitsLow.shape[2]! * out.logitsLow.shape[3]!;
       const classesOf = (i: number) => reshape(argmax(part(out.logitsLow, i, 1), 1), [hw]);
@@ -197,9 +206,12 @@ export class SemiStep {
       const lossL = ifrLoss(classify, feat(0), feat(at), classesOf(at), part(labeled.labels, 0, 1), k);
       const pseudoU = detach(argmax(part(out.logits, at + 1, 1), 1));
       const lossU = ifrLoss(classify, feat(at + 1), feat(at + 2), classesOf(at + 2), pseudoU, k);
+      const strongL = ifrLoss(classify, feat(0), feat(at + 3), classesOf(at), part(labeled.labels, 0, 1), k);
+      const strongU = ifrLoss(classify, feat(at + 1), feat(at + 4), classesOf(at + 2), pseudoU, k);
       const t = step - this.supSteps;
       const rampLen = this.o.ifrRampup >= 0 ? this.o.ifrRampup : Math.floor((this.o.steps - this.supSteps) / 4);
-      parts.ifr = add(mul(lossL, IFR_WEIGHT.labeled), mul(lossU, IFR_WEIGHT.unlabeled));
+      const weighted = (l: Tensor, u: Tensor, f: number) => add(mul(l, f * IFR_WEIGHT.labeled), mul(u, f * IFR_WEIGHT.unlabeled));
+      parts.ifr = add(weighted(lossL, lossU, 1), weighted(strongL, strongU, IFR_WEIGHT.strong));
       total = add(total, mul(parts.ifr, ifrRamp(t, rampLen)));
     }
 
