@@ -7,6 +7,8 @@
 //   "identity": values 0..C-1 are the class ids; the declared `ignore` value is ignored.
 // Any other value is an error (a mask that does not fit its declaration is bad data, not noise).
 
+import type { RawMask } from './image.ts';
+
 /** The class id of ignored pixels after mapping. */
 export const IGNORE = 255;
 
@@ -72,4 +74,26 @@ export function labelMapping(spec: LabelSpec, where = 'label spec'): LabelMappin
 function checkClass(c: number, C: number): number {
   if (!Number.isInteger(c) || c < 0 || c >= C) throw new Error(`class id ${c} is outside 0..${C - 1} (and is not IGNORE = ${IGNORE})`);
   return c;
+}
+
+/** Mapped labels: one class id (0..C-1) or IGNORE (255) per pixel, row-major. */
+export interface LabelMap {
+  width: number;
+  height: number;
+  labels: Int32Array;
+}
+
+/** Applies a label mapping to a decoded mask; `name` is used in the error for a value outside the declaration. */
+export function mapMask(mask: RawMask, mapping: LabelMapping, name: string): LabelMap {
+  const { width, height, values } = mask;
+  const labels = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const c = mapping.toClass[values[i]!]!;
+    if (c < 0)
+      throw new Error(
+        `${name}: value ${values[i]} at pixel (${i % width}, ${Math.floor(i / width)}) is outside the declared classes (${mapping.describe()})`,
+      );
+    labels[i] = c;
+  }
+  return { width, height, labels };
 }

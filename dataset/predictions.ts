@@ -12,8 +12,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { decodeMask, encodePaletteMask, type Palette } from './image.ts';
-import { IGNORE, type LabelMapping } from './labels.ts';
-import { mapMask, type LabelMap } from './reader.ts';
+import { IGNORE, mapMask, type LabelMap, type LabelMapping } from './labels.ts';
 
 export type PredictionValues = 'classIds' | 'dataset';
 

@@ -13,15 +13,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { decodeFrame, decodeMask, type Frame, type RawMask } from './image.ts';
-import { labelMapping, VSPW_SPEC, type LabelMapping, type LabelSpec } from './labels.ts';
+import { labelMapping, mapMask, VSPW_SPEC, type LabelMap, type LabelMapping, type LabelSpec } from './labels.ts';
 import type { FrameRef, VideoFrames } from './splits.ts';
-
-/** Mapped labels: one class id (0..C-1) or IGNORE (255) per pixel, row-major. */
-export interface LabelMap {
-  width: number;
-  height: number;
-  labels: Int32Array;
-}
 
 export interface Sample {
   frame: Frame;
@@ -156,21 +149,6 @@ export class VideoDataset {
   private videoDir(video: string, kind: 'origin' | 'mask'): string {
     return path.join(this.root, 'data', video, kind);
   }
-}
-
-/** Applies a label mapping to a decoded mask; `name` is used in the error for a value outside the declaration. */
-export function mapMask(mask: RawMask, mapping: LabelMapping, name: string): LabelMap {
-  const { width, height, values } = mask;
-  const labels = new Int32Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const c = mapping.toClass[values[i]!]!;
-    if (c < 0)
-      throw new Error(
-        `${name}: value ${values[i]} at pixel (${i % width}, ${Math.floor(i / width)}) is outside the declared classes (${mapping.describe()})`,
-      );
-    labels[i] = c;
-  }
-  return { width, height, labels };
 }
 
 function readSpec(root: string): LabelMapping {

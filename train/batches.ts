@@ -4,7 +4,8 @@
 // what an uninterrupted one would. Frames that must share a geometry (the frames of a clip, the two
 // frames of an IFR pair) are augmented with one seed each, so they get the same crop, flip and jitter.
 import { tidy, type Tensor } from '../engine/index.ts';
-import type { LabelMap, Sample, VideoDataset } from '../dataset/reader.ts';
+import type { LabelMap } from '../dataset/labels.ts';
+import type { Sample, VideoDataset } from '../dataset/reader.ts';
 import { makeRng, type Rng } from '../dataset/rng.ts';
 import type { FrameRef, VideoFrames } from '../dataset/splits.ts';
 import { augment, frameTensor, labelTensor, stackBatch, type AugmentOptions } from './images.ts';

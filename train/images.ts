@@ -4,8 +4,7 @@
 // out NCHW. Labels are i32 class ids with IGNORE (255) where unlabeled.
 import { affine, concat, conv2d, flip, noGrad, pad, resizeBilinear, resizeNearest, slice, tensor, tidy, type Tensor } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
-import { IGNORE } from '../dataset/labels.ts';
-import type { LabelMap } from '../dataset/reader.ts';
+import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import type { Rng } from '../dataset/rng.ts';
 
 export const MEAN = [0.485, 0.456, 0.406];

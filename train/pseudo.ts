@@ -6,9 +6,9 @@
 // The winners did not publish their weights or thresholds; the scales and the 0.7 default are ours.
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { add, argmax, concat, flip, max, mul, noGrad, tidy, type Tensor } from '../engine/index.ts';
-import { IGNORE } from '../dataset/labels.ts';
+import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import { readPrediction, writePrediction } from '../dataset/predictions.ts';
-import type { LabelMap, VideoDataset } from '../dataset/reader.ts';
+import type { VideoDataset } from '../dataset/reader.ts';
 import type { FrameRef } from '../dataset/splits.ts';
 import { probabilities } from '../eval/predict.ts';
 import type { Student } from '../models/student.ts';

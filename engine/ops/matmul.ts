@@ -3,13 +3,15 @@
 // Two kernels, chosen at run time (setMatmulVariant forces one, e.g. in tests):
 // - 'tiled' (shaders/matmul_tiled.wgsl), the default on GPUs: 64 × 64 output blocks, 4 × 4 per
 //   invocation, K tiles of 16 staged in workgroup memory.
-// - 'cpu' (shaders/matmul_cpu.wgsl), the default on CPU adapters. On lavapipe a storage load with a
+// - 'cpu' (shaders/matmul_cpu.wgsl), the default on lavapipe (Mesa's llvmpipe). On lavapipe a storage load with a
 //   computed address costs ~10 instructions a value and only constant-address workgroup-memory loads
 //   in branch-free code are cheap; the kernel is built around that (its header says how), with its
 //   straight-line part generated here, one dispatch per chunk of K. On 1024³ here it does 12–17
 //   GFLOP/s per two uncontended cores (bench/matmul-kernels.ts, "cpu" figure), against 5–7 for the
 //   best register-tiled loop kernels tried (4×8, 8×4, 8×8 blocks per invocation, vec4 loads) and
 //   2.5–4 for 'tiled'. The first use of each chunk size compiles for seconds (lavapipe's LLVM).
+//   Other CPU adapters compile differently: on SwiftShader (Chrome's) 'tiled' is 8× faster (the
+//   default student on a 96×128 frame: 2.3 s against 19 s), so it keeps 'tiled'.
 //
 // Both kernels read transposed operands in place through strides. The cpu kernel computes
 // out[i, j] = Σ_k X[i, k] Y[k, j] and reads X rows four k at a time, so X must be contiguous along K
@@ -44,9 +46,10 @@ export function setMatmulVariant(v: MatmulVariant | undefined): void {
   forced = v;
 }
 
-/** The variant matmul uses now: the forced one, else 'cpu' on CPU adapters and 'tiled' elsewhere. */
+/** The variant matmul uses now: the forced one, else 'cpu' on lavapipe and 'tiled' elsewhere. */
 export function matmulVariant(): MatmulVariant {
-  return forced ?? (device().info.isCPU ? 'cpu' : 'tiled');
+  const i = device().info;
+  return forced ?? (/llvmpipe|lavapipe/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`) ? 'cpu' : 'tiled');
 }
 
 export interface MatmulOptions {
