@@ -1,9 +1,10 @@
 // Bundles the TypeScript sources with esbuild: Node programs into dist/*.js (run by the small
-// launchers train/run.js, eval/run.js, ...), and the browser page into dist/web/.
+// launchers train/run.js, eval/run.js, ...), and the browser page into dist/web/ (app.js, with
+// web/index.html and web/style.css copied next to it; `npm run web` serves it with dist/serve.js).
 // WGSL files are imported as text with a `?raw` suffix (vite, which vitest uses, understands the
 // same suffix), so the shaders stay plain .wgsl files in shaders/.
 import { build } from 'esbuild';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const rawText = {
@@ -23,6 +24,7 @@ const nodeEntries = {
   synth: 'dataset/synth-cli.ts',
   bench: 'bench/run.ts',
   'bench-tfjs': 'bench/tfjs-peers.ts',
+  serve: 'web/serve.ts',
 };
 const webEntries = { app: 'web/app.ts' };
 
@@ -37,12 +39,13 @@ if (Object.keys(node).length) {
     outdir: 'dist',
     platform: 'node',
     // Native and heavy packages stay in node_modules.
-    external: ['webgpu', '@tensorflow/*', 'playwright-core'],
+    external: ['webgpu', '@tensorflow/*', 'playwright-core', '@techstark/opencv-js'],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
 }
 const web = pick(webEntries);
 if (Object.keys(web).length) {
   await build({ ...common, entryPoints: web, outdir: 'dist/web', platform: 'browser' });
+  for (const f of ['index.html', 'style.css']) copyFileSync(`web/${f}`, `dist/web/${f}`);
 }
 console.log(`built ${[...Object.keys(node), ...Object.keys(web).map((k) => `web/${k}`)].join(', ') || 'nothing'} into dist/`);
