@@ -4,7 +4,7 @@
 // GPU time on lavapipe is wall time of the passes, so other processes on the machine inflate it.
 import { initNode } from '../engine/node.ts';
 import {
-  backward, conv2d, device, formatProfile, noGrad, requireGrad, scheduler, startProfiling, stopProfiling, tensor, tidy,
+  backward, beginProfiledStep, conv2d, device, formatProfile, noGrad, requireGrad, scheduler, startProfiling, stopProfiling, tensor, tidy,
 } from '../engine/index.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
@@ -32,15 +32,15 @@ let lastProfile = '';
 async function time(fn: () => void): Promise<[number, number]> {
   await device().gpu.queue.onSubmittedWorkDone();
   startProfiling();
+  beginProfiledStep();
   const t0 = performance.now();
   fn();
   scheduler.flush();
   await device().gpu.queue.onSubmittedWorkDone();
   const wall = performance.now() - t0;
-  const rows = await stopProfiling();
-  lastProfile = formatProfile(rows, 8);
-  const gpu = rows.reduce((s, r) => s + r.ms, 0);
-  return [gpu, wall];
+  const p = await stopProfiling();
+  lastProfile = formatProfile(p, 8);
+  return [p.kernelMs, wall];
 }
 
 const total = [0, 0, 0, 0];

@@ -19,5 +19,5 @@ export * from './optim.ts';
 export * from './schedule.ts';
 export * from './safetensors.ts';
 export { checkFinite } from './debug.ts';
-export { startProfiling, stopProfiling, formatProfile, type KernelTime } from './profiler.ts';
+export { startProfiling, beginProfiledStep, endProfiledStep, stopProfiling, formatProfile, profileSummary, type Profile, type KernelStats } from './profiler.ts';
 export * from './ops/gather.ts';

@@ -15,6 +15,7 @@
 // The package's "main" is a CommonJS file under "type": "module", which Node refuses; its ES module build works everywhere.
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { device } from './device.ts';
+import { profiler } from './profiler.ts';
 import { scheduler } from './scheduler.ts';
 import type { DType } from './dtype.ts';
 
@@ -87,6 +88,7 @@ export function kernel(name: string, source: string, defines: Record<string, str
   const code = fill(name, source, defines);
   const hit = cache.get(code);
   if (hit) return hit;
+  const t0 = performance.now();
   const r = new WgslReflect(code);
   const entry = r.entry.compute.find((e: any) => e.name === 'main');
   if (!entry) throw new Error(`kernel ${name}: no @compute entry point named main`);
@@ -122,6 +124,8 @@ export function kernel(name: string, source: string, defines: Record<string, str
     return { pipeline, layout };
   });
   pipelinesCompiled++;
+  // Dawn compiles createComputePipeline synchronously, so this is reflection + compilation time.
+  if (profiler.tracking) profiler.compiled(name, performance.now() - t0);
   const k: Kernel = { name, code, pipeline, layout, workgroupSize, params, storage };
   cache.set(code, k);
   return k;
@@ -178,6 +182,7 @@ export function dispatch(
   const entries: GPUBindGroupEntry[] = [];
   const buffers: GPUBuffer[] = [];
   const writable = new Set<GPUBuffer>();
+  let bound = 0;
   for (let j = 0; j < tensors.length; j++) {
     const t = tensors[j]!;
     const s = k.storage[j]!;
@@ -186,6 +191,7 @@ export function dispatch(
     const bytes = Math.max(4, t.size * 4);
     if (bytes > maxBinding) throw new Error(`${label}: binding '${s.name}' is ${bytes} bytes, over this device's maxStorageBufferBindingSize (${maxBinding})`);
     if (s.writable) writable.add(buf);
+    bound += bytes;
     buffers.push(buf);
     entries.push({ binding: s.binding, resource: { buffer: buf, offset: 0, size: bytes } });
   }
@@ -208,5 +214,5 @@ export function dispatch(
   }
   if (workgroups[0] * workgroups[1] * workgroups[2] === 0) return;
   const bg = d.gpu.createBindGroup({ layout: k.layout, entries, label });
-  scheduler.dispatch(k.pipeline, bg, workgroups, label, buffers, k.name);
+  scheduler.dispatch(k.pipeline, bg, workgroups, label, buffers, k.name, bound);
 }

@@ -9,7 +9,7 @@
 
 import { device } from './device.ts';
 import { pool } from './memory.ts';
-import { profiler } from './profiler.ts';
+import { profiler, type Timed } from './profiler.ts';
 
 const SLOT = 256; // minUniformBufferOffsetAlignment
 const ARENA_BYTES = 256 * 1024;
@@ -29,6 +29,8 @@ class Scheduler {
   totalSubmits = 0;
   /** Labels of the open batch's dispatches, to name the culprit when WebGPU reports an error. */
   private labels: string[] = [];
+  /** Closed command buffers of the open batch: one per dispatch while profiling per dispatch, else none. */
+  private finished: { cb: GPUCommandBuffer; timed?: Timed }[] = [];
 
   private ensurePass(): GPUComputePassEncoder {
     if (!this.pass) {
@@ -60,19 +62,19 @@ class Scheduler {
     return { buffer: this.arena, offset, view: new DataView(this.arenaCPU.buffer, offset, need) };
   }
 
-  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, wg: [number, number, number], label: string, buffers: GPUBuffer[], kernelName = label): void {
+  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, wg: [number, number, number], label: string, buffers: GPUBuffer[], kernelName = label, bytes = 0): void {
     if (profiler.enabled) {
-      // A pass of its own, with timestamps at its start and end.
-      if (profiler.full) this.flush();
+      // A pass of its own, with timestamps at its start and end (none in per-dispatch mode).
       if (this.pass) this.pass.end();
       this.encoder ??= device().gpu.createCommandEncoder();
-      const timestampWrites = profiler.passTimestamps(kernelName);
+      const timestampWrites = profiler.dispatched({ kernel: kernelName, op: label }, bytes);
       this.pass = this.encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     }
     const pass = this.ensurePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+    if (profiler.serial) this.finishCommandBuffer({ kernel: kernelName, op: label });
     for (const b of buffers) this.touched.add(b);
     this.labels.push(label);
     this.dispatches++;
@@ -80,7 +82,18 @@ class Scheduler {
     if (this.dispatches >= this.maxDispatches) this.flush();
   }
 
+  /** Close the open encoder into a command buffer of the batch (per dispatch while profiling serially). */
+  private finishCommandBuffer(timed?: Timed): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = undefined;
+    }
+    if (this.encoder) this.finished.push({ cb: this.encoder.finish(), timed });
+    this.encoder = undefined;
+  }
+
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (profiler.enabled && dst.usage & 0x1 /* MAP_READ */) profiler.readback(bytes);
     this.ensureEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
     this.touched.add(src);
     this.touched.add(dst);
@@ -89,32 +102,46 @@ class Scheduler {
   /** Upload into `buf`; if the open batch uses `buf`, submit it first so the write lands after those reads. */
   write(buf: GPUBuffer, offset: number, data: ArrayBufferView): void {
     if (this.touched.has(buf)) this.flush();
+    if (profiler.enabled) profiler.upload(data.byteLength);
+    if (profiler.serial) {
+      // Held back with the batches before it, so it still lands after them.
+      const copy = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+      profiler.hold({ before: () => device().gpu.queue.writeBuffer(buf, offset, copy), buffers: [], what: `an upload of ${copy.length} bytes` });
+      return;
+    }
     device().gpu.queue.writeBuffer(buf, offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
   /** Submit everything recorded so far. */
   flush(): void {
-    if (!this.encoder) return;
+    if (!this.encoder && !this.finished.length) return;
     const d = device();
-    if (this.pass) {
-      this.pass.end();
-      this.pass = undefined;
-    }
-    const enc = this.encoder;
-    this.encoder = undefined;
+    const afterSubmit = profiler.enabled && !profiler.serial ? profiler.beforeSubmit(this.ensureEncoder()) : undefined;
+    this.finishCommandBuffer();
+    const batch = this.finished;
+    this.finished = [];
     const what = this.labels.length <= 6 ? this.labels.join(', ') : `${this.labels.slice(0, 3).join(', ')}, ... ${this.labels.slice(-3).join(', ')}`;
-    const afterSubmit = profiler.beforeSubmit(enc);
-    d.scoped(`a batch of ${this.dispatches} dispatches (${what})`, () => {
-      if (this.arenaUsed) d.gpu.queue.writeBuffer(this.arena!, 0, this.arenaCPU.buffer, 0, this.arenaUsed);
-      d.gpu.queue.submit([enc.finish()]);
-    });
-    afterSubmit?.();
+    const scope = `a batch of ${this.dispatches} dispatches (${what})`;
+    if (profiler.serial) {
+      const arena = this.arena;
+      const uniforms = this.arenaCPU.slice(0, this.arenaUsed);
+      const before = () => {
+        if (arena && uniforms.length) d.gpu.queue.writeBuffer(arena, 0, uniforms);
+      };
+      profiler.hold({ before, buffers: batch, what: scope });
+    } else {
+      d.scoped(scope, () => {
+        if (this.arenaUsed) d.gpu.queue.writeBuffer(this.arena!, 0, this.arenaCPU.buffer, 0, this.arenaUsed);
+        d.gpu.queue.submit(batch.map((b) => b.cb));
+      });
+      afterSubmit?.();
+      pool.afterSubmit(); // per-dispatch profiling does this once the held batches are submitted
+    }
     this.totalSubmits++;
     this.arenaUsed = 0;
     this.dispatches = 0;
     this.labels = [];
     this.touched.clear();
-    pool.afterSubmit();
   }
 
   /** Submit and wait for the GPU; throws any WebGPU error reported meanwhile. */
@@ -133,6 +160,7 @@ class Scheduler {
    * (per power-of-two batch size) shrinks when the sleep overshoots, so it tracks the real time.
    */
   async wait<T>(n: number, done: () => Promise<T>): Promise<T> {
+    if (profiler.serial) await profiler.drain();
     const key = Math.ceil(Math.log2(n + 1));
     const expect = this.waitMs.get(key) ?? 0;
     const t0 = performance.now();

@@ -56,6 +56,8 @@ export interface TrainOptions {
   retrainRounds: number;
   /** Ensembled pseudo-labels below this confidence are left unlabeled. */
   pseudoThreshold: number;
+  /** Profile this many training steps (after up to PROFILE_WARMUP warm-up steps) and print the top kernels (0 = off). */
+  profile: number;
 }
 
 export type Method = 'sup' | 'u2pl' | 'mvc' | 'ifr' | 'full';
@@ -98,7 +100,13 @@ export const DEFAULTS: TrainOptions = {
   ifrRampup: -1,
   retrainRounds: 0,
   pseudoThreshold: 0.7,
+  profile: 0,
 };
+
+/** `--profile` without a number profiles this many steps. */
+export const PROFILE_STEPS = 5;
+/** Steps run before the profiled ones, so that pipeline compilation is not counted as kernel time. */
+export const PROFILE_WARMUP = 2;
 
 /** Which semi-supervised methods a run uses: its preset plus the switches. */
 export function methodsOf(o: TrainOptions): { u2pl: boolean; mvc: boolean; ifr: boolean; any: boolean } {
@@ -156,6 +164,10 @@ Semi-supervised training (METHODS.md; the switches compose with any --method):
                         unlabeled frames, save them as PNG masks in OUT/pseudo-N/, train a fresh student on
                         labels + pseudo-labels; N times (default 0)
   --pseudo-threshold X  ensembled pseudo-labels less confident than this are left unlabeled (default ${DEFAULTS.pseudoThreshold})
+
+  --profile [N]         after ${PROFILE_WARMUP} warm-up steps, profile N training steps (default ${PROFILE_STEPS}): print the top kernels
+                        by GPU time and, per step, launches, submits, read-backs, bytes bound and pipeline
+                        compilations; also written to OUT/profile.json. The run then goes on unprofiled.
   --help                this text`;
 
 const FLAGS: Record<string, keyof TrainOptions> = {
@@ -190,6 +202,7 @@ const FLAGS: Record<string, keyof TrainOptions> = {
   '--ifr-rampup': 'ifrRampup',
   '--retrain-rounds': 'retrainRounds',
   '--pseudo-threshold': 'pseudoThreshold',
+  '--profile': 'profile', // as --profile=N; a bare --profile is handled in parseArgs
 };
 
 /** Flags that take no value. */
@@ -204,6 +217,12 @@ export function parseArgs(argv: string[], readConfig: (path: string) => string):
     if (a === '--help' || a === '-h') return undefined;
     if (SWITCHES[a]) {
       given[SWITCHES[a]] = true;
+      continue;
+    }
+    if (a === '--profile') {
+      // The step count is optional: take the next argument only if it is not another flag.
+      const next = argv[i + 1];
+      given.profile = next === undefined || next.startsWith('--') ? PROFILE_STEPS : Number(argv[++i]);
       continue;
     }
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -273,6 +292,8 @@ function validate(o: TrainOptions): void {
   int('ifrRampup', -1);
   int('retrainRounds', 0);
   num('pseudoThreshold', 0, 1);
+  int('profile', 0);
+  if (o.profile > o.steps) throw new Error(`option profile (${o.profile}) must be at most steps (${o.steps})`);
   if (methodsOf(o).any && o.supSteps >= o.steps) {
     throw new Error(`option supSteps (${o.supSteps}) must be below steps (${o.steps}): the semi-supervised methods start after the warm-up`);
   }

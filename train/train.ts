@@ -6,9 +6,12 @@
 // metrics.jsonl and --resume work across rounds. A round begins with a fresh student; after it, the
 // teacher and student label the unlabeled frames (train/pseudo.ts) and the next round trains on
 // labels + pseudo-labels.
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AdamW, SGD, assignData, backward, decodeSafetensors, describeDevice, polyLR, sameShape, shapeStr, stack, tidy, zeroGrad } from '../engine/index.ts';
+import {
+  AdamW, SGD, assignData, backward, beginProfiledStep, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
+  sameShape, shapeStr, stack, startProfiling, stopProfiling, tidy, zeroGrad,
+} from '../engine/index.ts';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { makeRng, mixSeed } from '../dataset/rng.ts';
@@ -18,7 +21,7 @@ import { evaluate, formatResult } from '../eval/evaluate.ts';
 import type { SegResult } from '../eval/metrics.ts';
 import { Student, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
 import { Batches } from './batches.ts';
-import { DEFAULTS, methodsOf, supStepsOf, type TrainOptions } from './config.ts';
+import { DEFAULTS, PROFILE_WARMUP, methodsOf, supStepsOf, type TrainOptions } from './config.ts';
 import { TRAIN_AUGMENT } from './images.ts';
 import { Progress } from './progress.ts';
 import { pseudoLabelSource, writePseudoLabels } from './pseudo.ts';
@@ -111,6 +114,8 @@ export async function train(o: TrainOptions, hooks: { stopAfter?: number; onStep
   }
   const dev = await initNode();
   console.log(`device: ${describeDevice(dev)}`);
+  // From here on pipeline compilations are logged; kernels only in the profiled steps.
+  if (o.profile) console.log(`profiling: ${startProfiling()} mode`);
   const first = ds.readFrame(split.labeled[0]!.video, split.labeled[0]!.frame);
   const modelConfig = modelConfigFor(o, ds, [first.height, first.width], prior);
   const m = methodsOf(o);
@@ -127,7 +132,8 @@ export async function train(o: TrainOptions, hooks: { stopAfter?: number; onStep
   const progress = new Progress(total, prior?.step ?? 0);
   let resumeFrom = prior;
   let last: { model: Student; teacher?: MeanTeacher } | undefined;
-  for (let round = prior ? Math.floor(prior.step / o.steps) : 0; round < rounds; round++) {
+  const firstRound = prior ? Math.floor(prior.step / o.steps) : 0;
+  for (let round = firstRound; round < rounds; round++) {
     if (resumeFrom && resumeFrom.step === round * o.steps && round > 0) resumeFrom = undefined; // a finished round: start the next fresh
     const pseudoDir = path.join(o.out, `pseudo-${round}`);
     if (round > 0 && !existsSync(pseudoDir)) {
@@ -145,7 +151,8 @@ export async function train(o: TrainOptions, hooks: { stopAfter?: number; onStep
     const extra = round > 0 ? pseudoLabelSource(ds, split.unlabeled, pseudoDir) : new Map();
     const labeled = round > 0 ? [...split.labeled, ...split.unlabeled] : split.labeled;
     const batches = new Batches(ds, labeled, split.unlabeled, TRAIN_AUGMENT(modelConfig.imageSize, o.scaleMin, o.scaleMax), extra);
-    const done = await trainRound(o, { round, run, ds, batches, modelConfig, prior: resumeFrom, history, progress, labeledFrames: split.labeled.length, ...hooks });
+    const profile = o.profile > 0 && round === firstRound;
+    const done = await trainRound(o, { round, run, ds, batches, modelConfig, prior: resumeFrom, history, progress, labeledFrames: split.labeled.length, profile, ...hooks });
     resumeFrom = undefined;
     if (!done) return undefined;
     last = done;
@@ -172,6 +179,25 @@ export async function train(o: TrainOptions, hooks: { stopAfter?: number; onStep
   return { result, labeledFrames: split.labeled.length };
 }
 
+/** --profile: the round's steps to measure, after up to PROFILE_WARMUP warm-up steps (fewer when few are left). */
+function profileWindow(o: TrainOptions, start: number): { first: number; last: number; warmup: number } {
+  const warmup = Math.max(0, Math.min(PROFILE_WARMUP, o.steps - start - o.profile));
+  return { first: start + warmup + 1, last: Math.min(o.steps, start + warmup + o.profile), warmup };
+}
+
+/**
+ * Print the profile and write OUT/profile.json, right after the profiled steps rather than at the end
+ * of the run: it is complete then, later evaluations and checkpoints are not training steps, and a
+ * long run need not be waited for.
+ */
+async function reportProfile(out: string, warmup: number, progress: Progress): Promise<void> {
+  const p = await stopProfiling();
+  const file = path.join(out, 'profile.json');
+  writeFileSync(file, `${JSON.stringify({ device: describeDevice(), warmupSteps: warmup, ...profileSummary(p) }, null, 1)}\n`);
+  progress.break();
+  console.log(`${formatProfile(p)}\nprofile: ${file}`);
+}
+
 /** The models of the round that ended at the last checkpoint (resuming into a new round). */
 async function loadRound(run: RunDir, config: StudentConfig, o: TrainOptions): Promise<{ model: Student; teacher?: MeanTeacher }> {
   const model = new Student(config, o.seed);
@@ -190,6 +216,8 @@ interface RoundContext {
   history: Record<string, number>[];
   progress: Progress;
   labeledFrames: number;
+  /** --profile measures steps of this round. */
+  profile: boolean;
   stopAfter?: number;
   /** Called after every step with the global step (tests watch memory with it). */
   onStep?: (step: number) => void;
@@ -230,6 +258,7 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
     semi.queues?.dispose();
   };
 
+  const profiled = c.profile ? profileWindow(o, start) : undefined;
   const t0 = performance.now();
   for (let step = start + 1; step <= o.steps; step++) {
     const g = base + step;
@@ -237,6 +266,8 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
       teacher = new MeanTeacher(model, o.emaMax);
       teacher.update(0); // the teacher starts as a copy of the (warmed-up) student
     }
+    const measured = profiled !== undefined && step >= profiled.first && step <= profiled.last;
+    if (measured) beginProfiledStep();
     // Batches depend only on (seed, global step), so a resumed run sees the same data as an uninterrupted one.
     const rng = makeRng(mixSeed(o.seed, g));
     const lr = lrAt(step);
@@ -254,6 +285,10 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
     if (teacher) teacher.update(step - semi.supSteps);
     const values = (await losses.data()) as Float32Array;
     losses.dispose();
+    if (measured) {
+      await endProfiledStep(); // before the progress line, evaluation and checkpoint: not part of the step
+      if (step === profiled.last) await reportProfile(o.out, profiled.warmup, progress);
+    }
     const value = values[0]!;
     if (!Number.isFinite(value)) {
       progress.break();
