@@ -3,17 +3,17 @@
 #   1. npm dependencies (npm ci);
 #   2. a WebGPU adapter for Node: if Dawn finds none, install Mesa's lavapipe Vulkan driver (a CPU
 #      implementation) from bookworm-backports — Debian 12's own Mesa 22 is too old for Dawn;
-#   3. Chromium from Debian for the browser tests (only with --browser);
+#   3. Chromium from Debian, for the browser page's test in `npm test` (skip with --no-browser);
 #   4. the esbuild bundles in dist/.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
-want_browser=0
+want_browser=1
 for a in "$@"; do
   case "$a" in
-    --browser) want_browser=1 ;;
-    *) echo "setup.sh: unknown option $a (known: --browser)" >&2; exit 2 ;;
+    --no-browser) want_browser=0 ;;
+    *) echo "setup.sh: unknown option $a (known: --no-browser)" >&2; exit 2 ;;
   esac
 done
 
@@ -55,7 +55,7 @@ if ! node scripts/probe-adapter.mjs; then
 fi
 
 if [ $want_browser = 1 ]; then
-  echo "== Chromium (for the browser tests)"
+  echo "== Chromium (for the browser page's test)"
   if ! command -v chromium >/dev/null; then
     apt_update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium

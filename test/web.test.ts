@@ -49,7 +49,7 @@ let page: Page;
 let frames: Frame[];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser tests need Debian's Chromium; run \`bash scripts/setup.sh --browser\``);
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser tests need Debian's Chromium; run \`bash scripts/setup.sh\``);
   await gpu();
   writeSynth(data, { seed: 4, videos: 2, frames: 4, width: W, height: H, valVideos: 1 });
   await train({
