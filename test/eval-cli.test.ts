@@ -1,7 +1,7 @@
 // `node eval/run.js` end to end (run from source with vite-node) with model aggregation and class
 // correction against a local stub of an OpenAI-compatible endpoint: what the log says, the JSON line,
 // the masks written, and the failures that must leave no half-written output: an unreachable endpoint
-// (masks unchanged, logged), a misspelt class, an unreadable frame.
+// (masks unchanged, logged), a misspelt class, an unreadable frame, frames of different sizes.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { decodeMask } from '../dataset/image.ts';
+import { decodeMask, encodePaletteMask } from '../dataset/image.ts';
+import { encodeJpeg } from '../dataset/jpeg-encode.ts';
 import { SYNTH_CLASSES } from '../dataset/synth.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { saveCheckpoint } from '../engine/checkpoint-node.ts';
@@ -136,6 +137,20 @@ describe('node eval/run.js', () => {
       expect(broken.stderr).toMatch(new RegExp(`eval: .*${path.basename(frame)}.*not a JPEG or PNG`));
     } finally {
       writeFileSync(frame, good);
+    }
+    // A frame (and its mask) of another size in the middle of a video.
+    const maskDir = path.join(data, 'data', video, 'mask');
+    const maskFile = path.join(maskDir, readdirSync(maskDir).sort()[1]!);
+    const goodMask = readFileSync(maskFile);
+    writeFileSync(frame, encodeJpeg({ width: 24, height: 16, rgb: new Uint8Array(24 * 16 * 3).fill(90) }));
+    writeFileSync(maskFile, encodePaletteMask({ width: 24, height: 16, values: new Uint8Array(24 * 16) }));
+    try {
+      const odd = await cli('--checkpoint', ckpt('a'), '--out', out);
+      expect(odd.status).toBe(1);
+      expect(odd.stderr).toMatch(new RegExp(`eval: evaluate: video ${video}: frame ${path.basename(frame, '.jpg')} is 24×16 but \\S+ is 48×32`));
+    } finally {
+      writeFileSync(frame, good);
+      writeFileSync(maskFile, goodMask);
     }
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(root).filter((f) => f.startsWith('bad'))).toEqual([]);
