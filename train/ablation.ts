@@ -7,7 +7,11 @@
 // --init and no further warm-up, so every row has seen the same labels for the same number of steps.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { VideoDataset } from '../dataset/reader.ts';
+import { labeledEvery, labeledVideos, type FrameRef } from '../dataset/splits.ts';
+import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { DEFAULTS, METHODS, type Method, type TrainOptions } from './config.ts';
+import { formatQuality, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
 import { train } from './train.ts';
 
 interface AblationOptions {
@@ -73,11 +77,24 @@ interface Row {
   mVC8: number;
   mVC16: number;
   minutes: number;
+  /** The final model's pseudo-label quality on the unlabeled training frames (absent in older results). */
+  pseudo?: PseudoQuality;
+}
+
+/** Pseudo-label quality of a run's model on the unlabeled frames of its split. */
+async function quality(dir: string, ds: VideoDataset, unlabeled: FrameRef[]): Promise<PseudoQuality> {
+  const file = path.join(dir, 'model.safetensors');
+  const { model } = studentFromCheckpoint(new Uint8Array(readFileSync(file)), file);
+  try {
+    return await pseudoLabelQuality(model, ds, unlabeled);
+  } finally {
+    model.ps.dispose();
+  }
 }
 
 const LABEL: Record<Method, string> = { sup: 'supervised only', u2pl: 'U2PL', mvc: 'MVC', ifr: 'IFR', full: 'all (U2PL + MVC + IFR)' };
 
-function table(rows: Row[], o: AblationOptions): string {
+function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[]): string {
   const pm = (xs: number[]) => {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     const half = (Math.max(...xs) - Math.min(...xs)) / 2;
@@ -88,13 +105,28 @@ function table(rows: Row[], o: AblationOptions): string {
     `Labels: ${labels}. Each run: ${o.warmupSteps} shared supervised steps, then ${o.steps} steps of the method (batch ${o.batch}); ` +
       `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of the embedded set, ${new Date().toISOString().slice(0, 10)}.`,
     '',
-    '| method | val mIoU | mVC8 | mVC16 | minutes per run |',
-    '|---|---|---|---|---|',
+    ...(teachers.length
+      ? [
+          '',
+          `Pseudo-label accuracy of the warm-up teacher on the unlabeled training frames (every 4th frame), all pixels and the most ` +
+            `confident shares by entropy: ${teachers.map((q, seed) => `seed ${seed} ${formatQuality(q)}`).join('; ')}.`,
+        ]
+      : []),
+    '',
+    '| method | val mIoU | mVC8 | mVC16 | pseudo-label accuracy (all / top 20%) | minutes per run |',
+    '|---|---|---|---|---|---|',
   ];
+  const acc = (rs: Row[]) => {
+    const qs = rs.flatMap((r) => (r.pseudo ? [r.pseudo] : []));
+    if (!qs.length) return '—';
+    const m = (f: (q: PseudoQuality) => number) => `${((100 * qs.reduce((a, q) => a + f(q), 0)) / qs.length).toFixed(1)}%`;
+    return `${m((q) => q.accuracy)} / ${m((q) => q.byConfidence[0]!.accuracy)}`;
+  };
   for (const m of o.methods) {
     const rs = rows.filter((r) => r.method === m);
     if (!rs.length) continue;
-    lines.push(`| ${LABEL[m]} | ${pm(rs.map((r) => r.mIoU))} | ${pm(rs.map((r) => r.mVC8))} | ${pm(rs.map((r) => r.mVC16))} | ${(rs.reduce((a, r) => a + r.minutes, 0) / rs.length).toFixed(1)} |`);
+    const cells = [pm(rs.map((r) => r.mIoU)), pm(rs.map((r) => r.mVC8)), pm(rs.map((r) => r.mVC16)), acc(rs), (rs.reduce((a, r) => a + r.minutes, 0) / rs.length).toFixed(1)];
+    lines.push(`| ${LABEL[m]} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -113,22 +145,41 @@ async function main(): Promise<void> {
   const resultsPath = path.join(o.out, 'results.json');
   // Finished runs are kept, so an interrupted ablation continues where it stopped.
   const rows: Row[] = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Row[]) : [];
+  const teachers: PseudoQuality[] = [];
   for (let seed = 0; seed < o.seeds; seed++) {
     const warm = path.join(o.out, `warmup-s${seed}`);
     if (!existsSync(path.join(warm, 'model.safetensors')) || !existsSync(path.join(warm, 'report.html'))) {
       console.log(`\n=== seed ${seed}: supervised warm-up, ${o.warmupSteps} steps ===`);
       await train({ ...base, seed, steps: o.warmupSteps, out: warm });
     }
+    // The same split train() draws for this seed (train.ts trainingSplit).
+    const ds = VideoDataset.open(o.data);
+    const videos = ds.videoFrames('train');
+    const { unlabeled } = o.labeledVideos > 0 ? labeledVideos(videos, o.labeledVideos, seed) : labeledEvery(videos, o.labeledEvery);
+    const teacherFile = path.join(warm, 'pseudo-quality.json');
+    if (!existsSync(teacherFile)) writeFileSync(teacherFile, JSON.stringify(await quality(warm, ds, unlabeled), null, 2));
+    teachers.push(JSON.parse(readFileSync(teacherFile, 'utf8')) as PseudoQuality);
+    console.log(`warm-up teacher's pseudo-labels on the unlabeled frames: ${formatQuality(teachers[seed]!)}`);
     for (const method of o.methods) {
-      if (rows.some((r) => r.method === method && r.seed === seed)) continue;
+      const done = rows.find((r) => r.method === method && r.seed === seed);
+      const dir = path.join(o.out, `${method}-s${seed}`);
+      if (done) {
+        // Results from before the quality column get it now, while the run's model is still there.
+        if (!done.pseudo && existsSync(path.join(dir, 'model.safetensors'))) {
+          done.pseudo = await quality(dir, ds, unlabeled);
+          writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
+        }
+        continue;
+      }
       console.log(`\n=== seed ${seed}: ${LABEL[method]}, ${o.steps} steps from the warm-up ===`);
       const t0 = performance.now();
-      const r = await train({ ...base, seed, method, steps: o.steps, warmup: 0, supSteps: 0, init: path.join(warm, 'model.safetensors'), out: path.join(o.out, `${method}-s${seed}`) });
-      rows.push({ method, seed, mIoU: r!.result.mIoU, mVC8: r!.result.mVC8, mVC16: r!.result.mVC16, minutes: (performance.now() - t0) / 60000 });
+      const r = await train({ ...base, seed, method, steps: o.steps, warmup: 0, supSteps: 0, init: path.join(warm, 'model.safetensors'), out: dir });
+      const minutes = (performance.now() - t0) / 60000;
+      rows.push({ method, seed, mIoU: r!.result.mIoU, mVC8: r!.result.mVC8, mVC16: r!.result.mVC16, minutes, pseudo: await quality(dir, ds, unlabeled) });
       writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
     }
   }
-  const md = table(rows, o);
+  const md = table(rows, o, teachers);
   writeFileSync(path.join(o.out, 'results.md'), `${md}\n`);
   console.log(`\n${md}`);
   if (existsSync(o.readme)) {

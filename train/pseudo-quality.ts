@@ -1,0 +1,74 @@
+// How good a model's pseudo-labels are on the unlabeled training frames, measured against their ground
+// truth where the data has it (the embedded set has masks for every frame; semi-supervised benchmarks
+// usually hide labels they have). Self-training helps only if the labels it trains on are mostly
+// right: U2PL keeps the pixels of lowest entropy, so the accuracy of the most confident shares says
+// whether its "reliable" pixels deserve the name. The ablation reports it for the warm-up teacher and
+// for each method's final model.
+import { noGrad, tidy } from '../engine/index.ts';
+import { IGNORE } from '../dataset/labels.ts';
+import type { VideoDataset } from '../dataset/reader.ts';
+import type { FrameRef } from '../dataset/splits.ts';
+import { modelInput, perFrame, probabilities } from '../eval/predict.ts';
+import type { Student } from '../models/student.ts';
+import { pseudoLabels } from './u2pl.ts';
+
+export interface PseudoQuality {
+  /** Pixels with ground truth that were scored. */
+  pixels: number;
+  /** Share of them whose argmax label is right. */
+  accuracy: number;
+  /** Accuracy over the `share` most confident pixels (lowest entropy first), for each share asked. */
+  byConfidence: { share: number; accuracy: number }[];
+}
+
+export const QUALITY_SHARES = [0.2, 0.5, 0.8];
+
+/** Accuracy of `labels` against `gt` (IGNORE pixels left out), overall and over the lowest-entropy shares. */
+export function qualityOf(labels: Int32Array, entropy: Float32Array, gt: Int32Array, shares = QUALITY_SHARES): PseudoQuality {
+  if (labels.length !== gt.length || entropy.length !== gt.length) {
+    throw new Error(`qualityOf: ${labels.length} labels, ${entropy.length} entropies and ${gt.length} ground-truth pixels`);
+  }
+  const scored: number[] = [];
+  for (let i = 0; i < gt.length; i++) if (gt[i] !== IGNORE) scored.push(i);
+  const right = (i: number) => (labels[i] === gt[i] ? 1 : 0);
+  const mean = (idx: number[]) => (idx.length ? idx.reduce((a, i) => a + right(i), 0) / idx.length : NaN);
+  const ranked = [...scored].sort((a, b) => entropy[a]! - entropy[b]!);
+  return {
+    pixels: scored.length,
+    accuracy: mean(scored),
+    byConfidence: shares.map((share) => ({ share, accuracy: mean(ranked.slice(0, Math.max(1, Math.round(share * ranked.length)))) })),
+  };
+}
+
+/** The model's pseudo-label quality on every `every`-th of `frames` that has a mask (at the frame's size). */
+export async function pseudoLabelQuality(model: Student, ds: VideoDataset, frames: FrameRef[], every = 4): Promise<PseudoQuality> {
+  const picked = frames.filter((r, i) => i % every === 0 && ds.hasMask(r.video, r.frame));
+  if (!picked.length) throw new Error('pseudoLabelQuality: none of the frames has a ground-truth mask');
+  const labels: Int32Array[] = [], entropy: Float32Array[] = [], gt: Int32Array[] = [];
+  for (const r of picked) {
+    const s = ds.readSample(r.video, r.frame);
+    const probs = noGrad(() =>
+      tidy(() => {
+        const { images, clip } = modelInput(model, [s.frame]);
+        return perFrame(probabilities(model, images, 1, clip), clip);
+      }),
+    );
+    const p = pseudoLabels((await probs.data()) as Float32Array, 1, model.config.numClasses, s.frame.height, s.frame.width);
+    probs.dispose();
+    labels.push(p.labels);
+    entropy.push(p.entropy);
+    gt.push(s.labels.labels);
+  }
+  const cat = <T extends Int32Array | Float32Array>(xs: T[], make: new (n: number) => T): T => {
+    const out = new make(xs.reduce((n, x) => n + x.length, 0));
+    xs.reduce((at, x) => (out.set(x, at), at + x.length), 0);
+    return out;
+  };
+  return qualityOf(cat(labels, Int32Array), cat(entropy, Float32Array), cat(gt, Int32Array));
+}
+
+/** "54.1% (top 20%: 85.5%)" for tables and logs. */
+export function formatQuality(q: PseudoQuality): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  return `${pct(q.accuracy)} (${q.byConfidence.map((c) => `top ${Math.round(100 * c.share)}%: ${pct(c.accuracy)}`).join(', ')})`;
+}
