@@ -7,6 +7,7 @@
 // --init and no further warm-up, so every row has seen the same labels for the same number of steps.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { labeledEvery, labeledVideos, type FrameRef } from '../dataset/splits.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
@@ -133,6 +134,7 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[]): stri
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
+  await initNode(); // the quality measurements may run before any training does
   const base: TrainOptions = {
     ...DEFAULTS,
     data: o.data,
