@@ -108,12 +108,11 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[]): stri
     '',
     ...(teachers.length
       ? [
-          '',
           `Pseudo-label accuracy of the warm-up teacher on the unlabeled training frames (every 4th frame), all pixels and the most ` +
             `confident shares by entropy: ${teachers.map((q, seed) => `seed ${seed} ${formatQuality(q)}`).join('; ')}.`,
+          '',
         ]
       : []),
-    '',
     '| method | val mIoU | mVC8 | mVC16 | pseudo-label accuracy (all / top 20%) | minutes per run |',
     '|---|---|---|---|---|---|',
   ];
