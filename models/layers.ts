@@ -1,6 +1,6 @@
 // Building blocks of a pre-norm vision transformer, written with the engine's ops.
 // Shapes: tokens are [B, T, C]; heads split C into H × D.
-import { add, gelu, layerNorm, linear, matmul, mul, permute, reshape, slice, softmax, type Tensor } from '../engine/index.ts';
+import { add, attention, gelu, layerNorm, linear, type Tensor } from '../engine/index.ts';
 import type { ParamStore } from './params.ts';
 
 export class Linear {
@@ -38,15 +38,8 @@ export class Attention {
     this.proj = new Linear(ps, `${name}.proj`, dim, dim);
   }
   forward(x: Tensor): Tensor {
-    const [b, t, c] = x.shape as [number, number, number];
-    const h = this.heads;
-    const d = c / h;
-    // [B, T, 3C] → [3, B, H, T, D]: q, k and v are then contiguous slices.
-    const qkv = permute(reshape(this.qkv.forward(x), [b, t, 3, h, d]), [2, 0, 3, 1, 4]);
-    const part = (i: number) => reshape(slice(qkv, [i], [i + 1]), [b, h, t, d]);
-    const scores = mul(matmul(part(0), part(1), { transB: true }), 1 / Math.sqrt(d));
-    const out = matmul(softmax(scores, -1), part(2)); // [B, H, T, D]
-    return this.proj.forward(reshape(permute(out, [0, 2, 1, 3]), [b, t, c]));
+    // qkv [B, T, 3C] is read as [B, T, 3, H, D] in place; heads come back merged as [B, T, C].
+    return this.proj.forward(attention(this.qkv.forward(x), this.heads));
   }
 }
 

@@ -1,5 +1,6 @@
 // Matrix product for CPU adapters (lavapipe), one chunk of K per dispatch:
-// out[i, j] (+)= Σ_{k0 ≤ k < k0 + KC} X[i, k] · Y[k, j], X rows contiguous along K, read as vec4.
+// out[i, j] (+)= Σ_{k0 ≤ k < k0 + KC} X[i, k] · Y[k, j], X rows contiguous along K, read as vec4;
+// Y and out through strides (any layout).
 //
 // Why it looks like this (measured; engine/ops/matmul.ts has the numbers). Lavapipe runs 8
 // invocations as the lanes of one AVX2 vector. It turns every storage load whose address is not a
@@ -19,8 +20,8 @@
 struct Params {
   I: u32, J: u32, K: u32, k0: u32,
   xi: u32, yk: u32, yj: u32, ci: u32, cj: u32,
-  first: u32, bias: u32, never: u32, z0: u32, brank: u32,
-  bshape: array<vec4<u32>, 2>, xs: array<vec4<u32>, 2>, ys: array<vec4<u32>, 2>,
+  first: u32, bias: u32, never: u32, z0: u32, brank: u32, xoff: u32, yoff: u32, ooff: u32,
+  bshape: array<vec4<u32>, 2>, xs: array<vec4<u32>, 2>, ys: array<vec4<u32>, 2>, os: array<vec4<u32>, 2>,
 };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<vec4<f32>>;
@@ -36,10 +37,10 @@ var<workgroup> pin: array<f32, 1>;
 
 @compute @workgroup_size({{WG}})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
-  // Batch z: X, Y through broadcast strides (xs, ys); out is contiguous.
+  // Batch z: X, Y and out through base offsets and batch strides (0 where broadcast).
   let z = wid.z + p.z0;
-  let xo = bcast_offset(z, p.brank, p.bshape, p.xs);
-  let yo = bcast_offset(z, p.brank, p.bshape, p.ys);
+  let xo = p.xoff + bcast_offset(z, p.brank, p.bshape, p.xs);
+  let yo = p.yoff + bcast_offset(z, p.brank, p.bshape, p.ys);
   let j0 = wid.y * {{BN}}u;
   for (var t = li; t < {{TILE}}u; t += {{WG}}u) {
     let k = p.k0 + t / {{BN}}u;
@@ -58,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 {{BODY}}
   c0 += select(0.0, pin[0], p.never == 1u);
   if (iReal < p.I) {
-    let o = z * p.I * p.J + i * p.ci + j0 * p.cj;
+    let o = p.ooff + bcast_offset(z, p.brank, p.bshape, p.os) + i * p.ci + j0 * p.cj;
 {{STORE}}
   }
 }

@@ -1,15 +1,16 @@
 // Matrix product for GPUs: out[m, n] = Σ_k A(m, k) · B(k, n), the classic workgroup-memory tiling.
 // A 16 × 16 workgroup computes a 64 × 64 block of out, each invocation a 4 × 4 register block; K is
-// walked in tiles of 16 staged in workgroup memory. A(m, k) = A[ao + m·am + k·ak] and
-// B(k, n) = B[bo + k·bk + n·bn], so transposed operands are read in place; the staging loop walks the
-// contiguous dimension fastest (p.aKfast, p.bKfast) so that neighbouring invocations read neighbouring
-// addresses. Batch z (wid.z + p.z0) finds its operands through broadcast strides. With p.bias, adds
-// Bias[n] to every row.
+// walked in tiles of 16 staged in workgroup memory. A(m, k) = A[ao + m·am + k·ak],
+// B(k, n) = B[bo + k·bk + n·bn] and out(m, n) = O[oo + m·cm + n·cn], so transposed or interleaved
+// operands are read and written in place; the staging loop walks the contiguous dimension fastest
+// (p.aKfast, p.bKfast) so that neighbouring invocations read neighbouring addresses. Batch z
+// (wid.z + p.z0) finds ao, bo and oo from base offsets and batch strides. With p.bias, adds Bias[n]
+// to every row.
 struct Params {
   M: u32, N: u32, K: u32, z0: u32,
-  am: u32, ak: u32, bk: u32, bn: u32,
-  aKfast: u32, bKfast: u32, bias: u32, brank: u32,
-  bshape: array<vec4<u32>, 2>, sa: array<vec4<u32>, 2>, sb: array<vec4<u32>, 2>,
+  am: u32, ak: u32, bk: u32, bn: u32, cm: u32, cn: u32,
+  aKfast: u32, bKfast: u32, bias: u32, brank: u32, aoff: u32, boff: u32, ooff: u32,
+  bshape: array<vec4<u32>, 2>, sa: array<vec4<u32>, 2>, sb: array<vec4<u32>, 2>, so: array<vec4<u32>, 2>,
 };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
@@ -27,8 +28,9 @@ var<workgroup> Bs: array<f32, 1024>; // [k][n], TK × TS
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let z = wid.z + p.z0;
-  let ao = bcast_offset(z, p.brank, p.bshape, p.sa);
-  let bo = bcast_offset(z, p.brank, p.bshape, p.sb);
+  let ao = p.aoff + bcast_offset(z, p.brank, p.bshape, p.sa);
+  let bo = p.boff + bcast_offset(z, p.brank, p.bshape, p.sb);
+  let oo = p.ooff + bcast_offset(z, p.brank, p.bshape, p.so);
   let m0 = wid.y * TS;
   let n0 = wid.x * TS;
   let t = lid.y * 16u + lid.x;
@@ -63,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var c = 0u; c < 4u; c++) {
       let n = n0 + lid.x * 4u + c;
       if (m < p.M && n < p.N) {
-        O[z * p.M * p.N + m * p.N + n] = acc[r][c] + select(0.0, Bias[n], p.bias == 1u);
+        O[oo + m * p.cm + n * p.cn] = acc[r][c] + select(0.0, Bias[n], p.bias == 1u);
       }
     }
   }

@@ -1,8 +1,9 @@
 // Backward of softmax / log-softmax along an axis, fused: one invocation per row (laid out as in
 // softmax.wgsl) forms t = Σ TERM over the row, then writes OUT for each element from g, y and t.
-//   softmax:     t = Σ g·y,  dx = y·(g − t)
-//   log-softmax: t = Σ g,    dx = g − exp(y)·t
-struct Params { rows: u32, c: u32, inner: u32 };
+//   softmax:     t = Σ g·y,  dx = alpha·y·(g − t)
+//   log-softmax: t = Σ g,    dx = alpha·(g − exp(y)·t)
+// where alpha is the forward pass's input scale (see softmax.wgsl).
+struct Params { rows: u32, c: u32, inner: u32, alpha: f32 };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read> Y: array<f32>;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
 import { checkOpWith, close, FWD, ndArb, shapeArb, values } from './gradcheck.ts';
 import { nd, size, type Nd } from './reference/nd.ts';
-import { alongAxis, crossEntropyRef, dropoutRef, l2NormalizeRef, layerNormRef, logSoftmaxRef, softmaxRef } from './reference/nn.ts';
+import { alongAxis, attentionRef, crossEntropyRef, dropoutRef, l2NormalizeRef, layerNormRef, logSoftmaxRef, softmaxRef } from './reference/nn.ts';
 import { gpu } from './setup.ts';
 
 beforeAll(gpu);
@@ -41,6 +41,58 @@ describe('softmax and logSoftmax', () => {
   test('bad axes and dtypes are named in the error', () => {
     expect(() => E.softmax(E.tensor([1, 2], [2]), 1)).toThrow(/softmax: axis 1 is out of range for rank 1/);
     expect(() => E.logSoftmax(E.tensor(new Int32Array([1, 2]), [2]))).toThrow(/logSoftmax: x must be f32/);
+  });
+});
+
+describe('attention', () => {
+  // D = 4, 8 let the cpu kernel read q and k in place (rows vec4-aligned); D = 1..3 take its packed path.
+  const cases = fc
+    .record({ B: fc.integer({ min: 1, max: 2 }), T: fc.integer({ min: 1, max: 6 }), heads: fc.integer({ min: 1, max: 3 }), D: fc.constantFrom(1, 2, 3, 4, 8) })
+    .chain(({ B, T, heads, D }) => ndArb([B, T, 3 * heads * D]).map((x) => [[x], heads] as [Nd[], number]));
+  afterAll(() => E.setMatmulVariant(undefined));
+  for (const variant of ['cpu', 'tiled'] as const) {
+    test(`forward and gradient of qkv, ${variant} matmul kernel`, async () => {
+      E.setMatmulVariant(variant);
+      await checkOpWith('attention', { cases, op: (heads, qkv) => E.attention(qkv!, heads), ref: (heads, qkv) => attentionRef(qkv!, heads), runs: 15 });
+    });
+  }
+
+  // Long enough for K = T to span two dispatch chunks of the cpu kernel (stored partial sums are
+  // re-read through the strided output) and for 128-row workgroups: checked against the composition
+  // of tested ops that attention replaces, on the values and on the gradient.
+  for (const variant of ['cpu', 'tiled'] as const) {
+    test(`T = 150: the same as permute, slice, matmul and softmax, ${variant} matmul kernel`, async () => {
+      E.setMatmulVariant(variant);
+      const [B, T, H, D] = [2, 150, 2, 8];
+      const C = H * D;
+      const rand = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 1000 + i * 12.9898) * 2);
+      const composed = (x: E.Tensor) => {
+        const qkv = E.permute(E.reshape(x, [B, T, 3, H, D]), [2, 0, 3, 1, 4]);
+        const part = (i: number) => E.reshape(E.slice(qkv, [i], [i + 1]), [B, H, T, D]);
+        const p = E.softmax(E.mul(E.matmul(part(0), part(1), { transB: true }), 1 / Math.sqrt(D)), -1);
+        return E.reshape(E.permute(E.matmul(p, part(2)), [0, 2, 1, 3]), [B, T, C]);
+      };
+      const run = async (f: (x: E.Tensor) => E.Tensor) => {
+        const x = E.requireGrad(E.tensor(rand(B * T * 3 * C, 1), [B, T, 3 * C]));
+        const y = E.tidy(() => {
+          const out = f(x);
+          E.backward(out, E.tensor(rand(B * T * C, 2), [B, T, C]));
+          return out;
+        });
+        const got = [await y.data(), await x.grad!.data()];
+        for (const t of [x.grad!, x, y]) t.dispose();
+        return got;
+      };
+      const [y, g] = await run((x) => E.attention(x, H));
+      const [yWant, gWant] = await run(composed);
+      close(y!, yWant!, FWD, 'attention forward');
+      close(g!, gWant!, FWD, 'attention gradient');
+    });
+  }
+
+  test('bad shapes are named in the error', () => {
+    expect(() => E.attention(E.zeros([2, 3, 12]), 3)).toThrow(/attention \[2,3,12\] heads 3: expected qkv \[B, T, 3·C\]/);
+    expect(() => E.attention(E.zeros([2, 12]), 2)).toThrow(/expected qkv/);
   });
 });
 

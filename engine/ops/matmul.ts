@@ -9,15 +9,17 @@
 //   straight-line part generated here, one dispatch per chunk of K. On 1024³ here it does 12–17
 //   GFLOP/s per two uncontended cores (bench/matmul-kernels.ts, "cpu" figure), against 5–7 for the
 //   best register-tiled loop kernels tried (4×8, 8×4, 8×8 blocks per invocation, vec4 loads) and
-//   2.5–4 for 'tiled'. The first use of each chunk size compiles for seconds (lavapipe's LLVM).
+//   2.5–4 for 'tiled'. The first use of each chunk size (and workgroup size: 32, 64 or 128 rows,
+//   the smallest that covers the product's rows) compiles for seconds (lavapipe's LLVM).
 //   Other CPU adapters compile differently: on SwiftShader (Chrome's) 'tiled' is 8× faster (the
 //   default student on a 96×128 frame: 2.3 s against 19 s), so it keeps 'tiled'.
 //
-// Both kernels read transposed operands in place through strides. The cpu kernel computes
-// out[i, j] = Σ_k X[i, k] Y[k, j] and reads X rows four k at a time, so X must be contiguous along K
-// with K % 4 = 0: X is A, or B when both operands are transposed (it then computes outᵀ = B·A,
-// storing through swapped strides); otherwise X is first copied into that layout (O(M·K), small
-// next to the product).
+// Both kernels read their operands and write the output through strides (MatView), so transposed,
+// broadcast and interleaved operands (attention's heads, via matmulInto) need no copies. The cpu
+// kernel computes out[i, j] = Σ_k X[i, k] Y[k, j] and reads X rows four k at a time, so X must be
+// contiguous along K with K % 4 = 0: X is op(A), or op(B)ᵀ (it then computes outᵀ = op(B)ᵀ·op(A)ᵀ,
+// storing through swapped strides); when neither is laid out so, the smaller one is first copied
+// into that layout (O(rows·K), small next to the product).
 //
 // linear's bias is added in the kernels (the cpu kernel starts its accumulators from it).
 //
@@ -31,7 +33,7 @@ import tiledWgsl from '../../shaders/matmul_tiled.wgsl?raw';
 import { record } from '../autograd.ts';
 import { device } from '../device.ts';
 import { dispatch, grid1d, kernel, type Kernel } from '../kernel.ts';
-import { broadcastStrides, MAX_RANK, pad8 } from '../shape.ts';
+import { broadcastStrides, MAX_RANK, pad8, stridesOf } from '../shape.ts';
 import { Tensor, sizeOf, shapeStr } from '../tensor.ts';
 import { zeros } from './creation.ts';
 import { mapBinary, sumTo } from './elementwise.ts';
@@ -57,16 +59,31 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
+/**
+ * Matrices in a tensor's storage: matrix z of a batch (a multi-index over the batch shape) has
+ * element (r, c) at off + Σ_d z_d·bs[d] + r·rs + c·cs (bs[d] = 0 where broadcast). Operands and
+ * outputs are views, so transposes, broadcasts and interleaved layouts (attention's heads) are read
+ * and written in place.
+ */
+export interface MatView {
+  t: Tensor;
+  off: number;
+  bs: readonly number[];
+  rs: number;
+  cs: number;
+}
+
+/** The transposed matrices. */
+export const transposed = (v: MatView): MatView => ({ ...v, rs: v.cs, cs: v.rs });
+
 interface Plan {
   M: number;
   N: number;
   K: number;
-  /** Output batch shape and the operands' strides over it in matrices (0 where broadcast). */
   batch: number[];
-  ua: number[];
-  ub: number[];
-  transA: boolean;
-  transB: boolean;
+  /** op(A) (M × K) and op(B) (K × N). */
+  a: MatView;
+  b: MatView;
   what: string;
 }
 
@@ -92,12 +109,16 @@ function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op: string
     if (x !== y && x !== 1 && y !== 1) throw new Error(`${what}: batch dimensions do not broadcast (${x} vs ${y} at batch axis ${d})`);
     batch.push(x === 1 ? y : x);
   }
-  return { M, N, K, batch, ua: broadcastStrides(ab, batch), ub: broadcastStrides(bb, batch), transA, transB, what };
+  const view = (t: Tensor, sh: number[], rows: number, cols: number, trans: boolean): MatView => {
+    const v = { t, off: 0, bs: broadcastStrides(sh, batch).map((s) => s * rows * cols), rs: cols, cs: 1 };
+    return trans ? transposed(v) : v;
+  };
+  return { M, N, K, batch, a: view(a, ab, r0, r1, transA), b: view(b, bb, s0, s1, transB), what };
 }
 
 // ---- the cpu kernel --------------------------------------------------------------------------------
 
-const WG = 128; // invocations (rows of X) per workgroup: they share one tile of Y
+const WGS = [32, 64, 128]; // invocations (rows of X) per workgroup: they share one tile of Y
 const BN = 24; // columns per invocation: 24 accumulators and an X vec4 fit in 32 vector registers
 const REGION = 16; // k per region between pins (see the shader)
 const MAX_KC = 128; // most k per dispatch: longer code compiles for tens of seconds and gains little
@@ -113,7 +134,7 @@ function chunkOf(K: number): number {
  * `accumulate` (K spans several chunks), chunks after the first add to what is stored; without, the
  * kernel skips reading `out` (a fifth of the work at K = 64).
  */
-function cpuKernel(KC: number, accumulate: boolean): Kernel {
+function cpuKernel(KC: number, accumulate: boolean, WG: number): Kernel {
   const acc = (j: number) => `c${j}`;
   let body = '';
   for (let r = 0; r < KC; r += REGION) {
@@ -123,7 +144,7 @@ function cpuKernel(KC: number, accumulate: boolean): Kernel {
     }
     body += `  pin[0] = ${Array.from({ length: BN }, (_, j) => acc(j)).join(' + ')};\n`;
   }
-  return kernel(`matmul_cpu_k${KC}${accumulate ? '_acc' : ''}`, cpuWgsl, {
+  return kernel(`matmul_cpu_k${KC}${accumulate ? '_acc' : ''}${WG < 128 ? `_wg${WG}` : ''}`, cpuWgsl, {
     TILE: KC * BN,
     BN,
     WG,
@@ -144,73 +165,98 @@ function zChunk(): number {
   return device().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
 }
 
-/** The matrices of `t` (I rows of K, element (i, k) at i·xi + k·xk) as rows contiguous along K, zero-padded to Kp. */
-function pack(t: Tensor, I: number, K: number, Kp: number, xi: number, xk: number, what: string): Tensor {
-  const n = (t.size / (I * K)) * I * Kp;
-  const out = Tensor.empty([n], 'f32', 'matmul pack');
-  dispatch(kernel('matmul_pack', packWgsl), [t, out], { n, I, K, Kp, xi, xk }, grid1d(n, 256), what);
-  return out;
+/** Whether the cpu kernel can read `x` (I × K) as its row operand in place: contiguous along K, vec4-aligned. */
+function rowsInPlace(x: MatView, K: number): boolean {
+  return x.cs === 1 && [K, x.off, x.rs, ...x.bs].every((s) => s % 4 === 0);
 }
 
-function runCpu(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: Plan): void {
-  const { M, N, K } = p;
-  // op(A)(m, k) = A[m·am + k·ak], op(B)(k, n) = B[k·bk + n·bn]
-  const [am, ak] = p.transA ? [1, M] : [K, 1];
-  const [bk, bn] = p.transB ? [1, K] : [N, 1];
-  // X (rows read per invocation) and Y (staged in workgroup memory): out = X·Y, or outᵀ = B·A when
-  // both operands are transposed, as then B's rows are contiguous along K (not with a bias: it runs
-  // along J).
-  const swap = p.transA && p.transB && !bias;
-  const [I, J] = swap ? [N, M] : [M, N];
-  const x = swap ? { t: b, i: bn, k: bk, u: p.ub } : { t: a, i: am, k: ak, u: p.ua };
-  const y = swap ? { t: a, k: ak, j: am, u: p.ua } : { t: b, k: bk, j: bn, u: p.ub };
+/**
+ * A copy of `x` (I × K over `batch`) as rows contiguous along K, zero-padded to a multiple of 4.
+ * Batch dimensions that x is broadcast along are not copied (they keep stride 0).
+ */
+function pack(x: MatView, I: number, K: number, batch: readonly number[], what: string): MatView {
   const Kp = Math.ceil(K / 4) * 4;
-  const packed = x.k === 1 && Kp === K ? undefined : pack(x.t, I, K, Kp, x.i, x.k, p.what);
+  const dims = batch.flatMap((_, d) => (x.bs[d] ? [d] : []));
+  const shape = dims.map((d) => batch[d]!);
+  const rows = sizeOf(shape) * I;
+  const t = Tensor.empty([rows * Kp], 'f32', 'matmul pack');
+  const params = { rows, I, K, Kp, off: x.off, xi: x.rs, xk: x.cs, brank: dims.length, bshape: pad8(shape), bs: pad8(dims.map((d) => x.bs[d]!)) };
+  dispatch(kernel('matmul_pack', packWgsl, { BROADCAST: broadcastWgsl }), [x.t, t], params, grid1d(rows, 64), what);
+  const ps = stridesOf(shape);
+  return { t, off: 0, bs: batch.map((_, d) => (x.bs[d] ? ps[dims.indexOf(d)]! * I * Kp : 0)), rs: Kp, cs: 1 };
+}
+
+function runCpu(p: Plan, out: MatView, bias: Tensor | undefined): void {
+  const { M, N, K, a, b } = p;
+  // X (rows read per invocation, contiguous along K) and Y (staged in workgroup memory): out = X·Y
+  // with X = op(A), or outᵀ = op(B)ᵀ·op(A)ᵀ with X = op(B)ᵀ (not with a bias: it runs along J).
+  // X is read in place where it can be, else packed: op(A) unless op(B)ᵀ can be read in place or
+  // is the smaller copy (a weight gradient xᵀ·g packs whichever of x and g is narrower).
+  const copied = (v: MatView, rows: number) => rows * p.batch.reduce((n, d, i) => (v.bs[i] ? n * d : n), 1);
+  const swap = !bias && !rowsInPlace(a, K) && (rowsInPlace(transposed(b), K) || copied(b, N) < copied(a, M));
+  const [I, J] = swap ? [N, M] : [M, N];
+  const x0 = swap ? transposed(b) : a;
+  const y = swap ? transposed(a) : b;
+  const o = swap ? transposed(out) : out;
+  const x = rowsInPlace(x0, K) ? x0 : pack(x0, I, K, p.batch, p.what);
   const KC = chunkOf(K);
-  const kern = cpuKernel(KC, K > KC);
+  // The smallest workgroup that covers I, as rows past I are computed for nothing (attention's T = 64
+  // rows, convolutions' 32 or 64 output channels): 30% less time at I = 64 and 50% at I = 32 than
+  // 128 rows. Larger I keeps 128, which shares each Y tile more (64 rows there cost 15-25% more).
+  const WG = WGS.find((w) => w >= I) ?? 128;
+  const kern = cpuKernel(KC, K > KC, WG);
   const Z = sizeOf(p.batch);
   for (let z0 = 0; z0 < Z; z0 += zChunk()) {
     for (let k0 = 0; k0 < K; k0 += KC) {
       dispatch(
         kern,
-        [packed ?? x.t, y.t, bias ?? y.t, out],
+        [x.t, y.t, bias ?? y.t, out.t],
         {
           I, J, K, k0,
-          xi: packed ? Kp : x.i, yk: y.k, yj: y.j,
-          ci: swap ? 1 : N, cj: swap ? N : 1,
+          xi: x.rs, yk: y.rs, yj: y.cs, ci: o.rs, cj: o.cs,
           first: k0 === 0 ? 1 : 0, bias: bias ? 1 : 0, never: 0,
-          z0, brank: p.batch.length,
-          bshape: pad8(p.batch), xs: pad8(x.u.map((s) => s * I * Kp)), ys: pad8(y.u.map((s) => s * K * J)),
+          z0, brank: p.batch.length, xoff: x.off, yoff: y.off, ooff: o.off,
+          bshape: pad8(p.batch), xs: pad8(x.bs), ys: pad8(y.bs), os: pad8(o.bs),
         },
         [Math.ceil(I / WG), Math.ceil(J / BN), Math.min(zChunk(), Z - z0)],
         p.what,
       );
     }
   }
-  packed?.dispose();
+  if (x !== x0) x.t.dispose();
 }
 
 // ---- the tiled kernel ------------------------------------------------------------------------------
 
-function runTiled(a: Tensor, b: Tensor, bias: Tensor | undefined, out: Tensor, p: Plan): void {
-  const { M, N, K } = p;
-  const [am, ak] = p.transA ? [1, M] : [K, 1];
-  const [bk, bn] = p.transB ? [1, K] : [N, 1];
+function runTiled(p: Plan, out: MatView, bias: Tensor | undefined): void {
+  const { M, N, K, a, b } = p;
   const kern = kernel('matmul_tiled', tiledWgsl, { BROADCAST: broadcastWgsl });
   const Z = sizeOf(p.batch);
   for (let z0 = 0; z0 < Z; z0 += zChunk()) {
     dispatch(
       kern,
-      [a, b, bias ?? b, out],
+      [a.t, b.t, bias ?? b.t, out.t],
       {
-        M, N, K, z0, am, ak, bk, bn,
-        aKfast: ak === 1 ? 1 : 0, bKfast: bk === 1 ? 1 : 0, bias: bias ? 1 : 0,
-        brank: p.batch.length, bshape: pad8(p.batch), sa: pad8(p.ua.map((s) => s * M * K)), sb: pad8(p.ub.map((s) => s * K * N)),
+        M, N, K, z0, am: a.rs, ak: a.cs, bk: b.rs, bn: b.cs, cm: out.rs, cn: out.cs,
+        aKfast: a.cs === 1 ? 1 : 0, bKfast: b.rs === 1 ? 1 : 0, bias: bias ? 1 : 0,
+        brank: p.batch.length, aoff: a.off, boff: b.off, ooff: out.off,
+        bshape: pad8(p.batch), sa: pad8(a.bs), sb: pad8(b.bs), so: pad8(out.bs),
       },
       [Math.ceil(N / 64), Math.ceil(M / 64), Math.min(zChunk(), Z - z0)],
       p.what,
     );
   }
+}
+
+/**
+ * out ← a·b for views of M × K and K × N matrices (K ≥ 1) over `batch` (out: M × N, not overlapping
+ * a or b), without autograd: for ops that read or write interleaved layouts in place (attention).
+ */
+export function matmulInto(a: MatView, b: MatView, out: MatView, M: number, N: number, K: number, batch: number[], what: string): void {
+  if (M * N * sizeOf(batch) === 0) return;
+  const p: Plan = { M, N, K, batch, a, b, what };
+  if (matmulVariant() === 'cpu') runCpu(p, out, undefined);
+  else runTiled(p, out, undefined);
 }
 
 /** op(a)·op(b) (+ bias [N] on every row) without autograd. */
@@ -226,8 +272,9 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op = 'm
   }
   const out = Tensor.empty(shape, 'f32', op);
   if (out.size === 0) return out;
-  if (matmulVariant() === 'cpu') runCpu(a, b, bias, out, p);
-  else runTiled(a, b, bias, out, p);
+  const o = { t: out, off: 0, bs: stridesOf(p.batch).map((s) => s * p.M * p.N), rs: p.N, cs: 1 };
+  if (matmulVariant() === 'cpu') runCpu(p, o, bias);
+  else runTiled(p, o, bias);
   return out;
 }
 

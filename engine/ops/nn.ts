@@ -1,4 +1,4 @@
-// Neural-network ops: softmax, logSoftmax, crossEntropy, layerNorm, l2Normalize, dropout.
+// Neural-network ops: softmax, logSoftmax, attention, crossEntropy, layerNorm, l2Normalize, dropout.
 //
 // Each is a fused kernel with a fused backward kernel (shaders/softmax*.wgsl, cross_entropy*.wgsl,
 // layernorm*.wgsl, l2norm*.wgsl, dropout.wgsl). Row-wise ops run one invocation per row and walk the
@@ -26,6 +26,7 @@ import { dispatch, grid1d, kernel } from '../kernel.ts';
 import { normAxis } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
 import { mapBinary, mapUnary } from './elementwise.ts';
+import { matmulInto, transposed, type MatView } from './matmul.ts';
 import { seedWords } from './random.ts';
 import { sum } from './reduce.ts';
 
@@ -45,21 +46,31 @@ function rowsAlong(x: Tensor, axis: number, op: string): { rows: number; c: numb
 // ---- softmax, logSoftmax ------------------------------------------------------------------------------
 
 const SOFTMAX = {
-  softmax: { OUT: 'exp(v - m) / s', TERM: 'g * y', GRAD: 'y * (g - t)' },
-  logSoftmax: { OUT: 'v - m - log(s)', TERM: 'g', GRAD: 'g - exp(y) * t' },
+  softmax: { OUT: 'exp(p.alpha * (v - m)) / s', TERM: 'g * y', GRAD: 'p.alpha * (y * (g - t))' },
+  logSoftmax: { OUT: 'p.alpha * (v - m) - log(s)', TERM: 'g', GRAD: 'p.alpha * (g - exp(y) * t)' },
 } as const;
+
+/** op(alpha·x) along `axis` (alpha > 0), without autograd. */
+function softmaxForward(op: keyof typeof SOFTMAX, x: Tensor, axis: number, alpha: number, label: string): Tensor {
+  const y = Tensor.empty(x.shape, 'f32', op);
+  const r = rowsAlong(x, axis, op);
+  dispatch(kernel(op, softmaxWgsl, { OUT: SOFTMAX[op].OUT }), [x, y], { ...r, alpha }, grid1d(r.rows, 64), label);
+  return y;
+}
+
+/** The gradient of x for y = op(alpha·x), from y's gradient g and y. */
+function softmaxGrad(op: keyof typeof SOFTMAX, g: Tensor, y: Tensor, axis: number, alpha: number, label: string): Tensor {
+  const dx = Tensor.empty(y.shape, 'f32', `${op}_grad`);
+  const r = rowsAlong(y, axis, op);
+  dispatch(kernel(`${op}_grad`, softmaxGradWgsl, { TERM: SOFTMAX[op].TERM, OUT: SOFTMAX[op].GRAD }), [g, y, dx], { ...r, alpha }, grid1d(r.rows, 64), `${label} backward`);
+  return dx;
+}
 
 function softmaxOp(op: keyof typeof SOFTMAX, x: Tensor, axis: number): Tensor {
   checkF32(x, op, 'x');
-  const r = rowsAlong(x, axis, op);
   const label = `${op} ${shapeStr(x.shape)} axis ${axis}`;
-  const y = Tensor.empty(x.shape, 'f32', op);
-  dispatch(kernel(op, softmaxWgsl, { OUT: SOFTMAX[op].OUT }), [x, y], r, grid1d(r.rows, 64), label);
-  return record(y, op, [x], (g) => {
-    const dx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
-    dispatch(kernel(`${op}_grad`, softmaxGradWgsl, { TERM: SOFTMAX[op].TERM, OUT: SOFTMAX[op].GRAD }), [g, y, dx], r, grid1d(r.rows, 64), `${label} backward`);
-    return [dx];
-  });
+  const y = softmaxForward(op, x, axis, 1, label);
+  return record(y, op, [x], (g) => [softmaxGrad(op, g, y, axis, 1, label)]);
 }
 
 /** Softmax along `axis` (any axis; default the last), numerically stable. */
@@ -70,6 +81,57 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 /** log(softmax(x)) along `axis`, computed as x − max − log Σ exp(x − max) (no log of a rounded-to-0 softmax). */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   return softmaxOp('logSoftmax', x, axis);
+}
+
+// ---- attention ----------------------------------------------------------------------------------------
+
+/**
+ * Multi-head self-attention on a fused projection: qkv [B, T, 3C] holds q, k and v as [B, T, 3, H, D]
+ * (C = H·D, H = heads); returns softmax(q·kᵀ/√D)·v per head, heads merged back: [B, T, C].
+ *
+ * The products read q, k and v, and write the output and the gradient of qkv, through strides
+ * (matmulInto), so nothing is permuted, sliced or summed: the three parts of the gradient are written
+ * side by side into one tensor. The 1/√D scale is applied inside the softmax kernels. Unlike the
+ * other ops here, the backward pass reads a tensor made in the forward pass (the attention weights,
+ * as the composition of ops it replaces did): recomputing them would cost a product and a softmax.
+ */
+export function attention(qkv: Tensor, heads: number): Tensor {
+  const what = `attention ${shapeStr(qkv.shape)} heads ${heads}`;
+  checkF32(qkv, 'attention', 'qkv');
+  if (qkv.rank !== 3 || !(Number.isInteger(heads) && heads > 0) || qkv.shape[2]! % (3 * heads) !== 0 || qkv.shape[2] === 0) {
+    throw new Error(`${what}: expected qkv [B, T, 3·C] with C > 0 divisible by the heads`);
+  }
+  const [B, T, C3] = qkv.shape as [number, number, number];
+  const C = C3 / 3;
+  const D = C / heads;
+  const scale = 1 / Math.sqrt(D);
+  const batch = [B, heads];
+  // Head h of batch b of part j of a [B, T, parts, H, D] tensor, as a T × D matrix.
+  const part = (t: Tensor, parts: number, j: number): MatView => ({ t, off: j * C, bs: [T * parts * C, D], rs: parts * C, cs: 1 });
+  // A [B, H, T, T] tensor's T × T matrices.
+  const square = (t: Tensor): MatView => ({ t, off: 0, bs: [heads * T * T, T * T], rs: T, cs: 1 });
+  const [q, k, v] = [0, 1, 2].map((j) => part(qkv, 3, j)) as [MatView, MatView, MatView];
+  const scores = Tensor.empty([B, heads, T, T], 'f32', 'attention scores');
+  matmulInto(q, transposed(k), square(scores), T, T, D, batch, `${what}: q·kᵀ`);
+  const prob = softmaxForward('softmax', scores, -1, scale, what);
+  scores.dispose();
+  const out = Tensor.empty([B, T, C], 'f32', 'attention');
+  matmulInto(square(prob), v, part(out, 1, 0), T, D, T, batch, `${what}: p·v`);
+  const y = record(out, 'attention', [qkv], (g) => {
+    const dqkv = Tensor.empty(qkv.shape, 'f32', 'attention_grad');
+    const dOut = part(g, 1, 0);
+    const dProb = Tensor.empty(prob.shape, 'f32', 'attention_grad');
+    matmulInto(dOut, transposed(v), square(dProb), T, T, D, batch, `${what} backward: dp`);
+    matmulInto(transposed(square(prob)), dOut, part(dqkv, 3, 2), T, D, T, batch, `${what} backward: dv`);
+    const dScores = softmaxGrad('softmax', dProb, prob, -1, scale, what);
+    dProb.dispose();
+    matmulInto(square(dScores), k, part(dqkv, 3, 0), T, D, T, batch, `${what} backward: dq`);
+    matmulInto(transposed(square(dScores)), q, part(dqkv, 3, 1), T, D, T, batch, `${what} backward: dk`);
+    dScores.dispose();
+    return [dqkv];
+  });
+  if (!y.node) prob.dispose(); // no backward will read it
+  return y;
 }
 
 // ---- crossEntropy -------------------------------------------------------------------------------------

@@ -75,3 +75,26 @@ export function l2NormalizeRef(x: Nd, axis: number, eps: number): Nd {
 export function dropoutRef(x: Nd, mask: ArrayLike<number>, p: number): Nd {
   return nd(x.shape, (i) => (mask[i] ? x.data[i]! / (1 - p) : 0));
 }
+
+/** Multi-head self-attention on qkv [B, T, 3·C] (q, k, v as [B, T, 3, H, D]): softmax(q·kᵀ/√D)·v, heads merged: [B, T, C]. */
+export function attentionRef(qkv: Nd, heads: number): Nd {
+  const [B, T, C3] = qkv.shape as [number, number, number];
+  const C = C3 / 3;
+  const D = C / heads;
+  const at = (b: number, t: number, j: number, h: number, d: number) => qkv.data[(b * T + t) * C3 + j * C + h * D + d]!;
+  const out = nd([B, T, C]);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < heads; h++) {
+      for (let t = 0; t < T; t++) {
+        const scores = Array.from({ length: T }, (_, u) => {
+          let s = 0;
+          for (let d = 0; d < D; d++) s += at(b, t, 0, h, d) * at(b, u, 1, h, d);
+          return s / Math.sqrt(D);
+        });
+        const p = softmaxRow(scores);
+        for (let d = 0; d < D; d++) out.data[(b * T + t) * C + h * D + d] = p.reduce((s, pu, u) => s + pu * at(b, u, 2, h, d), 0);
+      }
+    }
+  }
+  return out;
+}
