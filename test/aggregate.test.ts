@@ -97,7 +97,7 @@ describe('consistency score', () => {
     expect(got[1]).toBeCloseTo(ref[1]!, 3);
     // Masks that move exactly with the texture are nearly perfectly consistent.
     expect(got[0]).toBeGreaterThan(0.9);
-  }, 60_000);
+  });
 });
 
 describe('choosing a model', () => {
@@ -114,7 +114,7 @@ describe('choosing a model', () => {
       expect(b.chosen).toBe(1);
       expect(formatChoice(b, ['A', 'B'])).toMatch(/^v: B \(the higher mean SSIM of flow-warped masks; A 0\.\d{4}, B 0\.\d{4} over 5 frame pairs\)$/);
     }
-  }, 60_000);
+  });
 
   test('ties keep the first model; a one-frame video has no pairs', async () => {
     const { frames, labels } = movingScene(5);
@@ -126,7 +126,7 @@ describe('choosing a model', () => {
     expect(one).toMatchObject({ chosen: 0, pairs: 0 });
     expect(one.scores.every(Number.isNaN)).toBe(true);
     expect(formatChoice(one, ['A', 'B'])).toContain('one frame');
-  }, 30_000);
+  });
 
   test('bad input: label maps that do not match the frames', async () => {
     const { frames, labels } = movingScene(5);
@@ -160,7 +160,7 @@ describe('evaluate with a second model', () => {
     expect(out.result).toEqual(metrics.result());
     a.ps.dispose();
     b.ps.dispose();
-  }, 120_000);
+  });
 
   test('a model whose classes differ from the data is refused before any work', async () => {
     const ds = VideoDataset.open(data);

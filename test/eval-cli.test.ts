@@ -51,7 +51,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-}, 60_000);
+}, 300_000);
 afterAll(async () => {
   await new Promise((ok) => server.close(ok));
   rmSync(root, { recursive: true, force: true });
@@ -87,7 +87,7 @@ describe('node eval/run.js', () => {
     expect(agg.models).toHaveLength(2);
     expect(agg.choices).toHaveLength(2);
     for (const c of agg.choices) expect(c.chosen).toBe(c.scores[1]! > c.scores[0]! ? 1 : 0);
-  }, 120_000);
+  }, 600_000);
 
   test('--vlm-* relabels each group to the answered class; an unreachable endpoint leaves the masks and says so', async () => {
     const plain = path.join(root, 'plain'), fixed = path.join(root, 'fixed'), down = path.join(root, 'down');
@@ -114,7 +114,7 @@ describe('node eval/run.js', () => {
     expect(closed.stderr).toMatch(/unchanged — request failed/);
     expect(closed.stdout).toMatch(/class correction: 0 relabelled, 2 left unchanged/);
     expect(masks(down)).toEqual(before);
-  }, 180_000);
+  }, 600_000);
 
   test('bad input stops with a clear error and leaves no output folder', async () => {
     const out = path.join(root, 'bad');
@@ -154,5 +154,5 @@ describe('node eval/run.js', () => {
     }
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(root).filter((f) => f.startsWith('bad'))).toEqual([]);
-  }, 180_000);
+  }, 600_000);
 });

@@ -196,7 +196,7 @@ describe('CLI', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'flow-cli-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const vite = path.resolve('node_modules/.bin/vite-node');
-  const cli = (...args: string[]) => spawnSync(process.execPath, [vite, 'eval/flow-cli.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const cli = (...args: string[]) => spawnSync(process.execPath, [vite, 'eval/flow-cli.ts', ...args], { encoding: 'utf8', timeout: 300_000 });
   const png = (name: string, w: number, h: number, g: Uint8Array) => {
     const file = path.join(dir, name);
     writeFileSync(file, pngEncode({ width: w, height: h, data: Uint8Array.from({ length: 3 * w * h }, (_, i) => g[Math.floor(i / 3)]!), channels: 3, depth: 8 }));

@@ -82,4 +82,4 @@ test("pseudoLabelQuality scores the model's own predictions against the masks", 
   expect(q.pixels).toBe(n);
   expect(q.accuracy).toBeCloseTo(right / n, 12);
   model.ps.dispose();
-}, 60_000);
+});
