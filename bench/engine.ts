@@ -1,7 +1,12 @@
 // The engine's side of the benchmarks, measured by the same protocol as bench/tfjs-peers.ts.
 import { matmul, randNormal, sync, tidy, type Tensor } from '../engine/index.ts';
 import { MATMUL_REPS, MATMUL_SAMPLES, VIT_STEPS, WARMUP, median } from './tfjs-peers.ts';
+import type { Frame } from '../dataset/image.ts';
+import { predictFrames } from '../eval/predict.ts';
+import { Student, defaultStudentConfig } from '../models/student.ts';
 import { vitTrainer } from './vit.ts';
+
+const STUDENT_FRAMES = 5;
 
 /** f32 1024×1024 matmul throughput in GFLOP/s: MATMUL_REPS products, then a read-back of the last. */
 export async function engineMatmulGflops(n = 1024): Promise<number> {
@@ -41,4 +46,22 @@ export async function engineVitStepMs(): Promise<number> {
   t.dispose();
   await sync();
   return median(times);
+}
+
+/**
+ * Frames per second of the default student (10 classes, trained at 96×128) predicting a 480×360
+ * frame, as `node eval/run.js` does: resize to patch multiples, forward, resize back, argmax, read back.
+ */
+export async function engineStudentFps(width = 480, height = 360): Promise<number> {
+  const model = new Student(defaultStudentConfig(10), 0);
+  const frame: Frame = { width, height, rgb: Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 37) % 251) };
+  for (let i = 0; i < WARMUP; i++) await predictFrames(model, [frame]);
+  const times: number[] = [];
+  for (let i = 0; i < STUDENT_FRAMES; i++) {
+    const t0 = performance.now();
+    await predictFrames(model, [frame]);
+    times.push(performance.now() - t0);
+  }
+  model.ps.dispose();
+  return 1000 / median(times);
 }

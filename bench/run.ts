@@ -8,7 +8,8 @@
 // then, as its last line, one JSON object with every figure.
 // bench/engine.ts exports engineMatmulGflops() and engineVitStepMs(), measured by the protocol and
 // constants in bench/tfjs-peers.ts (WARMUP, VIT, MATMUL_REPS, ...); a row whose engine figure is not
-// exported shows the peers alone. Last, Farneback optical flow on a 640×480 pair beside opencv.js
+// exported shows the peers alone. Last, the default student's inference fps on a 480×360 frame, and
+// Farneback optical flow on a 640×480 pair beside opencv.js
 // (bench/flow.ts), in this process.
 //
 //   --peers=webgpu,wasm   which TF.js peers to run (default both; --peers= for none)
@@ -110,12 +111,15 @@ async function main(): Promise<void> {
   const gpuPeer = results.get('webgpu');
   if (gpuPeer?.adapter) console.log(`TF.js WebGPU adapter: ${gpuPeer.adapter}`);
   if (wasm) console.log(`TF.js WASM: threaded SIMD build, ${wasm.threads} XNNPACK thread(s)`);
+  const fps = await engine.engineStudentFps();
+  json.student480x360_fps = round(fps);
   const flow = await benchFarneback();
   json.farneback640_ms = round(flow.engine_ms);
   json.opencv_farneback640_ms = round(flow.opencv_ms);
   json.speedup_vs_opencv_farneback640 = round(flow.opencv_ms / flow.engine_ms);
   const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   for (const row of table) console.log(row.map((s, c) => (c ? s.padStart(widths[c]!) : s.padEnd(widths[c]!))).join('  '));
+  console.log(`default student inference, 480×360 frame: ${fps.toFixed(2)} frames/s (no peer: TF.js has no such model)`);
   console.log(
     `Farneback ${FLOW_W}×${FLOW_H}, OpenCV's defaults: engine ${flow.engine_ms.toFixed(0)} ms, opencv.js (WASM, 1 thread) ${flow.opencv_ms.toFixed(0)} ms, ` +
       `speed-up ${(flow.opencv_ms / flow.engine_ms).toFixed(2)}× (flows differ by ${flow.epe.toExponential(1)} px on average)`,
