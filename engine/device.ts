@@ -16,6 +16,8 @@ export interface DeviceInfo {
   limits: Record<string, number>;
   /** true when the adapter is a CPU implementation (lavapipe, SwiftShader): kernels pick CPU-friendly variants. */
   isCPU: boolean;
+  /** true on Mesa's lavapipe (llvmpipe), whose code generation some kernels are built around. */
+  isLavapipe: boolean;
 }
 
 let gpuProvider: GPU | undefined;
@@ -93,10 +95,7 @@ function findGPU(): GPU {
   );
 }
 
-function isCPUAdapter(info: GPUAdapterInfo): boolean {
-  const s = `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
-  return /llvmpipe|lavapipe|swiftshader|cpu|mesa.*software/.test(s);
-}
+const adapterText = (info: GPUAdapterInfo) => `${info.vendor} ${info.architecture} ${info.device} ${info.description}`.toLowerCase();
 
 /**
  * Get an adapter and a device with the adapter's full limits (lavapipe allows 16 storage buffers a
@@ -133,7 +132,8 @@ export async function initDevice(opts: { powerPreference?: GPUPowerPreference } 
     description: ai.description,
     features,
     limits,
-    isCPU: isCPUAdapter(ai),
+    isCPU: /llvmpipe|lavapipe|swiftshader|cpu|mesa.*software/.test(adapterText(ai)),
+    isLavapipe: /llvmpipe|lavapipe/.test(adapterText(ai)),
   };
   current = new Device(dev, info);
   return current;

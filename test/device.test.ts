@@ -16,6 +16,7 @@ describe('device', () => {
     const d = await initNode();
     expect(d.info.limits.maxStorageBuffersPerShaderStage).toBeGreaterThanOrEqual(8);
     expect(typeof d.info.isCPU).toBe('boolean');
+    if (d.info.isLavapipe) expect(d.info.isCPU).toBe(true);
     expect(E.describeDevice(d)).toMatch(/maxStorageBuffersPerShaderStage=\d+/);
   });
 

@@ -9,11 +9,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
-import { labeledEvery, labeledVideos, type FrameRef } from '../dataset/splits.ts';
+import type { FrameRef } from '../dataset/splits.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { DEFAULTS, METHODS, type Method, type TrainOptions } from './config.ts';
 import { formatQuality, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
-import { train } from './train.ts';
+import { train, trainingSplit } from './train.ts';
 
 interface AblationOptions {
   out: string;
@@ -147,16 +147,16 @@ async function main(): Promise<void> {
   // Finished runs are kept, so an interrupted ablation continues where it stopped.
   const rows: Row[] = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Row[]) : [];
   const teachers: PseudoQuality[] = [];
+  let ds: VideoDataset | undefined;
   for (let seed = 0; seed < o.seeds; seed++) {
     const warm = path.join(o.out, `warmup-s${seed}`);
     if (!existsSync(path.join(warm, 'model.safetensors')) || !existsSync(path.join(warm, 'report.html'))) {
       console.log(`\n=== seed ${seed}: supervised warm-up, ${o.warmupSteps} steps ===`);
       await train({ ...base, seed, steps: o.warmupSteps, out: warm });
     }
-    // The same split train() draws for this seed (train.ts trainingSplit).
-    const ds = VideoDataset.open(o.data);
-    const videos = ds.videoFrames('train');
-    const { unlabeled } = o.labeledVideos > 0 ? labeledVideos(videos, o.labeledVideos, seed) : labeledEvery(videos, o.labeledEvery);
+    // Opened after the first warm-up, which writes the default data set if it is missing.
+    ds ??= VideoDataset.open(o.data);
+    const { unlabeled } = trainingSplit({ ...base, seed }, ds);
     const teacherFile = path.join(warm, 'pseudo-quality.json');
     if (!existsSync(teacherFile)) writeFileSync(teacherFile, JSON.stringify(await quality(warm, ds, unlabeled), null, 2));
     teachers.push(JSON.parse(readFileSync(teacherFile, 'utf8')) as PseudoQuality);

@@ -42,7 +42,8 @@ function ensureData(o: TrainOptions): void {
   console.log(`wrote ${n} files`);
 }
 
-function trainingSplit(o: TrainOptions, ds: VideoDataset): SemiSplit {
+/** The labeled and unlabeled training frames for options `o` (its labels option and seed). */
+export function trainingSplit(o: TrainOptions, ds: VideoDataset): SemiSplit {
   const videos = ds.videoFrames('train');
   const split = o.labeledVideos > 0 ? labeledVideos(videos, o.labeledVideos, o.seed) : labeledEvery(videos, o.labeledEvery);
   const labeled = split.labeled.filter((r) => ds.hasMask(r.video, r.frame));

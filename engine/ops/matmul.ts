@@ -50,8 +50,7 @@ export function setMatmulVariant(v: MatmulVariant | undefined): void {
 
 /** The variant matmul uses now: the forced one, else 'cpu' on lavapipe and 'tiled' elsewhere. */
 export function matmulVariant(): MatmulVariant {
-  const i = device().info;
-  return forced ?? (/llvmpipe|lavapipe/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`) ? 'cpu' : 'tiled');
+  return forced ?? (device().info.isLavapipe ? 'cpu' : 'tiled');
 }
 
 export interface MatmulOptions {
