@@ -7,7 +7,7 @@ import * as E from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import { makeRng } from '../dataset/rng.ts';
 import { logitsAt, predictFrames } from '../eval/predict.ts';
-import { studentFromCheckpoint } from '../models/checkpoint.ts';
+import { studentFromCheckpoint, studentMetadata } from '../models/checkpoint.ts';
 import { Student, type StudentConfig } from '../models/student.ts';
 import { frameTensor } from '../train/images.ts';
 import { gpu } from './setup.ts';
@@ -184,5 +184,22 @@ describe('checkpoints', () => {
     const x = randomImages(2);
     expect(await logitsPerFrame(loaded.model, x, 2)).toEqual(await logitsPerFrame(temporal, x, 2));
     loaded.model.ps.dispose();
+  });
+
+  test("the data set's label declaration travels with the checkpoint; a bad or mismatched one is named", async () => {
+    const c = config(false);
+    const labels = { labels: 'identity' as const, numClasses: c.numClasses, ignore: 200 };
+    const meta = studentMetadata(c, ['a', 'b', 'c'], labels);
+    const loaded = studentFromCheckpoint(await E.saveParams(plain.ps.tensors, meta), 'run/model.safetensors');
+    expect(loaded.labels).toEqual(labels);
+    expect(loaded.classNames).toEqual(['a', 'b', 'c']);
+    loaded.model.ps.dispose();
+    expect(studentFromCheckpoint(await E.saveParams(plain.ps.tensors, { config: JSON.stringify(c) })).labels).toBeUndefined();
+    const wrongCount = studentMetadata(c, [], { labels: 'vspw', numClasses: c.numClasses + 1 });
+    await expect(E.saveParams(plain.ps.tensors, wrongCount).then((b) => studentFromCheckpoint(b, 'x.safetensors'))).rejects.toThrow(
+      `x.safetensors: its 'labels' declaration has ${c.numClasses + 1} classes, the model ${c.numClasses}`,
+    );
+    const bad = { ...meta, labels: JSON.stringify({ labels: 'rgb', numClasses: c.numClasses }) };
+    await expect(E.saveParams(plain.ps.tensors, bad).then((b) => studentFromCheckpoint(b, 'y.safetensors'))).rejects.toThrow(/y\.safetensors: the 'labels' declaration/);
   });
 });

@@ -63,9 +63,10 @@ describe('training', () => {
 
   test('a checkpoint evaluates to the same metrics and writes masks in the data set\'s values', async () => {
     const bytes = readFileSync(path.join(root, 'full', 'model.safetensors'));
-    const { model, step } = studentFromCheckpoint(new Uint8Array(bytes), 'model.safetensors');
+    const { model, step, labels } = studentFromCheckpoint(new Uint8Array(bytes), 'model.safetensors');
     expect(step).toBe(4);
     const ds = VideoDataset.open(data);
+    expect(labels).toEqual(ds.mapping.spec); // the page maps masks with it
     const predDir = path.join(root, 'preds');
     const { result, predictions } = await evaluate(model, ds, { split: 'val', predDir });
     const finalRecord = readFileSync(path.join(root, 'full', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);

@@ -7,6 +7,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from '../engine/checkpoint-node.ts';
 import { assignData, decodeSafetensors, sameShape, shapeStr, tensor, type Tensor } from '../engine/index.ts';
+import type { LabelSpec } from '../dataset/labels.ts';
+import { studentMetadata } from '../models/checkpoint.ts';
 import type { StudentConfig } from '../models/student.ts';
 import type { TrainOptions } from './config.ts';
 
@@ -15,6 +17,8 @@ export interface CheckpointInfo {
   options: TrainOptions;
   model: StudentConfig;
   classNames: string[];
+  /** How the data set's mask values map to the classes (dataset.json's declaration). */
+  labels: LabelSpec;
   /** Optimiser settings (JSON) restored with its state tensors. */
   optimizer: unknown;
   /** The labeled split used, so that a resumed run checks it trains on the same labels. */
@@ -49,7 +53,7 @@ export class RunDir {
   }
 
   async save(info: CheckpointInfo, params: Map<string, Tensor>, optim: Record<string, Tensor>, teacher?: Map<string, Tensor>, queues?: Queues): Promise<void> {
-    const meta = { format: 'webgpu-vss student', step: String(info.step), config: JSON.stringify(info.model), classes: JSON.stringify(info.classNames) };
+    const meta = { ...studentMetadata(info.model, info.classNames, info.labels), step: String(info.step) };
     await saveCheckpoint(this.modelPath, params, meta);
     await saveCheckpoint(this.optimPath, optim, { step: String(info.step) });
     if (teacher || queues) {

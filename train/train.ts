@@ -249,6 +249,7 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
     options: o,
     model: c.modelConfig,
     classNames: c.ds.classNames,
+    labels: c.ds.mapping.spec,
     optimizer: opt.state().meta,
     labeledFrames: c.labeledFrames,
   });

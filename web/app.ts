@@ -168,6 +168,8 @@ async function openCheckpoint(bytes: Uint8Array, name: string): Promise<void> {
   const next = studentFromCheckpoint(bytes, name);
   loaded?.model.ps.dispose();
   loaded = next;
+  // The checkpoint says how its training masks were written (older ones do not: the menu stays).
+  if (next.labels) ui.maskValues.value = next.labels.labels;
   const c = next.model.config;
   ui.modelInfo.textContent =
     `${name}: step ${next.step}, ${c.numClasses} classes, trained at ${c.imageSize[1]}×${c.imageSize[0]}, ` +
@@ -190,7 +192,10 @@ async function segment(frame: Frame, previous: Frame | undefined): Promise<Int32
 
 function maskMapping(): LabelMapping {
   if (!loaded) throw new Error('masks need a checkpoint (mask values are mapped to its classes): open one, and the masks are read again');
-  return labelMapping({ labels: ui.maskValues.value as 'identity' | 'vspw', numClasses: loaded.model.config.numClasses }, 'mask values');
+  const labels = ui.maskValues.value as 'identity' | 'vspw';
+  // The checkpoint's own declaration (its ignore value) when the menu names the same kind.
+  const declared = loaded.labels?.labels === labels ? loaded.labels : { labels, numClasses: loaded.model.config.numClasses };
+  return labelMapping(declared, 'mask values');
 }
 
 async function openFrames(frames: Input[], masks: Input[]): Promise<void> {
