@@ -8,9 +8,9 @@
 // then, as its last line, one JSON object with every figure.
 // bench/engine.ts exports engineMatmulGflops() and engineVitStepMs(), measured by the protocol and
 // constants in bench/tfjs-peers.ts (WARMUP, VIT, MATMUL_REPS, ...); a row whose engine figure is not
-// exported shows the peers alone. Last, the default student's inference fps on a 480×360 frame, and
-// Farneback optical flow on a 640×480 pair beside opencv.js
-// (bench/flow.ts), in this process.
+// exported shows the peers alone. Last, the default student's inference fps on a 480×360 frame, in
+// this process and in the browser page (bench/web.ts: headless Chromium, a few minutes), and
+// Farneback optical flow on a 640×480 pair beside opencv.js (bench/flow.ts), in this process.
 //
 //   --peers=webgpu,wasm   which TF.js peers to run (default both; --peers= for none)
 import { spawn } from 'node:child_process';
@@ -20,6 +20,7 @@ import { describeDevice } from '../engine/index.ts';
 import { initNode } from '../engine/node.ts';
 import * as engine from './engine.ts';
 import { H as FLOW_H, W as FLOW_W, benchFarneback } from './flow.ts';
+import { browserStudentFps } from './web.ts';
 
 type Peer = 'webgpu' | 'wasm';
 interface PeerResult {
@@ -70,7 +71,7 @@ function parsePeers(argv: string[]): Peer[] {
   return names as Peer[];
 }
 
-const round = (x: number) => Math.round(x * 100) / 100;
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 const cell = (x: number | undefined) => (x === undefined ? '—' : x >= 100 ? x.toFixed(0) : x.toPrecision(3));
 
 async function main(): Promise<void> {
@@ -113,6 +114,14 @@ async function main(): Promise<void> {
   if (wasm) console.log(`TF.js WASM: threaded SIMD build, ${wasm.threads} XNNPACK thread(s)`);
   const fps = await engine.engineStudentFps();
   json.student480x360_fps = round(fps);
+  // The same model in the browser page (a few minutes on SwiftShader); skipped, saying why, without Chromium.
+  let web: { fps: number; adapter: string } | string;
+  try {
+    web = await browserStudentFps();
+    json.browser_student480x360_fps = round(web.fps, 4);
+  } catch (e) {
+    web = (e as Error).message;
+  }
   const flow = await benchFarneback();
   json.farneback640_ms = round(flow.engine_ms);
   json.opencv_farneback640_ms = round(flow.opencv_ms);
@@ -120,6 +129,7 @@ async function main(): Promise<void> {
   const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   for (const row of table) console.log(row.map((s, c) => (c ? s.padStart(widths[c]!) : s.padEnd(widths[c]!))).join('  '));
   console.log(`default student inference, 480×360 frame: ${fps.toFixed(2)} frames/s (no peer: TF.js has no such model)`);
+  console.log(typeof web === 'string' ? `the same in the browser page: not measured (${web})` : `the same in the browser page (headless Chromium, ${web.adapter}): ${web.fps.toFixed(3)} frames/s`);
   console.log(
     `Farneback ${FLOW_W}×${FLOW_H}, OpenCV's defaults: engine ${flow.engine_ms.toFixed(0)} ms, opencv.js (WASM, 1 thread) ${flow.opencv_ms.toFixed(0)} ms, ` +
       `speed-up ${(flow.opencv_ms / flow.engine_ms).toFixed(2)}× (flows differ by ${flow.epe.toExponential(1)} px on average)`,
