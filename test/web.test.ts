@@ -10,13 +10,13 @@
 // --use-angle=swiftshader and --use-webgpu-adapter=swiftshader change nothing, and the ANGLE-on-Vulkan
 // set (--use-angle=vulkan --use-vulkan=native ...) loses the adapter.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { decode } from 'fast-png';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { noGrad, tidy } from '../engine/index.ts';
+import { decodeSafetensors, encodeSafetensors, noGrad, tidy } from '../engine/index.ts';
 import { decodeFrame, type Frame } from '../dataset/image.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { logitsAt, modelInput, perFrame, predictFrames } from '../eval/predict.ts';
@@ -188,6 +188,25 @@ describe('the browser page', () => {
     expect(await page.locator('#ft-losses li').count()).toBe(6);
     await expect.poll(() => page.locator('#ft-status').textContent()).toMatch(/^done: 6 steps on 4 labeled frames/);
   }, 600_000);
+
+  test("the Mask values menu follows the checkpoint's label declaration; ?labels= overrides it", async () => {
+    const trained = new Uint8Array(readFileSync(path.join(runs, 'tiny', 'model.safetensors')));
+    expect(studentFromCheckpoint(trained).labels?.labels).toBe('identity'); // the synthetic set's declaration
+    // The same weights, declared as trained on VSPW-valued masks.
+    const { tensors, metadata } = decodeSafetensors(trained);
+    const numClasses = (JSON.parse(metadata.config!) as { numClasses: number }).numClasses;
+    writeFileSync(path.join(runs, 'tiny', 'vspw.safetensors'), encodeSafetensors(tensors, { ...metadata, labels: JSON.stringify({ labels: 'vspw', numClasses }) }));
+    const p = await browser.newPage();
+    try {
+      for (const [query, want] of [['', 'vspw'], ['&labels=identity', 'identity']] as const) {
+        await p.goto(`${server.url}?checkpoint=/runs/tiny/vspw.safetensors${query}`);
+        await p.evaluate(() => window.vss.ready);
+        expect(await p.inputValue('#mask-values')).toBe(want);
+      }
+    } finally {
+      await p.close();
+    }
+  });
 
   test('errors are shown on the page: a bad checkpoint, and a browser without WebGPU', async () => {
     const p = await browser.newPage();
