@@ -2,7 +2,7 @@
 //
 // Frames are normalised with ImageNet's mean and std (the convention of the field's backbones), laid
 // out NCHW. Labels are i32 class ids with IGNORE (255) where unlabeled.
-import { affine, concat, conv2d, flip, noGrad, pad, resizeBilinear, resizeNearest, slice, tensor, tidy, type Tensor } from '../engine/index.ts';
+import { concat, conv2d, flip, noGrad, pad, resizeBilinear, resizeNearest, slice, tensor, tidy, type Tensor } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import type { Rng } from '../dataset/rng.ts';
@@ -31,7 +31,10 @@ export interface AugmentOptions {
   scaleMin: number;
   scaleMax: number;
   flip: boolean;
-  /** Colour jitter: brightness and contrast factors in [1 − s, 1 + s], with probability p. */
+  /**
+   * Colour jitter with probability p, as MIC's (kornia's ColorJitter(s, s, s, s)): brightness,
+   * contrast and saturation factors in [1 − s, 1 + s] and a hue shift in [−s, s] of a full turn.
+   */
   jitter: { strength: number; p: number };
   /** Gaussian blur (3×3, σ in [0.1, 2]) with probability p. */
   blurP: number;
@@ -45,6 +48,57 @@ export const TRAIN_AUGMENT = (size: [number, number], scaleMin: number, scaleMax
   jitter: { strength: 0.2, p: 0.8 },
   blurP: 0.5,
 });
+
+/** The jitter's draws: factors (1 = unchanged) and a hue shift in turns (0 = unchanged). */
+export interface Jitter {
+  brightness: number;
+  contrast: number;
+  saturation: number;
+  hue: number;
+}
+
+const LUMA = [0.299, 0.587, 0.114]; // ITU-R 601 grey, as torchvision's rgb_to_grayscale
+const GREY0 = LUMA.reduce((s, w, c) => s + w * MEAN[c]!, 0); // the grey of the normalisation mean
+
+/**
+ * The jitter as one affine map of RGB values in [0, 1]: x → m·x + t (m row-major 3 × 3), applied in
+ * the order brightness (x·b), contrast (about GREY0, the mean colour's grey: a fixed centre, where
+ * torchvision takes each image's mean), saturation (blend with the pixel's grey) and hue (a rotation
+ * by `hue` turns about the grey axis, a linear stand-in for kornia's shift of H in HSV: a third of
+ * a turn takes pure red to pure green as in HSV, but the rotation keeps the mean of R, G and B where
+ * HSV keeps the maximum). Values are not clamped to [0, 1].
+ */
+export function colourMap(j: Jitter): { m: number[]; t: number[] } {
+  let m = [1, 0, 0, 0, 1, 0, 0, 0, 1];
+  let t = [0, 0, 0];
+  const then = (a: number[], b: number[]) => {
+    const mul = (r: number, c: number) => a[r * 3]! * m[c]! + a[r * 3 + 1]! * m[3 + c]! + a[r * 3 + 2]! * m[6 + c]!;
+    const next = Array.from({ length: 9 }, (_, i) => mul(Math.floor(i / 3), i % 3));
+    t = [0, 1, 2].map((r) => a[r * 3]! * t[0]! + a[r * 3 + 1]! * t[1]! + a[r * 3 + 2]! * t[2]! + b[r]!);
+    m = next;
+  };
+  const scale = (k: number) => [k, 0, 0, 0, k, 0, 0, 0, k];
+  then(scale(j.brightness), [0, 0, 0]);
+  then(scale(j.contrast), [0, 1, 2].map(() => (1 - j.contrast) * GREY0));
+  const s = j.saturation;
+  then(
+    Array.from({ length: 9 }, (_, i) => (i % 4 === 0 ? s : 0) + (1 - s) * LUMA[i % 3]!),
+    [0, 0, 0],
+  );
+  // Rodrigues: R = cos θ·I + sin θ·[u]× + (1 − cos θ)·u·uᵀ, u = (1, 1, 1)/√3.
+  const th = 2 * Math.PI * j.hue;
+  const [c, q, w] = [Math.cos(th), Math.sin(th) / Math.sqrt(3), (1 - Math.cos(th)) / 3];
+  then([c + w, w - q, w + q, w + q, c + w, w - q, w - q, w + q, c + w], [0, 0, 0]);
+  return { m, t };
+}
+
+/** colourMap for normalised images ((x − MEAN)/STD per channel): 1×1 convolution weights [3,3,1,1] and bias [3]. */
+export function normalisedColourMap(j: Jitter): { weight: number[]; bias: number[] } {
+  const { m, t } = colourMap(j);
+  const weight = Array.from({ length: 9 }, (_, i) => (m[i]! * STD[i % 3]!) / STD[Math.floor(i / 3)]!);
+  const bias = [0, 1, 2].map((r) => (m[r * 3]! * MEAN[0]! + m[r * 3 + 1]! * MEAN[1]! + m[r * 3 + 2]! * MEAN[2]! + t[r]! - MEAN[r]!) / STD[r]!);
+  return { weight, bias };
+}
 
 function gaussian3(sigma: number): Tensor {
   const k = [-1, 0, 1].map((d) => Math.exp(-(d * d) / (2 * sigma * sigma)));
@@ -99,10 +153,10 @@ export function photometric(image: Tensor, rng: Rng, o: Pick<AugmentOptions, 'ji
     tidy(() => {
       let img = image;
       if (rng.float() < o.jitter.p) {
-        // Brightness and contrast about the (normalised) mean: x·c + b.
-        const c = rng.range(1 - o.jitter.strength, 1 + o.jitter.strength);
-        const b = rng.range(-o.jitter.strength, o.jitter.strength) * 2;
-        img = affine(img, c, b);
+        const s = o.jitter.strength;
+        const f = () => rng.range(1 - s, 1 + s);
+        const { weight, bias } = normalisedColourMap({ brightness: f(), contrast: f(), saturation: f(), hue: rng.range(-s, s) });
+        img = conv2d(img, tensor(weight, [3, 3, 1, 1]), tensor(bias, [3]));
       }
       if (rng.float() < o.blurP) img = conv2d(img, gaussian3(rng.range(0.1, 2)), undefined, { padding: 1, groups: 3 });
       return img;

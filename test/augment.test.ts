@@ -1,0 +1,91 @@
+// The training augmentation's colour jitter (train/images.ts): the colour map by hand (identity, hue
+// rotations that permute pure colours, saturation 0 gives grey, contrast 0 gives the centre grey,
+// greys stay grey), the normalised-space version on the GPU against a float64 reference of the same
+// map on random images (fast-check), and photometric() applying exactly the map of its draws.
+import fc from 'fast-check';
+import { beforeAll, describe, expect, test } from 'vitest';
+import * as E from '../engine/index.ts';
+import type { Frame } from '../dataset/image.ts';
+import { makeRng } from '../dataset/rng.ts';
+import { MEAN, STD, colourMap, frameTensor, normalisedColourMap, photometric, type Jitter } from '../train/images.ts';
+import { close } from './gradcheck.ts';
+import { gpu } from './setup.ts';
+
+beforeAll(gpu);
+
+const NONE: Jitter = { brightness: 1, contrast: 1, saturation: 1, hue: 0 };
+const apply = (j: Jitter, rgb: number[]) => {
+  const { m, t } = colourMap(j);
+  return [0, 1, 2].map((r) => m[r * 3]! * rgb[0]! + m[r * 3 + 1]! * rgb[1]! + m[r * 3 + 2]! * rgb[2]! + t[r]!);
+};
+const near = (got: number[], want: number[]) => got.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 12));
+
+describe('colour jitter', () => {
+  test('the colour map by hand', () => {
+    near(apply(NONE, [0.2, 0.5, 0.9]), [0.2, 0.5, 0.9]);
+    near(apply({ ...NONE, hue: 1 / 3 }, [1, 0, 0]), [0, 1, 0]); // a third of a turn: red → green → blue
+    near(apply({ ...NONE, hue: 1 / 3 }, [0, 1, 0]), [0, 0, 1]);
+    near(apply({ ...NONE, hue: -1 / 3 }, [1, 0, 0]), [0, 0, 1]);
+    near(apply({ ...NONE, hue: 0.5 }, [1, 0, 0]), [-1 / 3, 2 / 3, 2 / 3]); // half a turn: red's opposite about grey
+    near(apply({ ...NONE, saturation: 0 }, [1, 0, 0]), [0.299, 0.299, 0.299]);
+    near(apply({ ...NONE, brightness: 2 }, [0.1, 0.2, 0.3]), [0.2, 0.4, 0.6]);
+    const grey0 = 0.299 * MEAN[0]! + 0.587 * MEAN[1]! + 0.114 * MEAN[2]!;
+    near(apply({ ...NONE, contrast: 0 }, [0.9, 0.1, 0.4]), [grey0, grey0, grey0]);
+    for (const j of [{ ...NONE, hue: 0.13 }, { ...NONE, saturation: 1.7 }, { brightness: 1.1, contrast: 0.9, saturation: 0.8, hue: -0.2 }]) {
+      const g = apply(j, [0.4, 0.4, 0.4]);
+      expect(g[1]).toBeCloseTo(g[0]!, 12);
+      expect(g[2]).toBeCloseTo(g[0]!, 12);
+    }
+  });
+
+  const jitterArb = fc.record({
+    brightness: fc.double({ min: 0.5, max: 1.5, noNaN: true }),
+    contrast: fc.double({ min: 0.5, max: 1.5, noNaN: true }),
+    saturation: fc.double({ min: 0, max: 2, noNaN: true }),
+    hue: fc.double({ min: -0.5, max: 0.5, noNaN: true }),
+  });
+  const frameArb = fc
+    .record({ w: fc.integer({ min: 1, max: 9 }), h: fc.integer({ min: 1, max: 7 }) })
+    .chain(({ w, h }) => fc.uint8Array({ minLength: w * h * 3, maxLength: w * h * 3 }).map((rgb): Frame => ({ width: w, height: h, rgb })));
+
+  /** float64: de-normalise, map, normalise again; [3, H, W]. */
+  const reference = (f: Frame, j: Jitter) => {
+    const n = f.width * f.height;
+    const out = new Float64Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      const y = apply(j, [0, 1, 2].map((c) => f.rgb[i * 3 + c]! / 255));
+      for (let c = 0; c < 3; c++) out[c * n + i] = (y[c]! - MEAN[c]!) / STD[c]!;
+    }
+    return out;
+  };
+
+  test('on normalised images (1×1 convolution) it is the RGB map, against float64 (fast-check, |Δ| ≤ 1e-5)', async () => {
+    await fc.assert(
+      fc.asyncProperty(frameArb, jitterArb, async (f, j) => {
+        const { weight, bias } = normalisedColourMap(j);
+        const y = E.tidy(() => E.conv2d(frameTensor(f), E.tensor(weight, [3, 3, 1, 1]), E.tensor(bias, [3])));
+        const got = await y.data();
+        y.dispose();
+        close(got, reference(f, j), { atol: 1e-5, rtol: 1e-5 }, 'jittered image');
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  test("photometric() applies the map of its own draws (jitter always, no blur)", async () => {
+    const f: Frame = { width: 5, height: 4, rgb: Uint8Array.from({ length: 60 }, (_, i) => (i * 53) % 256) };
+    const o = { jitter: { strength: 0.2, p: 1 }, blurP: 0 };
+    for (const seed of [1, 2, 3]) {
+      const x = frameTensor(f);
+      const y = photometric(x, makeRng(seed), o);
+      const got = await y.data();
+      for (const t of new Set([x, y])) t.dispose();
+      // The same draws, in photometric's order: fire?, brightness, contrast, saturation, hue.
+      const r = makeRng(seed);
+      r.float();
+      const j: Jitter = { brightness: r.range(0.8, 1.2), contrast: r.range(0.8, 1.2), saturation: r.range(0.8, 1.2), hue: r.range(-0.2, 0.2) };
+      close(got, reference(f, j), { atol: 1e-5, rtol: 1e-5 }, `seed ${seed}`);
+      expect([...got].some((v, i) => Math.abs(v - reference(f, NONE)[i]!) > 1e-3)).toBe(true); // it did change the image
+    }
+  });
+});
