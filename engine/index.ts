@@ -18,6 +18,7 @@ export * from './ops/random.ts';
 export * from './optim.ts';
 export * from './schedule.ts';
 export * from './safetensors.ts';
+export { matchByName, problemsError, type MatchOptions, type Shaped } from './named.ts';
 export { checkFinite } from './debug.ts';
 export { startProfiling, beginProfiledStep, endProfiledStep, stopProfiling, formatProfile, profileSummary, type Profile, type KernelStats } from './profiler.ts';
 export * from './ops/gather.ts';

@@ -19,6 +19,7 @@ import emaWgsl from '../shaders/ema.wgsl?raw';
 import sgdWgsl from '../shaders/sgd.wgsl?raw';
 import { zeroGrad } from './autograd.ts';
 import { dispatch, grid1d, kernel } from './kernel.ts';
+import { matchByName, problemsError } from './named.ts';
 import { fill, zerosLike } from './ops/creation.ts';
 import { scheduler } from './scheduler.ts';
 import { Tensor, keep, sameShape, shapeStr } from './tensor.ts';
@@ -58,15 +59,9 @@ function copyInto(dst: Tensor, src: Tensor): void {
 
 /** Restore state tensors by name, listing every missing, unexpected or mis-shaped one in one error. */
 function loadTensors(op: string, own: Record<string, Tensor>, given: Record<string, Tensor>): void {
-  const problems: string[] = [];
-  for (const [k, t] of Object.entries(own)) {
-    const g = Object.hasOwn(given, k) ? given[k] : undefined;
-    if (!g) problems.push(`missing '${k}' ${shapeStr(t.shape)}`);
-    else if (!sameShape(g.shape, t.shape) || g.dtype !== t.dtype) problems.push(`'${k}': expected ${shapeStr(t.shape)} ${t.dtype}, got ${shapeStr(g.shape)} ${g.dtype}`);
-  }
-  for (const k of Object.keys(given)) if (!Object.hasOwn(own, k)) problems.push(`unexpected '${k}'`);
-  if (problems.length) throw new Error(`${op}.loadState: the state tensors do not match this optimiser:\n  ${problems.join('\n  ')}`);
-  for (const [k, t] of Object.entries(own)) copyInto(t, given[k]!);
+  const { pairs, problems } = matchByName(Object.entries(own), given, { strict: true });
+  if (problems.length) throw problemsError(`${op}.loadState: the state tensors do not match this optimiser`, problems);
+  for (const [t, g] of pairs) copyInto(t, g);
 }
 
 // ---- SGD --------------------------------------------------------------------------------------------

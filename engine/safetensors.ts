@@ -13,7 +13,8 @@
 // length, UTF-8, JSON, dtypes, shapes, offsets inside the buffer, no overlaps and no holes, and that the
 // tensors cover the data buffer exactly (the reference reader's rules).
 
-import { assignData, sameShape, shapeStr, type Tensor } from './tensor.ts';
+import { matchByName, problemsError } from './named.ts';
+import { assignData, shapeStr, type Tensor } from './tensor.ts';
 import type { DType } from './dtype.ts';
 
 type TypedArray = Float32Array | Int32Array | Uint32Array;
@@ -203,17 +204,8 @@ export async function saveParams(named: Named, metadata?: Record<string, string>
  */
 export function loadParams(named: Named, bytes: Uint8Array, source = 'checkpoint'): Record<string, string> {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
-  const entries = entriesOf(named);
-  const problems: string[] = [];
-  const wanted = new Set<string>();
-  for (const [name, t] of entries) {
-    wanted.add(name);
-    const f = tensors[name];
-    if (!f) problems.push(`missing '${name}' (expected ${shapeStr(t.shape)} ${t.dtype})`);
-    else if (!sameShape(f.shape, t.shape) || f.dtype !== t.dtype) problems.push(`'${name}': expected ${shapeStr(t.shape)} ${t.dtype}, the file has ${shapeStr(f.shape)} ${f.dtype}`);
-  }
-  for (const name of Object.keys(tensors)) if (!wanted.has(name)) problems.push(`unexpected '${name}' ${shapeStr(tensors[name]!.shape)} ${tensors[name]!.dtype}`);
-  if (problems.length) throw new Error(`${source}: the checkpoint does not match the model (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  ${problems.join('\n  ')}`);
-  for (const [name, t] of entries) assignData(t, tensors[name]!.data);
+  const { pairs, problems } = matchByName(entriesOf(named), tensors, { strict: true });
+  if (problems.length) throw problemsError(`${source}: the checkpoint does not match the model`, problems);
+  for (const [t, f] of pairs) assignData(t, f.data);
   return metadata;
 }

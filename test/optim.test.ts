@@ -225,7 +225,7 @@ describe('optimiser state through a safetensors checkpoint', () => {
     const opt = new E.AdamW([p], { lr: 0.1 });
     const wrong = E.tensor([1, 2]);
     expect(() => opt.loadState({ tensors: { '0.exp_avg': wrong, extra: wrong }, meta: opt.state().meta })).toThrow(
-      /AdamW.loadState: the state tensors do not match this optimiser:\n {2}'0.exp_avg': expected \[3\] f32, got \[2\] f32\n {2}missing '0.exp_avg_sq' \[3\]\n {2}unexpected 'extra'/,
+      /AdamW.loadState: the state tensors do not match this optimiser \(3 problems\):\n {2}'0.exp_avg': expected \[3\] f32, got \[2\] f32\n {2}missing '0.exp_avg_sq' \(expected \[3\] f32\)\n {2}unexpected 'extra' \[2\] f32/,
     );
     const sgd = new E.SGD([p], { lr: 0.1 });
     expect(() => opt.loadState(sgd.state() as never)).toThrow(/AdamW.loadState: the state is for 'SGD', not AdamW/);

@@ -240,13 +240,32 @@ describe('parameters on the GPU', () => {
     }
     expect(message).toBe(
       'ckpt/epoch3.safetensors: the checkpoint does not match the model (4 problems):\n' +
-        "  'w': expected [3,2] f32, the file has [2,3] f32\n" +
+        "  'w': expected [3,2] f32, got [2,3] f32\n" +
         "  missing 'missing' (expected [4] f32)\n" +
-        "  'lab': expected [2] f32, the file has [2] i32\n" +
+        "  'lab': expected [2] f32, got [2] i32\n" +
         "  unexpected 'extra' [1] f32",
     );
     expect([...(await named.get('b')!.data())]).toEqual([7, 8, 9]); // untouched, though 'b' itself matched
     for (const t of named.values()) t.dispose();
+  });
+});
+
+describe('matching tensors by name (every loader: checkpoints, optimiser state, teacher, --init)', () => {
+  const own = (): [string, E.Tensor][] => [['w', E.zeros([2, 3])], ['b', E.zeros([3])]];
+  const f32 = (...shape: number[]) => ({ shape, dtype: 'f32' as const });
+
+  test('prefix, missing names allowed or not, and strict about the rest', () => {
+    const o = own();
+    const given = { 'teacher.w': f32(2, 3), 'teacher.b': f32(4), 'teacher.x': f32(1), 'queue.0': f32(5) };
+    const r = E.matchByName(o, given, { prefix: 'teacher.', strict: true });
+    expect(r.pairs.map(([t, g]) => [o.findIndex(([, u]) => u === t), g])).toEqual([[0, given['teacher.w']]]);
+    expect(r.problems).toEqual(["'teacher.b': expected [3] f32, got [4] f32", "unexpected 'teacher.x' [1] f32"]); // queue.0 is outside the prefix
+    expect(E.matchByName(o, { w: f32(2, 3) }, {}).problems).toEqual(["missing 'b' (expected [3] f32)"]);
+    const lenient = E.matchByName(o, { w: f32(2, 3), extra: f32(1) }, { allowMissing: true });
+    expect([lenient.missing, lenient.problems, lenient.pairs.length]).toEqual([['b'], [], 1]);
+    expect(E.matchByName(o, { w: { shape: [2, 3], dtype: 'i32' }, b: f32(3) }).problems).toEqual(["'w': expected [2,3] f32, got [2,3] i32"]);
+    expect(E.problemsError('x.safetensors: no', ['a']).message).toBe('x.safetensors: no (1 problem):\n  a');
+    for (const [, t] of o) t.dispose();
   });
 });
 

@@ -1,9 +1,10 @@
 // Training end to end on a tiny synthetic set: checkpoints, --resume continuing the same curve,
 // a NaN stop keeping the last good checkpoint, the report, and option errors.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { decodeSafetensors, encodeSafetensors } from '../engine/index.ts';
 import { readPrediction } from '../dataset/predictions.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
@@ -75,6 +76,23 @@ describe('training', () => {
     const back = readPrediction(predDir, p.video, p.frames[0]!, ds.mapping, 'dataset');
     expect([...back.labels]).toEqual([...p.preds[0]!]);
     model.ps.dispose();
+  });
+
+  test('--init starts from a checkpoint\'s weights; a tensor of another shape is named in the error', async () => {
+    const source = path.join(root, 'full', 'model.safetensors');
+    await train(tiny('init', { init: source, lr: 0, weightDecay: 0, steps: 1, checkpointEvery: 1 })); // lr 0: the weights stay as loaded
+    const want = decodeSafetensors(new Uint8Array(readFileSync(source))).tensors;
+    const got = decodeSafetensors(new Uint8Array(readFileSync(path.join(root, 'init', 'model.safetensors')))).tensors;
+    expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+    for (const [name, t] of Object.entries(want)) expect([...got[name]!.data], name).toEqual([...t.data]);
+
+    const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(source)));
+    const name = Object.keys(tensors).find((n) => n.endsWith('.bias'))!;
+    const bad = path.join(root, 'bad-init.safetensors');
+    writeFileSync(bad, encodeSafetensors({ ...tensors, [name]: { dtype: 'f32', shape: [1], data: new Float32Array(1) } }, metadata));
+    await expect(train(tiny('bad-init', { init: bad }))).rejects.toThrow(
+      `--init ${bad}: the checkpoint does not fit the model (1 problem):\n  '${name}': expected [${tensors[name]!.shape.join(',')}] f32, got [1] f32`,
+    );
   });
 
   test('a diverging run stops with a message and keeps the last good checkpoint', async () => {

@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, writeFileAtomic } from '../engine/checkpoint-node.ts';
-import { assignData, decodeSafetensors, sameShape, shapeStr, tensor, type Tensor } from '../engine/index.ts';
+import { assignData, decodeSafetensors, matchByName, problemsError, tensor, type Tensor } from '../engine/index.ts';
 import type { LabelSpec } from '../dataset/labels.ts';
 import { studentMetadata } from '../models/checkpoint.ts';
 import type { StudentConfig } from '../models/student.ts';
@@ -73,10 +73,10 @@ export class RunDir {
   private loadSemi(teacher: Map<string, Tensor> | undefined, queues: Queues | undefined): void {
     if (!existsSync(this.semiPath)) throw new Error(`--resume: ${this.semiPath} is missing (the teacher and queues of a semi-supervised run)`);
     const { tensors } = decodeSafetensors(new Uint8Array(readFileSync(this.semiPath)), this.semiPath);
-    for (const [name, t] of teacher ?? []) {
-      const f = tensors[`teacher.${name}`];
-      if (!f || !sameShape(f.shape, t.shape)) throw new Error(`${this.semiPath}: teacher tensor '${name}' ${f ? `is ${shapeStr(f.shape)}, expected ${shapeStr(t.shape)}` : 'is missing'}`);
-      assignData(t, f.data);
+    if (teacher) {
+      const { pairs, problems } = matchByName(teacher, tensors, { prefix: 'teacher.' });
+      if (problems.length) throw problemsError(`${this.semiPath}: the teacher does not match the model`, problems);
+      for (const [t, f] of pairs) assignData(t, f.data);
     }
     if (queues) {
       const state: Record<string, Tensor> = {};

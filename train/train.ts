@@ -10,7 +10,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import {
   AdamW, SGD, assignData, backward, beginProfiledStep, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
-  sameShape, shapeStr, stack, startProfiling, stopProfiling, tidy, zeroGrad,
+  matchByName, problemsError, stack, startProfiling, stopProfiling, tidy, zeroGrad,
 } from '../engine/index.ts';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
@@ -84,13 +84,10 @@ function modelConfigFor(o: TrainOptions, ds: VideoDataset, size: [number, number
 /** Load --init's weights; parameters the file lacks (e.g. MVC's temporal block) keep their initialisation. */
 function initWeights(model: Student, file: string): void {
   const { tensors } = decodeSafetensors(new Uint8Array(readFileSync(file)), file);
-  const fresh: string[] = [];
-  for (const [name, t] of model.ps.tensors) {
-    const f = tensors[name];
-    if (!f) fresh.push(name);
-    else if (!sameShape(f.shape, t.shape)) throw new Error(`--init ${file}: '${name}' is ${shapeStr(f.shape)} in the file, the model needs ${shapeStr(t.shape)}`);
-    else assignData(t, f.data);
-  }
+  // Tensors the file lacks (e.g. MVC's temporal block when starting from a supervised run) stay fresh.
+  const { pairs, missing: fresh, problems } = matchByName(model.ps.tensors, tensors, { allowMissing: true });
+  if (problems.length) throw problemsError(`--init ${file}: the checkpoint does not fit the model`, problems);
+  for (const [t, f] of pairs) assignData(t, f.data);
   console.log(`initialised from ${file}${fresh.length ? ` (${fresh.length} new tensors: ${fresh.slice(0, 3).join(', ')}${fresh.length > 3 ? ', …' : ''})` : ''}`);
 }
 
