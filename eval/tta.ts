@@ -14,7 +14,7 @@
 //   tie that is the majority label; with one it is the tied class the highest-ranked view chose.
 // - 'mean' (for comparison): argmax of the views' summed softmax probabilities (soft voting; ties,
 //   which need exactly equal sums, go to the lower class id as in argmax).
-import { add, argmax, flip, noGrad, softmax, tidy, type Tensor } from '../engine/index.ts';
+import { add, argmax, flip, mul, noGrad, softmax, tidy, type Tensor } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import type { Student } from '../models/student.ts';
 import { labelsPerFrame, logitsAt, modelInput, perFrame } from './predict.ts';
@@ -92,6 +92,31 @@ export function viewLogits(model: Student, images: Tensor, view: View, clip = 1)
   return flip(logitsAt(model, flip(images, 3), view.scale, clip), 3);
 }
 
+/**
+ * Softmax probabilities averaged over every model and view, aligned with the frames: [B, K, H, W]
+ * (the last frame of each clip for a temporal model). One view at a time: its activations are
+ * released before the next runs. TTA's 'mean' mode takes their argmax; retraining ensembles teacher
+ * and student with it (train/pseudo.ts).
+ */
+export function meanProbabilities(models: readonly Student[], images: Tensor, views: readonly View[], clip = 1): Tensor {
+  return noGrad(() =>
+    tidy(() => {
+      let acc: Tensor | undefined;
+      for (const m of models) {
+        for (const v of views) {
+          const next = tidy(() => {
+            const p = softmax(perFrame(viewLogits(m, images, v, clip), clip), 1);
+            return acc ? add(acc, p) : p;
+          });
+          acc?.dispose();
+          acc = next;
+        }
+      }
+      return mul(acc!, 1 / (models.length * views.length));
+    }),
+  );
+}
+
 /** predictFrames with test-time augmentation: class ids per frame, merged over the views of `o.scales`. */
 export async function predictFramesTta(model: Student, frames: Frame[], previous: Frame | undefined, o: TtaOptions): Promise<Int32Array[]> {
   const views = ttaViews(o.scales);
@@ -100,17 +125,7 @@ export async function predictFramesTta(model: Student, frames: Frame[], previous
     const labels = noGrad(() =>
       tidy(() => {
         const { images, clip } = modelInput(model, frames, previous);
-        let acc: Tensor | undefined;
-        for (const v of views) {
-          // One view at a time: its activations are released before the next one runs.
-          const next = tidy(() => {
-            const p = softmax(perFrame(viewLogits(model, images, v, clip), clip), 1);
-            return acc ? add(acc, p) : p;
-          });
-          acc?.dispose();
-          acc = next;
-        }
-        return argmax(acc!, 1);
+        return argmax(meanProbabilities([model], images, views, clip), 1);
       }),
     );
     try {

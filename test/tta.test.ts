@@ -12,8 +12,9 @@ import { VideoDataset } from '../dataset/reader.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { evaluate, parseEvalArgs } from '../eval/evaluate.ts';
 import { modelInput, perFrame, predictFrames } from '../eval/predict.ts';
-import { TTA_SCALES, parseScales, predictFramesTta, ttaViews, viewLogits, vote } from '../eval/tta.ts';
+import { TTA_SCALES, meanProbabilities, parseScales, predictFramesTta, ttaViews, viewLogits, vote } from '../eval/tta.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';
+import { close } from './gradcheck.ts';
 import { gpu } from './setup.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'vss-tta-'));
@@ -231,6 +232,29 @@ describe('evaluation with TTA', () => {
       frames.forEach((_, f) => expect([...mean[f]!], `mean, frame ${f}, temporal ${temporal}`).toEqual([...softWant.slice(f * n, (f + 1) * n)]));
       model.ps.dispose();
     }
+  });
+
+  test("meanProbabilities (retraining's teacher + student ensemble) is the float64 mean of every model's and view's softmax", async () => {
+    const ds = VideoDataset.open(data);
+    const video = ds.split('val')[0]!;
+    const frames = ds.frames(video).slice(0, 2).map((f) => ds.readFrame(video, f));
+    const first = tiny(ds.numClasses);
+    const models = [first, new Student(first.config, 12)]; // two different models
+    const views = ttaViews([0.75, 1.25]);
+    const images = modelInput(models[0]!, frames).images;
+    const got = meanProbabilities(models, images, views);
+    const gotData = await got.data();
+    const want = new Float64Array(gotData.length);
+    for (const m of models) {
+      for (const v of views) {
+        const p = E.noGrad(() => E.tidy(() => E.softmax(viewLogits(m, images, v), 1)));
+        (await p.data()).forEach((x, i) => (want[i]! += x / (models.length * views.length)));
+        p.dispose();
+      }
+    }
+    expect(got.shape).toEqual([2, ds.numClasses, 32, 48]);
+    close(gotData, want, { atol: 1e-6, rtol: 1e-6 }, 'mean probabilities');
+    for (const t of [got, images, ...models.map((m) => m.ps)]) t.dispose();
   });
 
   test('evaluate with --tta runs end to end and gives metrics in [0, 1]', async () => {

@@ -5,12 +5,12 @@
 // when complete (temporary name, then rename), so a crash never leaves half a set to train on.
 // The winners did not publish their weights or thresholds; the scales and the 0.7 default are ours.
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import { add, argmax, concat, flip, max, mul, noGrad, tidy, type Tensor } from '../engine/index.ts';
+import { argmax, concat, max, tidy } from '../engine/index.ts';
 import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import { readPrediction, writePrediction } from '../dataset/predictions.ts';
 import type { VideoDataset } from '../dataset/reader.ts';
 import type { FrameRef } from '../dataset/splits.ts';
-import { probabilities } from '../eval/predict.ts';
+import { meanProbabilities, ttaViews } from '../eval/tta.ts';
 import type { Student } from '../models/student.ts';
 import { frameTensor } from './images.ts';
 
@@ -22,24 +22,6 @@ export interface PseudoStats {
   kept: number;
   /** Share of labeled pixels that agree with the ground truth, over frames that have it (NaN if none). */
   accuracy: number;
-}
-
-/** Averaged probabilities [B, K, H, W] of every model at every scale, with and without flip. */
-export function ensembleProbabilities(models: Student[], images: Tensor, scales = PSEUDO_SCALES): Tensor {
-  return noGrad(() =>
-    tidy(() => {
-      let sum: Tensor | undefined;
-      for (const m of models) {
-        for (const s of scales) {
-          for (const flipped of [false, true]) {
-            const p = flipped ? flip(probabilities(m, flip(images, [3]), s), [3]) : probabilities(m, images, s);
-            sum = sum ? add(sum, p) : p;
-          }
-        }
-      }
-      return mul(sum!, 1 / (models.length * scales.length * 2));
-    }),
-  );
 }
 
 /** Writes pseudo-labels for `frames` into `dir` (atomically, as a whole folder). */
@@ -55,7 +37,8 @@ export async function writePseudoLabels(models: Student[], ds: VideoDataset, fra
     const imgs = chunk.map((r) => ds.readFrame(r.video, r.frame));
     const { width, height } = imgs[0]!;
     const [labels, conf] = tidy(() => {
-      const p = ensembleProbabilities(models, concat(imgs.map(frameTensor), 0));
+      // Every model at every scale, with and without flip (a temporal model sees each frame as its own context).
+      const p = meanProbabilities(models, concat(imgs.map(frameTensor), 0), ttaViews(PSEUDO_SCALES));
       return [argmax(p, 1), max(p, [1])];
     });
     const ids = (await labels.data()) as Int32Array;
