@@ -14,6 +14,7 @@ import {
 } from '../engine/index.ts';
 import { profiler } from '../engine/profiler.ts';
 import { DEFAULTS, PROFILE_STEPS, parseArgs } from '../train/config.ts';
+import { TINY_MODEL } from './fixtures.ts';
 import { gpu } from './setup.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'vss-profile-'));
@@ -160,7 +161,7 @@ describe('--profile', () => {
     const out = path.join(root, 'run');
     writeSynth(data, { seed: 3, videos: 3, frames: 6, width: 48, height: 32, valVideos: 1 });
     const config = path.join(root, 'tiny.json');
-    writeFileSync(config, JSON.stringify({ model: { width: 32, depth: 1, heads: 2, mlpRatio: 2, stemDim: 8, decoderDim: 16, reprDim: 16 } }));
+    writeFileSync(config, JSON.stringify({ model: TINY_MODEL }));
     const args = ['--data', data, '--out', out, '--config', config, '--steps', '4', '--batch', '2', '--warmup', '1', '--labeled-every', '2', '--eval-every', '0', '--profile', '2'];
     const vite = path.resolve('node_modules/.bin/vite-node');
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((ok) => {

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeSafetensors, memoryStats } from '../engine/index.ts';
 import { decodeMask } from '../dataset/image.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
-import { DEFAULTS, parseArgs, type TrainOptions } from '../train/config.ts';
+import { parseArgs, type TrainOptions } from '../train/config.ts';
 import { train } from '../train/train.ts';
+import { tinyRun } from './fixtures.ts';
 import { gpu } from './setup.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'vss-semi-'));
@@ -21,21 +22,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const tiny = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  ...DEFAULTS,
-  data,
-  out: path.join(root, out),
-  steps: 6,
-  batch: 2,
-  warmup: 1,
-  labeledEvery: 3,
-  evalEvery: 0,
-  checkpointEvery: 2,
-  supSteps: 2,
-  queueSize: 64,
-  model: { width: 32, depth: 1, heads: 2, mlpRatio: 2, stemDim: 8, decoderDim: 16, reprDim: 16 },
-  ...extra,
-});
+const tiny = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions =>
+  tinyRun(data, path.join(root, out), { steps: 6, labeledEvery: 3, checkpointEvery: 2, supSteps: 2, queueSize: 64, ...extra });
 
 type Rec = Record<string, number>;
 const records = (dir: string): Rec[] =>

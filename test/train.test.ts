@@ -10,8 +10,9 @@ import { VideoDataset } from '../dataset/reader.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
-import { DEFAULTS, parseArgs, type TrainOptions } from '../train/config.ts';
+import { parseArgs, type TrainOptions } from '../train/config.ts';
 import { train } from '../train/train.ts';
+import { tinyRun } from './fixtures.ts';
 import { gpu } from './setup.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'vss-train-'));
@@ -23,19 +24,8 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const tiny = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions => ({
-  ...DEFAULTS,
-  data,
-  out: path.join(root, out),
-  steps: 4,
-  batch: 2,
-  warmup: 1,
-  labeledEvery: 2,
-  evalEvery: 0,
-  checkpointEvery: 2,
-  model: { width: 32, depth: 1, heads: 2, mlpRatio: 2, stemDim: 8, decoderDim: 16, reprDim: 16 },
-  ...extra,
-});
+const tiny = (out: string, extra: Partial<TrainOptions> = {}): TrainOptions =>
+  tinyRun(data, path.join(root, out), { steps: 4, labeledEvery: 2, checkpointEvery: 2, ...extra });
 
 const losses = (dir: string) =>
   readFileSync(path.join(root, dir, 'metrics.jsonl'), 'utf8')

@@ -21,10 +21,10 @@ import { decodeFrame, type Frame } from '../dataset/image.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { logitsAt, modelInput, perFrame, predictFrames } from '../eval/predict.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
-import { DEFAULTS } from '../train/config.ts';
 import { train } from '../train/train.ts';
 import { classColour } from '../web/overlay.ts';
 import { startServer, type RunningServer } from '../web/server.ts';
+import { tinyRun } from './fixtures.ts';
 import { gpu } from './setup.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -52,19 +52,7 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser tests need Debian's Chromium; run \`bash scripts/setup.sh\``);
   await gpu();
   writeSynth(data, { seed: 4, videos: 2, frames: 4, width: W, height: H, valVideos: 1 });
-  await train({
-    ...DEFAULTS,
-    data,
-    out: path.join(runs, 'tiny'),
-    steps: 30,
-    batch: 2,
-    lr: 3e-3,
-    warmup: 3,
-    labeledEvery: 1,
-    evalEvery: 0,
-    checkpointEvery: 30,
-    model: { width: 32, depth: 1, heads: 2, mlpRatio: 2, stemDim: 8, decoderDim: 16, reprDim: 16 },
-  });
+  await train(tinyRun(data, path.join(runs, 'tiny'), { steps: 30, lr: 3e-3, warmup: 3, labeledEvery: 1, checkpointEvery: 30 }));
   execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'pipe' }); // dist/web/: app.js, index.html, style.css
   frames = readdirSync(path.join(video, 'origin'))
     .sort()
