@@ -186,6 +186,25 @@ describe('crossEntropy', () => {
   });
 });
 
+/**
+ * A bound on layerNorm's f32 error that FWD does not cover: x − mean cancels, so each output carries
+ * about c·u·max|x| of rounding (u = 2⁻²⁴, c the row length, naive sums) times rstd·|γ|, and rstd
+ * reaches 1/√eps (316) for a nearly constant row (e.g. [2.99987, 2.99987] is ~1e-5 off in f32). Twice
+ * that, per case; for rows of unit spread it is ~1e-6, below FWD.
+ */
+function layerNormF32Error(x: Nd, gamma: Nd, eps: number): number {
+  const c = x.shape[x.shape.length - 1]!;
+  const maxG = Math.max(...Array.from(gamma.data, Math.abs));
+  let worst = 0;
+  for (let r = 0; r < x.data.length / c; r++) {
+    const row = Array.from(x.data.subarray(r * c, (r + 1) * c));
+    const mean = row.reduce((a, b) => a + b, 0) / c;
+    const rstd = 1 / Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / c + eps);
+    worst = Math.max(worst, c * 2 ** -24 * Math.max(...row.map(Math.abs)) * rstd);
+  }
+  return 2 * worst * maxG;
+}
+
 describe('layerNorm', () => {
   test('forward and gradients for x, gamma and beta', async () => {
     await checkOpWith('layerNorm', {
@@ -195,7 +214,17 @@ describe('layerNorm', () => {
       }),
       op: (_p, x, g, b) => E.layerNorm(x!, g!, b!),
       ref: (_p, x, g, b) => layerNormRef(x!, g!, b!, 1e-5),
+      fwd: (_p, x, g) => ({ atol: FWD.atol + layerNormF32Error(x!, g!, 1e-5), rtol: FWD.rtol }),
     });
+  });
+
+  test('a nearly constant row far from 0 (found by fast-check): within the f32 cancellation bound', async () => {
+    const x = nd([2, 2], [2.9998743534088135, 2.9998717308044434, 0, 0]);
+    const gamma = nd([2], [0, -0.2655632793903351]);
+    const beta = nd([2], [0, 0]);
+    const y = E.layerNorm(E.tensor(Float32Array.from(x.data), [2, 2]), E.tensor(Float32Array.from(gamma.data), [2]), E.tensor([0, 0], [2]));
+    close(await y.data(), layerNormRef(x, gamma, beta, 1e-5).data, { atol: FWD.atol + layerNormF32Error(x, gamma, 1e-5), rtol: FWD.rtol }, 'layerNorm');
+    y.dispose();
   });
 
   test('gamma and beta gradients over many rows (column sums)', async () => {
