@@ -48,13 +48,18 @@ export async function engineVitStepMs(): Promise<number> {
   return median(times);
 }
 
+/** The frame the student benchmarks predict (fixed pseudo-random colours: the model's work does not depend on them). */
+export function benchFrame(width: number, height: number): Frame {
+  return { width, height, rgb: Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 37) % 251) };
+}
+
 /**
  * Frames per second of the default student (10 classes, trained at 96×128) predicting a 480×360
  * frame, as `node eval/run.js` does: resize to patch multiples, forward, resize back, argmax, read back.
  */
 export async function engineStudentFps(width = 480, height = 360): Promise<number> {
   const model = new Student(defaultStudentConfig(10), 0);
-  const frame: Frame = { width, height, rgb: Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 37) % 251) };
+  const frame = benchFrame(width, height);
   for (let i = 0; i < WARMUP; i++) await predictFrames(model, [frame]);
   const times: number[] = [];
   for (let i = 0; i < STUDENT_FRAMES; i++) {

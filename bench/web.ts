@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { saveCheckpoint } from '../engine/checkpoint-node.ts';
-import type { Frame } from '../dataset/image.ts';
 import { encodeJpeg } from '../dataset/jpeg-encode.ts';
 import { studentMetadata } from '../models/checkpoint.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';
 import { startServer } from '../web/server.ts';
+import { benchFrame } from './engine.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -26,9 +26,8 @@ export async function browserStudentFps(width = 480, height = 360, frames = 3): 
   const classes = Array.from({ length: 10 }, (_, i) => `class ${i}`);
   await saveCheckpoint(path.join(dir, 'model.safetensors'), model.ps.tensors, studentMetadata(config, classes, { labels: 'identity', numClasses: 10 }));
   model.ps.dispose();
-  const frame: Frame = { width, height, rgb: Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 37) % 251) };
   mkdirSync(path.join(dir, 'frames'));
-  writeFileSync(path.join(dir, 'frames', '000.jpg'), encodeJpeg(frame));
+  writeFileSync(path.join(dir, 'frames', '000.jpg'), encodeJpeg(benchFrame(width, height)));
   const server = await startServer({ port: 0, mounts: { '/': 'dist/web', '/bench': dir } });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--enable-unsafe-webgpu'] });
   try {

@@ -222,9 +222,10 @@ describe('layerNorm', () => {
     const x = nd([2, 2], [2.9998743534088135, 2.9998717308044434, 0, 0]);
     const gamma = nd([2], [0, -0.2655632793903351]);
     const beta = nd([2], [0, 0]);
-    const y = E.layerNorm(E.tensor(Float32Array.from(x.data), [2, 2]), E.tensor(Float32Array.from(gamma.data), [2]), E.tensor([0, 0], [2]));
+    const ins = [x, gamma, beta].map((v) => E.tensor(Float32Array.from(v.data), v.shape));
+    const y = E.layerNorm(ins[0]!, ins[1]!, ins[2]!);
     close(await y.data(), layerNormRef(x, gamma, beta, 1e-5).data, { atol: FWD.atol + layerNormF32Error(x, gamma, 1e-5), rtol: FWD.rtol }, 'layerNorm');
-    y.dispose();
+    for (const t of [y, ...ins]) t.dispose();
   });
 
   test('gamma and beta gradients over many rows (column sums)', async () => {

@@ -84,7 +84,6 @@ function modelConfigFor(o: TrainOptions, ds: VideoDataset, size: [number, number
 /** Load --init's weights; parameters the file lacks (e.g. MVC's temporal block) keep their initialisation. */
 function initWeights(model: Student, file: string): void {
   const { tensors } = decodeSafetensors(new Uint8Array(readFileSync(file)), file);
-  // Tensors the file lacks (e.g. MVC's temporal block when starting from a supervised run) stay fresh.
   const { pairs, missing: fresh, problems } = matchByName(model.ps.tensors, tensors, { allowMissing: true });
   if (problems.length) throw problemsError(`--init ${file}: the checkpoint does not fit the model`, problems);
   for (const [t, f] of pairs) assignData(t, f.data);

@@ -253,9 +253,13 @@ function runTiled(p: Plan, out: MatView, bias: Tensor | undefined): void {
  */
 export function matmulInto(a: MatView, b: MatView, out: MatView, M: number, N: number, K: number, batch: number[], what: string): void {
   if (M * N * sizeOf(batch) === 0) return;
-  const p: Plan = { M, N, K, batch, a, b, what };
-  if (matmulVariant() === 'cpu') runCpu(p, out, undefined);
-  else runTiled(p, out, undefined);
+  run({ M, N, K, batch, a, b, what }, out, undefined);
+}
+
+/** The plan on this device's kernel variant. */
+function run(p: Plan, out: MatView, bias: Tensor | undefined): void {
+  if (matmulVariant() === 'cpu') runCpu(p, out, bias);
+  else runTiled(p, out, bias);
 }
 
 /** op(a)·op(b) (+ bias [N] on every row) without autograd. */
@@ -271,9 +275,7 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op = 'm
   }
   const out = Tensor.empty(shape, 'f32', op);
   if (out.size === 0) return out;
-  const o = { t: out, off: 0, bs: stridesOf(p.batch).map((s) => s * p.M * p.N), rs: p.N, cs: 1 };
-  if (matmulVariant() === 'cpu') runCpu(p, o, bias);
-  else runTiled(p, o, bias);
+  run(p, { t: out, off: 0, bs: stridesOf(p.batch).map((s) => s * p.M * p.N), rs: p.N, cs: 1 }, bias);
   return out;
 }
 
