@@ -34,6 +34,8 @@ interface StorageBinding {
 }
 
 export interface Kernel {
+  /** Unique per compiled kernel (names repeat across variants). */
+  id: number;
   name: string;
   code: string;
   pipeline: GPUComputePipeline;
@@ -99,7 +101,9 @@ export function kernel(name: string, source: string, defines: Record<string, str
   for (const u of r.uniforms) {
     if (u.group !== 0 || u.binding !== 0) throw new Error(`kernel ${name}: the uniform must be @group(0) @binding(0)`);
     params = { binding: 0, size: u.type.size, members: ((u.type as any).members ?? []).map(memberOf) };
-    entries.push({ binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform' } });
+    // A dynamic offset: the bind group then names only the arena buffer, not this dispatch's slot in
+    // it, so one bind group serves every dispatch over the same tensors (see bindGroup).
+    entries.push({ binding: 0, visibility: 4 /* COMPUTE */, buffer: { type: 'uniform', hasDynamicOffset: true } });
   }
   const storage: StorageBinding[] = r.storage
     .map((s: any) => ({
@@ -126,7 +130,7 @@ export function kernel(name: string, source: string, defines: Record<string, str
   pipelinesCompiled++;
   // Dawn compiles createComputePipeline synchronously, so this is reflection + compilation time.
   if (profiler.tracking) profiler.compiled(name, performance.now() - t0);
-  const k: Kernel = { name, code, pipeline, layout, workgroupSize, params, storage };
+  const k: Kernel = { id: cache.size, name, code, pipeline, layout, workgroupSize, params, storage };
   cache.set(code, k);
   return k;
 }
@@ -201,18 +205,51 @@ export function dispatch(
       throw new Error(`${label}: kernel ${k.name} binds one buffer twice with write access ('${k.storage[j]!.name}'); WebGPU forbids writable aliasing`);
     }
   }
-  if (k.params) {
-    const slot = scheduler.uniformSlot(k.params.size);
-    pack(k, params ?? {}, slot.view);
-    entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: slot.offset, size: k.params.size } });
-  } else if (params && Object.keys(params).length) {
-    throw new Error(`${label}: kernel ${k.name} takes no uniform parameters`);
-  }
   const maxWG = d.info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
   if (workgroups.some((w) => w > maxWG || w < 0 || !Number.isInteger(w))) {
     throw new Error(`${label}: workgroup counts ${workgroups.join('x')} outside 0..${maxWG}`);
   }
+  let offsets: number[] = [];
+  if (k.params) {
+    const slot = scheduler.uniformSlot(k.params.size);
+    pack(k, params ?? {}, slot.view);
+    entries.push({ binding: 0, resource: { buffer: slot.buffer, offset: 0, size: k.params.size } });
+    offsets = [slot.offset];
+  } else if (params && Object.keys(params).length) {
+    throw new Error(`${label}: kernel ${k.name} takes no uniform parameters`);
+  }
   if (workgroups[0] * workgroups[1] * workgroups[2] === 0) return;
-  const bg = d.gpu.createBindGroup({ layout: k.layout, entries, label });
-  scheduler.dispatch(k.pipeline, bg, workgroups, label, buffers, k.name, bound);
+  scheduler.dispatch(k.pipeline, bindGroup(k, entries), offsets, workgroups, label, buffers, k.name, bound);
+}
+
+// Bind groups, reused: a training step repeats the same dispatches over the same pooled buffers, so
+// most bind groups of a step were made in the one before. Keyed by kernel and every bound buffer and
+// size; least recently used ones are dropped past BIND_GROUPS (those of destroyed buffers age out).
+const BIND_GROUPS = 8192;
+const bindGroups = new Map<string, GPUBindGroup>();
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 0;
+export const bindGroupStats = { made: 0, reused: 0 };
+
+function bindGroup(k: Kernel, entries: GPUBindGroupEntry[]): GPUBindGroup {
+  let key = String(k.id);
+  for (const e of entries) {
+    const r = e.resource as GPUBufferBinding;
+    let id = bufferIds.get(r.buffer);
+    if (id === undefined) bufferIds.set(r.buffer, (id = nextBufferId++));
+    key += `|${id}:${r.size}`;
+  }
+  const hit = bindGroups.get(key);
+  if (hit) {
+    bindGroups.delete(key); // re-insert: Map order is the recency order
+    bindGroups.set(key, hit);
+    bindGroupStats.reused++;
+    return hit;
+  }
+  const bg = device().gpu.createBindGroup({ layout: k.layout, entries, label: k.name });
+  bindGroups.set(key, bg);
+  bindGroupStats.made++;
+  if (profiler.enabled) profiler.counts.bindGroupsMade++;
+  if (bindGroups.size > BIND_GROUPS) bindGroups.delete(bindGroups.keys().next().value!);
+  return bg;
 }

@@ -49,6 +49,8 @@ export interface Counts {
   uploadBytes: number;
   /** Storage bytes bound by all dispatches. */
   bytesBound: number;
+  /** Bind groups created (the others were reused from earlier dispatches over the same buffers). */
+  bindGroupsMade: number;
 }
 
 export interface Compile {
@@ -87,7 +89,7 @@ interface Held {
   what: string;
 }
 
-const zeroCounts = (): Counts => ({ dispatches: 0, submits: 0, readbacks: 0, readbackBytes: 0, uploads: 0, uploadBytes: 0, bytesBound: 0 });
+const zeroCounts = (): Counts => ({ dispatches: 0, submits: 0, readbacks: 0, readbackBytes: 0, uploads: 0, uploadBytes: 0, bytesBound: 0, bindGroupsMade: 0 });
 
 class Profiler {
   /** Inside a profiled step: the scheduler reports to us. */
@@ -315,6 +317,7 @@ export function profileSummary(p: Profile) {
     uploadsPerStep: per(c.uploads),
     uploadBytesPerStep: per(c.uploadBytes),
     bytesBoundPerStep: per(c.bytesBound),
+    bindGroupsMadePerStep: per(c.bindGroupsMade),
     top5Share: kernels.slice(0, 5).reduce((s, k) => s + k.share, 0),
     kernels,
     ops: p.ops.map((o) => ({ op: o.op, kernel: o.kernel, callsPerStep: per(o.calls), msPerStep: per(o.ms), share: p.kernelMs ? o.ms / p.kernelMs : 0 })),
@@ -343,7 +346,7 @@ export function formatProfile(p: Profile, n = 15): string {
     'slowest ops (dispatch labels):',
     ...s.ops.slice(0, 5).map((o) => `  ${o.msPerStep.toFixed(2).padStart(9)} ms/step ${`${f1(100 * o.share)}%`.padStart(6)} ${f1(o.callsPerStep).padStart(6)}× ${o.kernel}: ${o.op}`),
     `per step: wall ${f1(s.wallMsPerStep)} ms, kernels ${f1(s.kernelMsPerStep)} ms (${f1((100 * s.kernelMsPerStep) / (s.wallMsPerStep || 1))}% of wall)`,
-    `per step: ${f1(s.dispatchesPerStep)} dispatches, ${f1(s.submitsPerStep)} submits, ${f1(s.readbacksPerStep)} read-backs (${size(s.readbackBytesPerStep)}), ` +
+    `per step: ${f1(s.dispatchesPerStep)} dispatches (${f1(s.bindGroupsMadePerStep)} new bind groups), ${f1(s.submitsPerStep)} submits, ${f1(s.readbacksPerStep)} read-backs (${size(s.readbackBytesPerStep)}), ` +
       `${f1(s.uploadsPerStep)} uploads (${size(s.uploadBytesPerStep)})`,
     `per step: ${size(s.bytesBoundPerStep)} bound by dispatches (storage bindings' sizes: an upper bound of the bytes kernels touch)`,
     `pipelines compiled since profiling started: ${c.count} (${f1(c.ms)} ms), ${c.inSteps} of them inside profiled steps` +

@@ -62,7 +62,16 @@ class Scheduler {
     return { buffer: this.arena, offset, view: new DataView(this.arenaCPU.buffer, offset, need) };
   }
 
-  dispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, wg: [number, number, number], label: string, buffers: GPUBuffer[], kernelName = label, bytes = 0): void {
+  dispatch(
+    pipeline: GPUComputePipeline,
+    bindGroup: GPUBindGroup,
+    offsets: number[],
+    wg: [number, number, number],
+    label: string,
+    buffers: GPUBuffer[],
+    kernelName = label,
+    bytes = 0,
+  ): void {
     if (profiler.enabled) {
       // A pass of its own, with timestamps at its start and end (none in per-dispatch mode).
       if (this.pass) this.pass.end();
@@ -72,7 +81,7 @@ class Scheduler {
     }
     const pass = this.ensurePass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, bindGroup, offsets);
     pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
     if (profiler.serial) this.finishCommandBuffer({ kernel: kernelName, op: label });
     for (const b of buffers) this.touched.add(b);

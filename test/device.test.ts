@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import { initDevice, setGPU } from '../engine/device.ts';
 import * as E from '../engine/index.ts';
-import { dispatch, kernel } from '../engine/kernel.ts';
+import { bindGroupStats, dispatch, kernel } from '../engine/kernel.ts';
 import { initNode } from '../engine/node.ts';
 
 describe('device', () => {
@@ -43,6 +43,28 @@ describe('device', () => {
     expect(() => dispatch(k, [a, o], { n: 3, alpha: 2, beta: 1 }, [1, 1, 1], 'test')).toThrow(/unknown uniform parameter 'beta'/);
     expect(() => dispatch(k, [a, o], { n: -3, alpha: 2 }, [1, 1, 1], 'test')).toThrow(/'n' is u32, got -3/);
     expect(() => dispatch(k, [o, o], { n: 3, alpha: 2 }, [1, 1, 1], 'test')).toThrow(/writable aliasing/);
+  });
+
+  test('a bind group is reused for the same buffers, each dispatch still with its own parameters', async () => {
+    const src = `struct Params { n: u32, alpha: f32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read_write> O: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < p.n) { O[g.x] = O[g.x] + A[g.x] * p.alpha; } }`;
+    const k = kernel('accumulate_test', src);
+    const a = E.tensor([1, 2, 3]);
+    const o = E.zeros([3]);
+    const before = { ...bindGroupStats };
+    for (const alpha of [1, 10, 100]) dispatch(k, [a, o], { n: 3, alpha }, [1, 1, 1], 'test');
+    expect(bindGroupStats.made - before.made).toBe(1);
+    expect(bindGroupStats.reused - before.reused).toBe(2);
+    expect(Array.from((await o.data()) as Float32Array)).toEqual([111, 222, 333]);
+    // Another output buffer is another bind group.
+    const o2 = E.zeros([3]);
+    const made = bindGroupStats.made;
+    dispatch(k, [a, o2], { n: 2, alpha: 3 }, [1, 1, 1], 'test');
+    expect(bindGroupStats.made - made).toBe(1);
+    expect(Array.from((await o2.data()) as Float32Array)).toEqual([3, 6, 0]);
   });
 
   test('use after dispose and bad shapes are clear errors', () => {

@@ -62,7 +62,8 @@ async function profile(steps: number, perDispatch: boolean): Promise<{ p: Profil
 
 const byName = (p: Profile) => Object.fromEntries(p.kernels.map((k) => [k.kernel, k]));
 
-function checkCounts(p: Profile, steps: number): void {
+/** `fresh`: the profile's buffers were never bound before (its every dispatch makes a bind group). */
+function checkCounts(p: Profile, steps: number, fresh = false): void {
   expect(p.steps).toBe(steps);
   const k = byName(p);
   expect(Object.keys(k).sort()).toEqual(['add', 'matmul_tiled', 'relu']);
@@ -79,6 +80,8 @@ function checkCounts(p: Profile, steps: number): void {
     uploads: steps,
     uploadBytes: K * K * F * steps,
     bytesBound: 3 * steps * ((2 * M * K + 2 * K * K) * F + 2 * M * K * F + 3 * M * K * F),
+    // Bind groups: new ones only for buffers not bound before; repeated steps reuse all of theirs.
+    bindGroupsMade: fresh ? 9 * steps : 0,
   });
   for (const x of p.kernels) expect(x.ms).toBeGreaterThanOrEqual(0);
   expect(p.kernelMs).toBeGreaterThan(0);
@@ -89,7 +92,7 @@ describe('profiler', () => {
   test.skipIf(!hasTimestamps)('timestamp mode: exact counts and bytes per kernel and step; pipelines compiled once; GPU time within wall time', async () => {
     const first = await profile(1, false);
     expect(first.p.mode).toBe('timestamp-query');
-    checkCounts(first.p, 1);
+    checkCounts(first.p, 1, true);
     expect(first.p.compiles.map((c) => c.kernel).sort()).toEqual(['add', 'matmul_tiled', 'relu']);
     expect(first.p.compiles.every((c) => c.inStep && c.ms > 0)).toBe(true);
 
@@ -175,7 +178,7 @@ describe('--profile', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/profile of 2 step\(s\); timing: (GPU timestamp queries|per-dispatch submits)/);
     expect(r.stdout).toMatch(/kernel +calls\/step +ms\/step +share +bound\/step\n\w+ +\d+\.\d +\d+\.\d\d +\d+\.\d%/);
-    expect(r.stdout).toMatch(/per step: [\d.]+ dispatches, [\d.]+ submits, [\d.]+ read-backs/);
+    expect(r.stdout).toMatch(/per step: [\d.]+ dispatches \([\d.]+ new bind groups\), [\d.]+ submits, [\d.]+ read-backs/);
     expect(r.stdout).toMatch(/upper bound of the bytes kernels touch/);
     const j = JSON.parse(readFileSync(path.join(out, 'profile.json'), 'utf8'));
     expect(j).toMatchObject({ steps: 2, warmupSteps: 2 });
