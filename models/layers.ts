@@ -1,6 +1,6 @@
 // Building blocks of a pre-norm vision transformer, written with the engine's ops.
 // Shapes: tokens are [B, T, C]; heads split C into H × D.
-import { add, attention, gelu, layerNorm, linear, type Tensor } from '../engine/index.ts';
+import { add, attention, layerNorm, linear, type LinearOptions, type Tensor } from '../engine/index.ts';
 import type { ParamStore } from './params.ts';
 
 export class Linear {
@@ -11,8 +11,8 @@ export class Linear {
     this.weight = ps.create(`${name}.weight`, [outF, inF], { truncNormal: 0.02 });
     this.bias = bias ? ps.create(`${name}.bias`, [outF], { zeros: true }) : undefined;
   }
-  forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+  forward(x: Tensor, opts?: LinearOptions): Tensor {
+    return linear(x, this.weight, this.bias, opts);
   }
 }
 
@@ -51,7 +51,7 @@ export class Mlp {
     this.fc2 = new Linear(ps, `${name}.fc2`, hidden, dim);
   }
   forward(x: Tensor): Tensor {
-    return this.fc2.forward(gelu(this.fc1.forward(x)));
+    return this.fc2.forward(this.fc1.forward(x, { activation: 'gelu' })); // GELU fused into fc1's kernel
   }
 }
 

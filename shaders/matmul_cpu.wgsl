@@ -14,13 +14,15 @@
 // - the caller covers K with one dispatch per chunk; when there are several, the STORE part adds
 //   the later ones to what is stored. The first chunk starts its accumulators from the bias (if
 //   p.bias), staged in workgroup memory too.
+// linear's fused activation (EPILOGUE: an `act` function, and a `Pre` output for its input when
+// training needs it) is applied as the last chunk stores.
 // After every region of 16 k the code stores a sum of its accumulators to `pin`: without a use
 // there, LLVM sinks the additions past the next region's loads and spills every product to the
 // stack. `p.never` is always 0; reading `pin` under it keeps those stores alive.
 struct Params {
   I: u32, J: u32, K: u32, k0: u32,
   xi: u32, yk: u32, yj: u32, ci: u32, cj: u32,
-  first: u32, bias: u32, never: u32, z0: u32, brank: u32, xoff: u32, yoff: u32, ooff: u32,
+  first: u32, last: u32, bias: u32, never: u32, z0: u32, brank: u32, xoff: u32, yoff: u32, ooff: u32,
   bshape: array<vec4<u32>, 2>, xs: array<vec4<u32>, 2>, ys: array<vec4<u32>, 2>, os: array<vec4<u32>, 2>,
 };
 @group(0) @binding(0) var<uniform> p: Params;
@@ -28,6 +30,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> Y: array<f32>;
 @group(0) @binding(3) var<storage, read> Bias: array<f32>; // [J]; unused unless p.bias == 1
 @group(0) @binding(4) var<storage, read_write> O: array<f32>;
+{{EPILOGUE}}
 
 var<workgroup> Ys: array<f32, {{TILE}}>;
 var<workgroup> biasTile: array<f32, {{BN}}>;

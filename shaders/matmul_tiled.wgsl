@@ -5,7 +5,7 @@
 // operands are read and written in place; the staging loop walks the contiguous dimension fastest
 // (p.aKfast, p.bKfast) so that neighbouring invocations read neighbouring addresses. Batch z
 // (wid.z + p.z0) finds ao, bo and oo from base offsets and batch strides. With p.bias, adds Bias[n]
-// to every row.
+// to every row; STORE writes the result, through linear's fused activation (EPILOGUE) if it has one.
 struct Params {
   M: u32, N: u32, K: u32, z0: u32,
   am: u32, ak: u32, bk: u32, bn: u32, cm: u32, cn: u32,
@@ -17,6 +17,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> B: array<f32>;
 @group(0) @binding(3) var<storage, read> Bias: array<f32>; // [N]; unused unless p.bias == 1
 @group(0) @binding(4) var<storage, read_write> O: array<f32>;
+{{EPILOGUE}}
 
 const TS = 64u; // block edge
 const TK = 16u; // K tile
@@ -65,7 +66,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var c = 0u; c < 4u; c++) {
       let n = n0 + lid.x * 4u + c;
       if (m < p.M && n < p.N) {
-        O[oo + m * p.cm + n * p.cn] = acc[r][c] + select(0.0, Bias[n], p.bias == 1u);
+        let o = oo + m * p.cm + n * p.cn;
+        let v = acc[r][c] + select(0.0, Bias[n], p.bias == 1u);
+{{STORE}}
       }
     }
   }

@@ -9,7 +9,8 @@
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
-import { broadcastPair, checkOpWith, values } from './gradcheck.ts';
+import { broadcastPair, checkOpWith, close, values } from './gradcheck.ts';
+import { unary } from './reference/elementwise.ts';
 import { linearRef, matmulRef } from './reference/matmul.ts';
 import { nd, size, type Nd } from './reference/nd.ts';
 import { gpu } from './setup.ts';
@@ -95,6 +96,43 @@ for (const variant of ['cpu', 'tiled'] as const) {
       await checkOpWith('linear', { cases: arb, op: (_p, x, w, b) => E.linear(x!, w!, b), ref: (_p, x, w, b) => linearRef(x!, w!, b) });
     });
 
+    test('linear with fused GELU: forward and gradients of x, w, bias, K in one chunk and in several', async () => {
+      use();
+      // Values keep |x·wᵀ + b| < 4 (the reference erf's range): in [-1, 1] for K ≤ 3; in [-0.25, 0.25]
+      // for K = 129, 150, where random sums stay far below it.
+      const arb = fc
+        .record({
+          lead: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 2 }),
+          K: fc.oneof(fc.integer({ min: 1, max: 3 }), fc.constantFrom(129, 150)),
+          N: fc.integer({ min: 1, max: 5 }),
+          bias: fc.boolean(),
+        })
+        .chain(({ lead, K, N, bias }) => {
+          const hi = K > 3 ? 0.25 : 1;
+          const shapes = [[...lead, K], [N, K], ...(bias ? [[N]] : [])];
+          return fc.tuple(...shapes.map((s) => values(size(s), -hi, hi).map((v) => nd(s, v)))).map((xs) => [xs, null] as [Nd[], null]);
+        });
+      await checkOpWith('linear gelu', {
+        cases: arb,
+        op: (_p, x, w, b) => E.linear(x!, w!, b, { activation: 'gelu' }),
+        ref: (_p, x, w, b) => unary('gelu')(linearRef(x!, w!, b)),
+        fwd: { atol: 3e-6, rtol: 1e-4 }, // as gelu's own test: its erf approximation is good to 1.5e-7
+        runs: 15,
+      });
+    });
+
+    test('linear with fused GELU without gradients (no pre-activation kept) gives the same values', async () => {
+      use();
+      const rand = (n: number) => Float64Array.from({ length: n }, () => Math.fround(Math.random() * 0.5 - 0.25));
+      for (const K of [3, 150]) {
+        const [x, w, b] = [nd([7, K], rand(7 * K)), nd([5, K], rand(5 * K)), nd([5], rand(5))];
+        const [tx, tw, tb] = [x, w, b].map((t) => E.tensor(Float32Array.from(t.data), t.shape));
+        const y = E.noGrad(() => E.linear(tx!, tw!, tb, { activation: 'gelu' }));
+        close(await y.data(), unary('gelu')(linearRef(x, w, b)).data, { atol: 3e-6, rtol: 1e-4 }, `linear gelu K=${K} without grad`);
+        for (const t of [tx!, tw!, tb!, y]) t.dispose();
+      }
+    });
+
     test('1024 × 1024 × 150 against float64, within the bound', async () => {
       use();
       const rand = (n: number) => Float64Array.from({ length: n }, () => Math.fround(Math.random() * 2 - 1));
@@ -140,5 +178,6 @@ describe('matmul and linear: choices and errors', () => {
     expect(() => E.linear(t(2, 3), t(4, 2))).toThrow(/linear x \[2,3\] w \[4,2\]: x has 3 features but w expects 2/);
     expect(() => E.linear(t(2, 3), t(4, 3), t(3))).toThrow(/bias must be \[4\]/);
     expect(() => E.linear(t(2, 3), t(4, 3, 1))).toThrow(/expected x \[\.\.\., K\] and w \[N, K\]/);
+    expect(() => E.linear(t(2, 3), t(4, 3), undefined, { activation: 'relu' as 'gelu' })).toThrow(/activation must be 'gelu' or absent, got 'relu'/);
   });
 });

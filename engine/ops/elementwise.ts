@@ -107,13 +107,19 @@ export const abs = unary('abs', 'abs(a)', 'g * sign(x)');
 export const relu = unary('relu', 'max(a, 0.0)', 'select(0.0, g, x > 0.0)');
 export const sigmoid = unary('sigmoid', '1.0 / (1.0 + exp(-a))', 'g * y * (1.0 - y)');
 export const tanh = unary('tanh', 'tanh_(a)', 'g * (1.0 - y * y)', TANH);
+/** GELU's WGSL: forward of `a`, backward of `g` and the input `x`, and the erf they call. Shared with linear's fused GELU. */
+export const GELU = {
+  fwd: '0.5 * a * (1.0 + erf_(a * 0.70710678118654752))',
+  bwd: 'g * (0.5 * (1.0 + erf_(x * 0.70710678118654752)) + x * 0.39894228040143268 * exp(-0.5 * x * x))',
+  helpers: ERF,
+};
 /** GELU, exact (erf) form as in ViT and PyTorch's default. */
-export const gelu = unary(
-  'gelu',
-  '0.5 * a * (1.0 + erf_(a * 0.70710678118654752))',
-  'g * (0.5 * (1.0 + erf_(x * 0.70710678118654752)) + x * 0.39894228040143268 * exp(-0.5 * x * x))',
-  ERF,
-);
+export const gelu = unary('gelu', GELU.fwd, GELU.bwd, GELU.helpers);
+
+/** g · GELU'(x), without autograd: the backward of a GELU whose input x was kept (linear's fused GELU). */
+export function geluBackward(g: Tensor, x: Tensor): Tensor {
+  return mapBinary('gelu_grad', g, x, GELU.bwd.replace(/\bg\b/g, 'a').replace(/\bx\b/g, 'b'), { helpers: GELU.helpers });
+}
 
 // ---- binary ---------------------------------------------------------------------------------------
 

@@ -21,7 +21,9 @@
 // storing through swapped strides); when neither is laid out so, the smaller one is first copied
 // into that layout (O(rows·K), small next to the product).
 //
-// linear's bias is added in the kernels (the cpu kernel starts its accumulators from it).
+// linear's bias is added in the kernels (the cpu kernel starts its accumulators from it), and so is its
+// optional GELU (the "epilogue": applied as the result is stored, the pre-activation stored beside it
+// only when backward will need it), which saves the GELU pass's read and write of the hidden tensor.
 //
 // Backward: dA = dY·op(B)ᵀ and dB = op(A)ᵀ·dY, written with the transpose flags of the same kernel;
 // gradients of broadcast batch dimensions are summed back with sumTo.
@@ -30,13 +32,13 @@ import broadcastWgsl from '../../shaders/broadcast.wgsl?raw';
 import cpuWgsl from '../../shaders/matmul_cpu.wgsl?raw';
 import packWgsl from '../../shaders/matmul_pack.wgsl?raw';
 import tiledWgsl from '../../shaders/matmul_tiled.wgsl?raw';
-import { record } from '../autograd.ts';
+import { isGradEnabled, record } from '../autograd.ts';
 import { device } from '../device.ts';
 import { dispatch, grid1d, kernel, type Kernel } from '../kernel.ts';
 import { broadcastStrides, MAX_RANK, pad8, stridesOf } from '../shape.ts';
 import { Tensor, sizeOf, shapeStr } from '../tensor.ts';
 import { zeros } from './creation.ts';
-import { mapBinary, sumTo } from './elementwise.ts';
+import { GELU, gelu, geluBackward, mapBinary, sumTo } from './elementwise.ts';
 import { sum } from './reduce.ts';
 
 export type MatmulVariant = 'cpu' | 'tiled';
@@ -115,6 +117,26 @@ function plan(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op: string
   return { M, N, K, batch, a: view(a, ab, r0, r1, transA), b: view(b, bb, s0, s1, transB), what };
 }
 
+/** What the kernels do as they store out: add `bias` [N] to every row; apply GELU, writing its input to `pre` (laid out as out) if given. */
+interface Epilogue {
+  bias?: Tensor;
+  gelu?: boolean;
+  pre?: Tensor;
+}
+
+/** The epilogue's WGSL (the EPILOGUE placeholder) and its kernel-name suffix. */
+function epilogueCode(ep: Epilogue): { code: string; suffix: string } {
+  if (!ep.gelu) return { code: '', suffix: '' };
+  const pre = ep.pre ? '@group(0) @binding(5) var<storage, read_write> Pre: array<f32>; // GELU\'s input, for backward\n' : '';
+  return { code: `${pre}${GELU.helpers}\nfn act(a: f32) -> f32 { return ${GELU.fwd}; }`, suffix: ep.pre ? '_gelu_pre' : '_gelu' };
+}
+
+/** Statements storing value `v` at index `o` of O through the epilogue (`last`: a condition for applying the activation, else always). */
+function storeCode(ep: Epilogue, o: string, last?: string): string {
+  if (!ep.gelu) return `O[${o}] = v;`;
+  return `O[${o}] = ${last ? `select(v, act(v), ${last})` : 'act(v)'};${ep.pre ? ` Pre[${o}] = v;` : ''}`;
+}
+
 // ---- the cpu kernel --------------------------------------------------------------------------------
 
 const WGS = [32, 64, 128]; // invocations (rows of X) per workgroup: they share one tile of Y
@@ -133,7 +155,7 @@ function chunkOf(K: number): number {
  * `accumulate` (K spans several chunks), chunks after the first add to what is stored; without, the
  * kernel skips reading `out` (a fifth of the work at K = 64).
  */
-function cpuKernel(KC: number, accumulate: boolean, WG: number): Kernel {
+function cpuKernel(KC: number, accumulate: boolean, WG: number, ep: Epilogue): Kernel {
   const acc = (j: number) => `c${j}`;
   let body = '';
   for (let r = 0; r < KC; r += REGION) {
@@ -143,7 +165,8 @@ function cpuKernel(KC: number, accumulate: boolean, WG: number): Kernel {
     }
     body += `  pin[0] = ${Array.from({ length: BN }, (_, j) => acc(j)).join(' + ')};\n`;
   }
-  return kernel(`matmul_cpu_k${KC}${accumulate ? '_acc' : ''}${WG < 128 ? `_wg${WG}` : ''}`, cpuWgsl, {
+  const epi = epilogueCode(ep);
+  return kernel(`matmul_cpu_k${KC}${accumulate ? '_acc' : ''}${WG < 128 ? `_wg${WG}` : ''}${epi.suffix}`, cpuWgsl, {
     TILE: KC * BN,
     BN,
     WG,
@@ -152,10 +175,13 @@ function cpuKernel(KC: number, accumulate: boolean, WG: number): Kernel {
     BODY: body,
     // The first chunk stores, later ones add: a select, as a branch doubled the compile time (so did
     // a second, unguarded copy of the stores for blocks away from the edge).
+    // The activation only as the last chunk stores (a select, for the same reason).
     STORE: Array.from({ length: BN }, (_, j) => {
-      const o = `O[o + ${j}u * p.cj]`;
-      return `    if (j0 + ${j}u < p.J) { ${o} = ${acc(j)}${accumulate ? ` + select(${o}, 0.0, p.first == 1u)` : ''}; }`;
+      const o = `o + ${j}u * p.cj`;
+      const v = `${acc(j)}${accumulate ? ` + select(O[${o}], 0.0, p.first == 1u)` : ''}`;
+      return `    if (j0 + ${j}u < p.J) { let v = ${v}; ${storeCode(ep, o, accumulate ? 'p.last == 1u' : undefined)} }`;
     }).join('\n'),
+    EPILOGUE: epi.code,
   });
 }
 
@@ -185,7 +211,8 @@ function pack(x: MatView, I: number, K: number, batch: readonly number[], what: 
   return { t, off: 0, bs: batch.map((_, d) => (x.bs[d] ? ps[dims.indexOf(d)]! * I * Kp : 0)), rs: Kp, cs: 1 };
 }
 
-function runCpu(p: Plan, out: MatView, bias: Tensor | undefined): void {
+function runCpu(p: Plan, out: MatView, ep: Epilogue): void {
+  const bias = ep.bias;
   const { M, N, K, a, b } = p;
   // X (rows read per invocation, contiguous along K) and Y (staged in workgroup memory): out = X·Y
   // with X = op(A), or outᵀ = op(B)ᵀ·op(A)ᵀ with X = op(B)ᵀ (not with a bias: it runs along J).
@@ -203,17 +230,17 @@ function runCpu(p: Plan, out: MatView, bias: Tensor | undefined): void {
   // rows, convolutions' 32 or 64 output channels): 30% less time at I = 64 and 50% at I = 32 than
   // 128 rows. Larger I keeps 128, which shares each Y tile more (64 rows there cost 15-25% more).
   const WG = WGS.find((w) => w >= I) ?? 128;
-  const kern = cpuKernel(KC, K > KC, WG);
+  const kern = cpuKernel(KC, K > KC, WG, ep);
   const Z = sizeOf(p.batch);
   for (let z0 = 0; z0 < Z; z0 += zChunk()) {
     for (let k0 = 0; k0 < K; k0 += KC) {
       dispatch(
         kern,
-        [x.t, y.t, bias ?? y.t, out.t],
+        [x.t, y.t, bias ?? y.t, out.t, ...(ep.pre ? [ep.pre] : [])],
         {
           I, J, K, k0,
           xi: x.rs, yk: y.rs, yj: y.cs, ci: o.rs, cj: o.cs,
-          first: k0 === 0 ? 1 : 0, bias: bias ? 1 : 0, never: 0,
+          first: k0 === 0 ? 1 : 0, last: k0 + KC >= K ? 1 : 0, bias: bias ? 1 : 0, never: 0,
           z0, brank: p.batch.length, xoff: x.off, yoff: y.off, ooff: o.off,
           bshape: pad8(p.batch), xs: pad8(x.bs), ys: pad8(y.bs), os: pad8(o.bs),
         },
@@ -227,14 +254,16 @@ function runCpu(p: Plan, out: MatView, bias: Tensor | undefined): void {
 
 // ---- the tiled kernel ------------------------------------------------------------------------------
 
-function runTiled(p: Plan, out: MatView, bias: Tensor | undefined): void {
+function runTiled(p: Plan, out: MatView, ep: Epilogue): void {
   const { M, N, K, a, b } = p;
-  const kern = kernel('matmul_tiled', tiledWgsl, { BROADCAST: broadcastWgsl });
+  const bias = ep.bias;
+  const epi = epilogueCode(ep);
+  const kern = kernel(`matmul_tiled${epi.suffix}`, tiledWgsl, { BROADCAST: broadcastWgsl, EPILOGUE: epi.code, STORE: `        ${storeCode(ep, 'o')}` });
   const Z = sizeOf(p.batch);
   for (let z0 = 0; z0 < Z; z0 += zChunk()) {
     dispatch(
       kern,
-      [a.t, b.t, bias ?? b.t, out.t],
+      [a.t, b.t, bias ?? b.t, out.t, ...(ep.pre ? [ep.pre] : [])],
       {
         M, N, K, z0, am: a.rs, ak: a.cs, bk: b.rs, bn: b.cs, cm: out.rs, cn: out.cs,
         aKfast: a.cs === 1 ? 1 : 0, bKfast: b.rs === 1 ? 1 : 0, bias: bias ? 1 : 0,
@@ -253,29 +282,30 @@ function runTiled(p: Plan, out: MatView, bias: Tensor | undefined): void {
  */
 export function matmulInto(a: MatView, b: MatView, out: MatView, M: number, N: number, K: number, batch: number[], what: string): void {
   if (M * N * sizeOf(batch) === 0) return;
-  run({ M, N, K, batch, a, b, what }, out, undefined);
+  run({ M, N, K, batch, a, b, what }, out, {});
 }
 
 /** The plan on this device's kernel variant. */
-function run(p: Plan, out: MatView, bias: Tensor | undefined): void {
-  if (matmulVariant() === 'cpu') runCpu(p, out, bias);
-  else runTiled(p, out, bias);
+function run(p: Plan, out: MatView, ep: Epilogue): void {
+  if (matmulVariant() === 'cpu') runCpu(p, out, ep);
+  else runTiled(p, out, ep);
 }
 
-/** op(a)·op(b) (+ bias [N] on every row) without autograd. */
-function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op = 'matmul', bias?: Tensor): Tensor {
+/** op(a)·op(b) through the epilogue (bias [N] on every row, GELU), without autograd. */
+function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean, op = 'matmul', ep: Epilogue = {}): Tensor {
   const p = plan(a, b, transA, transB, op);
   const shape = [...p.batch, p.M, p.N];
   if (p.K === 0) {
+    if (ep.gelu) throw new Error(`internal: ${p.what}: no fused GELU on an empty product`);
     const z = zeros(shape);
-    if (!bias) return z;
-    const out = mapBinary('add', z, bias, 'a + b');
+    if (!ep.bias) return z;
+    const out = mapBinary('add', z, ep.bias, 'a + b');
     z.dispose();
     return out;
   }
   const out = Tensor.empty(shape, 'f32', op);
   if (out.size === 0) return out;
-  run(p, { t: out, off: 0, bs: stridesOf(p.batch).map((s) => s * p.M * p.N), rs: p.N, cs: 1 }, bias);
+  run(p, { t: out, off: 0, bs: stridesOf(p.batch).map((s) => s * p.M * p.N), rs: p.N, cs: 1 }, ep);
   return out;
 }
 
@@ -295,24 +325,38 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   });
 }
 
-/** x·wᵀ + bias as torch.nn.functional.linear: x [..., K], w [N, K] (PyTorch layout), bias [N] → [..., N]. */
-export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+export interface LinearOptions {
+  /** Apply GELU to the result inside the product's kernel (the same values as gelu(linear(...))). */
+  activation?: 'gelu';
+}
+
+/**
+ * x·wᵀ + bias as torch.nn.functional.linear: x [..., K], w [N, K] (PyTorch layout), bias [N] → [..., N];
+ * with `activation: 'gelu'`, GELU of that.
+ */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor, opts: LinearOptions = {}): Tensor {
   const what = `linear x ${shapeStr(x.shape)} w ${shapeStr(w.shape)}${bias ? ` bias ${shapeStr(bias.shape)}` : ''}`;
+  if (opts.activation !== undefined && opts.activation !== 'gelu') throw new Error(`${what}: activation must be 'gelu' or absent, got '${String(opts.activation)}'`);
   if (x.rank < 1 || w.rank !== 2) throw new Error(`${what}: expected x [..., K] and w [N, K]`);
   const K = x.shape[x.rank - 1]!;
   const N = w.shape[0]!;
   if (w.shape[1] !== K) throw new Error(`${what}: x has ${K} features but w expects ${w.shape[1]}`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== N)) throw new Error(`${what}: bias must be [${N}]`);
   if (bias && bias.dtype !== 'f32') throw new Error(`${what}: expected an f32 bias, got ${bias}`);
+  const useGelu = opts.activation === 'gelu';
+  if (useGelu && K === 0) return gelu(linear(x, w, bias)); // an empty product: nothing to fuse into
+  const inputs = bias ? [x, w, bias] : [x, w];
   const R = sizeOf(x.shape.slice(0, -1));
   const rows = (t: Tensor, n: number) => t.view([R, n]);
+  // GELU's input is kept only for a backward pass.
+  const pre = useGelu && isGradEnabled() && inputs.some((t) => t.requiresGrad) ? Tensor.empty([R, N], 'f32', 'linear gelu input') : undefined;
   const x2 = rows(x, K);
-  const y2 = product(x2, w, false, true, 'linear', bias);
+  const y2 = product(x2, w, false, true, 'linear', { bias, gelu: useGelu, pre });
   x2.dispose();
   const out = y2.view([...x.shape.slice(0, -1), N]);
   y2.dispose();
-  return record(out, 'linear', bias ? [x, w, bias] : [x, w], (g) => {
-    const g2 = rows(g, N);
+  return record(out, useGelu ? 'linear_gelu' : 'linear', inputs, (g) => {
+    const g2 = pre ? geluBackward(rows(g, N), pre) : rows(g, N);
     const gx = x.requiresGrad ? product(g2, w, false, false, 'linear') : undefined;
     const gw = w.requiresGrad ? product(g2, rows(x, K), true, false, 'linear') : undefined;
     const gb = bias?.requiresGrad ? sum(g2, 0) : undefined;
