@@ -11,7 +11,7 @@ import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import type { FrameRef } from '../dataset/splits.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
-import { DEFAULTS, METHODS, type Method, type TrainOptions } from './config.ts';
+import { DEFAULTS, METHODS, parseArgs, type Method, type TrainOptions } from './config.ts';
 import { formatQuality, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
 import { train, trainingSplit } from './train.ts';
 
@@ -26,10 +26,13 @@ interface AblationOptions {
   labeledVideos: number;
   labeledEvery: number;
   readme: string;
+  /** A JSON file of training options (as train/run.js --config) applied to every run, '' = none. */
+  config: string;
 }
 
 const USAGE = `usage: npm run ablation -- [--steps N] [--warmup-steps N] [--seeds N] [--methods sup,u2pl,mvc,ifr,full]
-                         [--labeled-videos F | --labeled-every K] [--batch N] [--out DIR] [--data DIR] [--readme FILE]`;
+                         [--labeled-videos F | --labeled-every K] [--batch N] [--out DIR] [--data DIR] [--readme FILE]
+                         [--config FILE   training options for every run, as train/run.js --config]`;
 
 function parse(argv: string[]): AblationOptions {
   const o: AblationOptions = {
@@ -43,6 +46,7 @@ function parse(argv: string[]): AblationOptions {
     labeledVideos: 0.1,
     labeledEvery: 0,
     readme: 'README.md',
+    config: '',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, v] = [argv[i]!, argv[i + 1]];
@@ -56,6 +60,7 @@ function parse(argv: string[]): AblationOptions {
     if (flag === '--out') o.out = v;
     else if (flag === '--data') o.data = v;
     else if (flag === '--readme') o.readme = v;
+    else if (flag === '--config') o.config = v;
     else if (flag === '--seeds') o.seeds = num(1);
     else if (flag === '--steps') o.steps = num(1);
     else if (flag === '--warmup-steps') o.warmupSteps = num(1);
@@ -95,6 +100,13 @@ async function quality(dir: string, ds: VideoDataset, unlabeled: FrameRef[]): Pr
 
 const LABEL: Record<Method, string> = { sup: 'supervised only', u2pl: 'U2PL', mvc: 'MVC', ifr: 'IFR', full: 'all (U2PL + MVC + IFR)' };
 
+/** The training options of the --config file that differ from the defaults, as `key value` text. */
+function overrides(o: AblationOptions): Partial<TrainOptions> {
+  if (!o.config) return {};
+  const opts = parseArgs(['--config', o.config], (f) => readFileSync(f, 'utf8'))!;
+  return Object.fromEntries(Object.entries(opts).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(DEFAULTS[k as keyof TrainOptions])));
+}
+
 function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[]): string {
   const pm = (xs: number[]) => {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -104,7 +116,8 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[]): stri
   const labels = o.labeledVideos > 0 ? `all frames of ${o.labeledVideos * 100}% of the training videos` : `every ${o.labeledEvery}th frame`;
   const lines = [
     `Labels: ${labels}. Each run: ${o.warmupSteps} shared supervised steps, then ${o.steps} steps of the method (batch ${o.batch}); ` +
-      `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of the embedded set, ${new Date().toISOString().slice(0, 10)}.`,
+      `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of the embedded set, ${new Date().toISOString().slice(0, 10)}.` +
+      (o.config ? ` Training options changed from the defaults (--config): ${JSON.stringify(overrides(o))}.` : ''),
     '',
     ...(teachers.length
       ? [
@@ -136,6 +149,7 @@ async function main(): Promise<void> {
   await initNode(); // the quality measurements may run before any training does
   const base: TrainOptions = {
     ...DEFAULTS,
+    ...overrides(o),
     data: o.data,
     batch: o.batch,
     labeledVideos: o.labeledVideos,

@@ -45,6 +45,9 @@ export interface TrainOptions {
   lambdaUnsup: number;
   lambdaContra: number;
   queueSize: number;
+  /** U2PL: percent of the highest-entropy pseudo-labels left out of the unsupervised CE at the start of the
+   * semi-supervised steps, decaying linearly to 0 (U2PL's 100 − drop_percent: 20). */
+  unsupDrop: number;
   /** MVC: frames per clip, mask block size (pixels) and masked share, loss weight. */
   mvcClip: number;
   maskBlock: number;
@@ -93,6 +96,7 @@ export const DEFAULTS: TrainOptions = {
   lambdaUnsup: 1,
   lambdaContra: 1,
   queueSize: 2000,
+  unsupDrop: 20,
   mvcClip: 2,
   maskBlock: mvcDefaults.block,
   maskRatio: mvcDefaults.ratio,
@@ -155,6 +159,8 @@ Semi-supervised training (METHODS.md; the switches compose with any --method):
   --ema-max X           the teacher's EMA momentum cap (default ${DEFAULTS.emaMax})
   --lambda-unsup X, --lambda-contra X   U2PL loss weights (default 1, 1)
   --queue-size N        U2PL negatives kept per class (default ${DEFAULTS.queueSize})
+  --unsup-drop P        U2PL: percent of the most uncertain (highest-entropy) pseudo-labels left out of the
+                        unsupervised CE at first, decaying linearly to 0 (default ${DEFAULTS.unsupDrop}, as U2PL)
   --mvc-clip T          MVC frames per clip (default ${DEFAULTS.mvcClip}, at most 4)
   --mask-block P        MVC mask block size in pixels (default ${DEFAULTS.maskBlock})
   --mask-ratio R        MVC share of blocks masked (default ${DEFAULTS.maskRatio})
@@ -195,6 +201,7 @@ const FLAGS: Record<string, keyof TrainOptions> = {
   '--lambda-unsup': 'lambdaUnsup',
   '--lambda-contra': 'lambdaContra',
   '--queue-size': 'queueSize',
+  '--unsup-drop': 'unsupDrop',
   '--mvc-clip': 'mvcClip',
   '--mask-block': 'maskBlock',
   '--mask-ratio': 'maskRatio',
@@ -284,6 +291,7 @@ function validate(o: TrainOptions): void {
   num('lambdaUnsup', 0);
   num('lambdaContra', 0);
   int('queueSize', 1);
+  num('unsupDrop', 0, 100);
   int('mvcClip', 1);
   if (o.mvcClip > 4) throw new Error(`option mvcClip must be at most 4 (the student's frame embedding has 4 positions), got ${o.mvcClip}`);
   int('maskBlock', 1);

@@ -123,7 +123,7 @@ export class SemiStep {
       t2.probsLow.dispose();
 
       const alpha = alphaT(this.progress(step));
-      const target = dropUnreliable(labelsU, entropy, alpha);
+      const target = dropUnreliable(labelsU, entropy, alphaT(this.progress(step), this.o.unsupDrop));
       const masksU = entropyMasks(labelsU, entropy, alpha);
       const masksL = labeledMasks(labelsL);
       const n = bl + bu;
