@@ -89,5 +89,7 @@ describe('semi-supervised training', () => {
     expect(() => parseArgs(['--method', 'bogus'], () => '{}')).toThrow(/option method must be one of sup, u2pl, mvc, ifr, full/);
     expect(() => parseArgs(['--u2pl', '--steps', '10', '--sup-steps', '10'], () => '{}')).toThrow(/supSteps \(10\) must be below steps \(10\)/);
     expect(parseArgs(['--method', 'u2pl', '--mvc'], () => '{}')).toMatchObject({ method: 'u2pl', mvc: true });
+    expect(parseArgs(['--unsup-drop', '80'], () => '{}')!.unsupDrop).toBe(80);
+    expect(() => parseArgs(['--unsup-drop', '120'], () => '{}')).toThrow(/option unsupDrop must be a number in \[0, 100\], got 120/);
   });
 });
