@@ -15,6 +15,7 @@
 // The package's "main" is a CommonJS file under "type": "module", which Node refuses; its ES module build works everywhere.
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { device } from './device.ts';
+import { bufferId } from './memory.ts';
 import { profiler } from './profiler.ts';
 import { scheduler } from './scheduler.ts';
 import type { DType } from './dtype.ts';
@@ -223,21 +224,17 @@ export function dispatch(
 }
 
 // Bind groups, reused: a training step repeats the same dispatches over the same pooled buffers, so
-// most bind groups of a step were made in the one before. Keyed by kernel and every bound buffer and
+// most bind groups of a step were made in the one before (memory.ts hands out buffers so that it does). Keyed by kernel and every bound buffer and
 // size; least recently used ones are dropped past BIND_GROUPS (those of destroyed buffers age out).
 const BIND_GROUPS = 8192;
 const bindGroups = new Map<string, GPUBindGroup>();
-const bufferIds = new WeakMap<GPUBuffer, number>();
-let nextBufferId = 0;
 export const bindGroupStats = { made: 0, reused: 0 };
 
 function bindGroup(k: Kernel, entries: GPUBindGroupEntry[]): GPUBindGroup {
   let key = String(k.id);
   for (const e of entries) {
     const r = e.resource as GPUBufferBinding;
-    let id = bufferIds.get(r.buffer);
-    if (id === undefined) bufferIds.set(r.buffer, (id = nextBufferId++));
-    key += `|${id}:${r.size}`;
+    key += `|${bufferId(r.buffer)}:${r.size}`;
   }
   const hit = bindGroups.get(key);
   if (hit) {
