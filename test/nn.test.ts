@@ -90,6 +90,25 @@ describe('attention', () => {
     });
   }
 
+  // Without gradients, on the 'tiled' variant, one fused kernel (online softmax over blocks of 32
+  // keys, 64 queries a workgroup): T up to 130 spans several blocks of both; D = 32 is the student's.
+  test('fused kernel (no gradient, tiled variant): forward vs float64, T over several key and query blocks', async () => {
+    E.setMatmulVariant('tiled');
+    const fused = fc
+      .record({ B: fc.integer({ min: 1, max: 2 }), T: fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constant(130)), heads: fc.integer({ min: 1, max: 3 }), D: fc.constantFrom(1, 3, 4, 8, 32) })
+      .chain(({ B, T, heads, D }) => ndArb([B, T, 3 * heads * D]).map((x) => ({ x, heads })));
+    await fc.assert(
+      fc.asyncProperty(fused, async ({ x, heads }) => {
+        const t = E.tensor(Float32Array.from(x.data), x.shape);
+        const y = E.noGrad(() => E.attention(t, heads));
+        close(await y.data(), attentionRef(x, heads).data, FWD, `fused attention [${x.shape}] heads ${heads}`);
+        t.dispose();
+        y.dispose();
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   test('bad shapes are named in the error', () => {
     expect(() => E.attention(E.zeros([2, 3, 12]), 3)).toThrow(/attention \[2,3,12\] heads 3: expected qkv \[B, T, 3·C\]/);
     expect(() => E.attention(E.zeros([2, 12]), 2)).toThrow(/expected qkv/);

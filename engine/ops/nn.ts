@@ -9,6 +9,7 @@
 // norm's mean and rstd or the mean cross-entropy's weight total are recomputed in the backward pass
 // rather than saved as extra tensors, which a `tidy` around the forward pass would dispose.
 
+import attentionFusedWgsl from '../../shaders/attention_fused.wgsl?raw';
 import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl?raw';
 import crossEntropyGradWgsl from '../../shaders/cross_entropy_grad.wgsl?raw';
 import dropoutWgsl from '../../shaders/dropout.wgsl?raw';
@@ -21,12 +22,12 @@ import layernormStatsWgsl from '../../shaders/layernorm_stats.wgsl?raw';
 import rngWgsl from '../../shaders/rng.wgsl?raw';
 import softmaxWgsl from '../../shaders/softmax.wgsl?raw';
 import softmaxGradWgsl from '../../shaders/softmax_grad.wgsl?raw';
-import { record } from '../autograd.ts';
+import { isGradEnabled, record } from '../autograd.ts';
 import { dispatch, grid1d, kernel } from '../kernel.ts';
 import { normAxis } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
 import { mapBinary, mapUnary } from './elementwise.ts';
-import { matmulInto, transposed, type MatView } from './matmul.ts';
+import { matmulInto, matmulVariant, transposed, type MatView } from './matmul.ts';
 import { seedWords } from './random.ts';
 import { sum } from './reduce.ts';
 
@@ -85,6 +86,9 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 
 // ---- attention ----------------------------------------------------------------------------------------
 
+/** Largest head size of the fused kernel: its key and value tiles (32 × D each) fill 16 KB of workgroup memory at 64. */
+const FUSED_MAX_D = 64;
+
 /**
  * Multi-head self-attention on a fused projection: qkv [B, T, 3C] holds q, k and v as [B, T, 3, H, D]
  * (C = H·D, H = heads); returns softmax(q·kᵀ/√D)·v per head, heads merged back: [B, T, C].
@@ -94,6 +98,11 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
  * side by side into one tensor. The 1/√D scale is applied inside the softmax kernels. Unlike the
  * other ops here, the backward pass reads a tensor made in the forward pass (the attention weights,
  * as the composition of ops it replaces did): recomputing them would cost a product and a softmax.
+ *
+ * Without a backward pass to feed, on adapters that run loops well (the 'tiled' matmul variant: GPUs,
+ * SwiftShader), one kernel does it all without the T × T matrices (shaders/attention_fused.wgsl).
+ * Not on lavapipe, where that design ran 30× slower than the products (README, "Why the speed
+ * targets are not met on lavapipe").
  */
 export function attention(qkv: Tensor, heads: number): Tensor {
   const what = `attention ${shapeStr(qkv.shape)} heads ${heads}`;
@@ -105,6 +114,12 @@ export function attention(qkv: Tensor, heads: number): Tensor {
   const C = C3 / 3;
   const D = C / heads;
   const scale = 1 / Math.sqrt(D);
+  if (!(isGradEnabled() && qkv.requiresGrad) && matmulVariant() === 'tiled' && D <= FUSED_MAX_D) {
+    const out = Tensor.empty([B, T, C], 'f32', 'attention');
+    const k = kernel(`attention_fused_d${D}`, attentionFusedWgsl, { D, KV: 32 * D });
+    dispatch(k, [qkv, out], { T, H: heads, scale }, [Math.ceil(T / 64), heads, B], `${what} (fused)`);
+    return out;
+  }
   const batch = [B, heads];
   // Head h of batch b of part j of a [B, T, parts, H, D] tensor, as a T × D matrix.
   const part = (t: Tensor, parts: number, j: number): MatView => ({ t, off: j * C, bs: [T * parts * C, D], rs: parts * C, cs: 1 });
