@@ -13,6 +13,7 @@ import { profiler, type Timed } from './profiler.ts';
 
 const SLOT = 256; // minUniformBufferOffsetAlignment
 const ARENA_BYTES = 256 * 1024;
+const WAIT_HISTORY = 3; // waits remembered per batch size (see wait)
 
 class Scheduler {
   private encoder: GPUCommandEncoder | undefined;
@@ -166,20 +167,24 @@ class Scheduler {
    * most of the time such a batch took before. Dawn's Node binding polls while a promise is
    * pending, keeping a CPU core busy; on a CPU adapter (lavapipe) that core is one the GPU's own
    * worker threads need: sleeping first made a 1024³ matmul 1.65× faster on 2 cores. The estimate
-   * (per power-of-two batch size) shrinks when the sleep overshoots, so it tracks the real time.
+   * (per power-of-two batch size) is the shortest of the last WAIT_HISTORY waits, so one slow batch
+   * (a pipeline compiled, the process stopped for minutes) does not make the next ones sleep long;
+   * a sleep that overshoots measures 0.8 of the estimate, so the estimate follows the work down.
    */
   async wait<T>(n: number, done: () => Promise<T>): Promise<T> {
     if (profiler.serial) await profiler.drain();
     const key = Math.ceil(Math.log2(n + 1));
-    const expect = this.waitMs.get(key) ?? 0;
+    const history = this.waitMs.get(key) ?? [];
+    const expect = history.length ? Math.min(...history) : 0;
     const t0 = performance.now();
     if (expect > 2) await new Promise((r) => setTimeout(r, 0.8 * expect));
     const out = await done();
-    const took = performance.now() - t0;
-    this.waitMs.set(key, expect ? 0.7 * expect + 0.3 * took : took);
+    history.push(performance.now() - t0);
+    if (history.length > WAIT_HISTORY) history.shift();
+    this.waitMs.set(key, history);
     return out;
   }
-  private waitMs = new Map<number, number>();
+  private waitMs = new Map<number, number[]>();
 }
 
 export const scheduler = new Scheduler();

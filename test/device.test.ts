@@ -67,6 +67,22 @@ describe('device', () => {
     expect(Array.from((await o2.data()) as Float32Array)).toEqual([3, 6, 0]);
   });
 
+  test('one slow read-back does not make the next ones sleep long', async () => {
+    // scheduler.wait sleeps for most of the time batches of this size took before, then awaits the
+    // work (running meanwhile, as the GPU's does); n = 5000 dispatches is a size no other test here uses.
+    const timed = async (ms: number) => {
+      const t0 = performance.now();
+      const work = new Promise((r) => setTimeout(r, ms));
+      await E.scheduler.wait(5000, () => work);
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < 3; i++) await timed(20);
+    await timed(1000); // e.g. a pipeline compiled, or the process was stopped for a while
+    // A running average with the 1000 ms wait would sleep ~250 ms before each of the next.
+    expect(await timed(20)).toBeLessThan(120);
+    expect(await timed(20)).toBeLessThan(120);
+  });
+
   test('use after dispose and bad shapes are clear errors', () => {
     const a = E.tensor([1, 2, 3]);
     a.dispose();
