@@ -14,11 +14,19 @@ struct Params { T: u32, H: u32, scale: f32 };
 @group(0) @binding(1) var<storage, read> QKV: array<f32>;
 @group(0) @binding(2) var<storage, read_write> O: array<f32>;
 
-const D = {{D}}u;
+const D = {{D}}u; // head size
+const DV = {{DV}}u; // vec4s per head row, ceil(D / 4): rows are zero-padded to whole vec4s
 const BQ = 64u;
 const BK = 32u;
-var<workgroup> Ks: array<f32, {{KV}}>; // BK keys × D
-var<workgroup> Vs: array<f32, {{KV}}>;
+var<workgroup> Ks: array<vec4<f32>, {{KV}}>; // BK keys × DV
+var<workgroup> Vs: array<vec4<f32>, {{KV}}>;
+
+// Elements c..c+3 of the head row starting at `at`, zero past D.
+fn row4(at: u32, c: u32) -> vec4<f32> {
+  var r: vec4<f32>;
+  for (var i = 0u; i < 4u; i++) { r[i] = select(0.0, QKV[at + min(c + i, D - 1u)], c + i < D); }
+  return r;
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -28,44 +36,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let C = p.H * D;
   // Invocations past the last query load a real row (so that they can help stage) and store nothing.
   let qrow = (b * p.T + min(t, p.T - 1u)) * 3u * C + h * D;
-  var q: array<f32, D>;
-  var o: array<f32, D>;
-  for (var d = 0u; d < D; d++) {
-    q[d] = QKV[qrow + d] * p.scale;
-    o[d] = 0.0;
+  var q: array<vec4<f32>, DV>;
+  var o: array<vec4<f32>, DV>;
+  for (var c = 0u; c < DV; c++) {
+    q[c] = row4(qrow, 4u * c) * p.scale;
+    o[c] = vec4<f32>(0.0);
   }
   var m = -3.0e38;
   var l = 0.0;
   var s: array<f32, BK>;
   for (var k0 = 0u; k0 < p.T; k0 += BK) {
-    for (var e = li; e < BK * D; e += BQ) {
-      let key = min(k0 + e / D, p.T - 1u);
-      let at = (b * p.T + key) * 3u * C + h * D + e % D;
-      Ks[e] = QKV[at + C];
-      Vs[e] = QKV[at + 2u * C];
+    for (var e = li; e < BK * DV; e += BQ) {
+      let key = min(k0 + e / DV, p.T - 1u);
+      let at = (b * p.T + key) * 3u * C + h * D;
+      Ks[e] = row4(at + C, 4u * (e % DV));
+      Vs[e] = row4(at + 2u * C, 4u * (e % DV));
     }
     workgroupBarrier();
     let n = min(BK, p.T - k0);
     var mb = m;
     for (var j = 0u; j < n; j++) {
       var acc = 0.0;
-      for (var d = 0u; d < D; d++) { acc += q[d] * Ks[j * D + d]; }
+      for (var c = 0u; c < DV; c++) { acc += dot(q[c], Ks[j * DV + c]); }
       s[j] = acc;
       mb = max(mb, acc);
     }
     let rescale = exp(m - mb);
     l *= rescale;
-    for (var d = 0u; d < D; d++) { o[d] *= rescale; }
+    for (var c = 0u; c < DV; c++) { o[c] *= rescale; }
     for (var j = 0u; j < n; j++) {
       let w = exp(s[j] - mb);
       l += w;
-      for (var d = 0u; d < D; d++) { o[d] += w * Vs[j * D + d]; }
+      for (var c = 0u; c < DV; c++) { o[c] += w * Vs[j * DV + c]; }
     }
     m = mb;
     workgroupBarrier();
   }
   if (t < p.T) {
     let orow = (b * p.T + t) * C + h * D;
-    for (var d = 0u; d < D; d++) { O[orow + d] = o[d] / l; }
+    for (var d = 0u; d < D; d++) { O[orow + d] = o[d / 4u][d % 4u] / l; }
   }
 }

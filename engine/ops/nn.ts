@@ -116,7 +116,8 @@ export function attention(qkv: Tensor, heads: number): Tensor {
   const scale = 1 / Math.sqrt(D);
   if (!(isGradEnabled() && qkv.requiresGrad) && matmulVariant() === 'tiled' && D <= FUSED_MAX_D) {
     const out = Tensor.empty([B, T, C], 'f32', 'attention');
-    const k = kernel(`attention_fused_d${D}`, attentionFusedWgsl, { D, KV: 32 * D });
+    const DV = Math.ceil(D / 4);
+    const k = kernel(`attention_fused_d${D}`, attentionFusedWgsl, { D, DV, KV: 32 * DV });
     dispatch(k, [qkv, out], { T, H: heads, scale }, [Math.ceil(T / 64), heads, B], `${what} (fused)`);
     return out;
   }
