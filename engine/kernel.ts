@@ -224,8 +224,9 @@ export function dispatch(
 }
 
 // Bind groups, reused: a training step repeats the same dispatches over the same pooled buffers, so
-// most bind groups of a step were made in the one before (memory.ts hands out buffers so that it does). Keyed by kernel and every bound buffer and
-// size; least recently used ones are dropped past BIND_GROUPS (those of destroyed buffers age out).
+// most bind groups of a step were made in the one before (memory.ts hands out buffers so that it
+// does). Keyed by kernel and every bound buffer and size; least recently used ones are dropped past
+// BIND_GROUPS (those of destroyed buffers age out).
 const BIND_GROUPS = 8192;
 const bindGroups = new Map<string, GPUBindGroup>();
 export const bindGroupStats = { made: 0, reused: 0 };

@@ -100,14 +100,14 @@ async function quality(dir: string, ds: VideoDataset, unlabeled: FrameRef[]): Pr
 
 const LABEL: Record<Method, string> = { sup: 'supervised only', u2pl: 'U2PL', mvc: 'MVC', ifr: 'IFR', full: 'all (U2PL + MVC + IFR)' };
 
-/** The training options of the --config file that differ from the defaults, as `key value` text. */
+/** The training options of the --config file that differ from the defaults. */
 function overrides(o: AblationOptions): Partial<TrainOptions> {
   if (!o.config) return {};
   const opts = parseArgs(['--config', o.config], (f) => readFileSync(f, 'utf8'))!;
   return Object.fromEntries(Object.entries(opts).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(DEFAULTS[k as keyof TrainOptions])));
 }
 
-function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[]): string {
+function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], changed: Partial<TrainOptions>): string {
   const pm = (xs: number[]) => {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     const half = (Math.max(...xs) - Math.min(...xs)) / 2;
@@ -117,7 +117,7 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[]): stri
   const lines = [
     `Labels: ${labels}. Each run: ${o.warmupSteps} shared supervised steps, then ${o.steps} steps of the method (batch ${o.batch}); ` +
       `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of the embedded set, ${new Date().toISOString().slice(0, 10)}.` +
-      (o.config ? ` Training options changed from the defaults (--config): ${JSON.stringify(overrides(o))}.` : ''),
+      (o.config ? ` Training options changed from the defaults (--config): ${JSON.stringify(changed)}.` : ''),
     '',
     ...(teachers.length
       ? [
@@ -146,10 +146,11 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[]): stri
 
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
+  const changed = overrides(o); // a bad --config file stops here, before the device starts
   await initNode(); // the quality measurements may run before any training does
   const base: TrainOptions = {
     ...DEFAULTS,
-    ...overrides(o),
+    ...changed,
     data: o.data,
     batch: o.batch,
     labeledVideos: o.labeledVideos,
@@ -194,7 +195,7 @@ async function main(): Promise<void> {
       writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
     }
   }
-  const md = table(rows, o, teachers);
+  const md = table(rows, o, teachers, changed);
   writeFileSync(path.join(o.out, 'results.md'), `${md}\n`);
   console.log(`\n${md}`);
   if (existsSync(o.readme)) {

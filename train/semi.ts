@@ -122,8 +122,9 @@ export class SemiStep {
       t2.probsU.dispose();
       t2.probsLow.dispose();
 
-      const alpha = alphaT(this.progress(step));
-      const target = dropUnreliable(labelsU, entropy, alphaT(this.progress(step), this.o.unsupDrop));
+      const progress = this.progress(step);
+      const alpha = alphaT(progress);
+      const target = dropUnreliable(labelsU, entropy, alphaT(progress, this.o.unsupDrop));
       const masksU = entropyMasks(labelsU, entropy, alpha);
       const masksL = labeledMasks(labelsL);
       const n = bl + bu;

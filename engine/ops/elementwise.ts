@@ -85,17 +85,20 @@ export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
 
 type Unary = (x: Tensor) => Tensor;
 
+/** The backward kernel of a unary op, g · f'(…): it gets (g, x) or (g, y) as its two operands, whichever `bwd` reads. */
+function unaryGrad(op: string, bwd: string, helpers: string): (g: Tensor, x: Tensor, y?: Tensor) => Tensor {
+  const usesY = /\by\b/.test(bwd);
+  const expr = bwd.replace(/\bg\b/g, 'a').replace(/\b[xy]\b/g, 'b');
+  return (g, x, y) => mapBinary(`${op}_grad`, g, usesY ? y! : x, expr, { helpers });
+}
+
 /** A differentiable unary op: forward expression of `a`; backward expression of `g`, `x` (= input) and `y` (= output). */
 function unary(op: string, fwd: string, bwd: string, helpers = ''): Unary {
+  const grad = unaryGrad(op, bwd, helpers);
   return (x) => {
     check(x, op);
     const y = mapUnary(op, x, fwd, { helpers });
-    return record(y, op, [x], (g) => {
-      // The backward kernel gets (g, x) or (g, y) as its two operands: whichever the formula reads.
-      const usesY = /\by\b/.test(bwd);
-      const expr = bwd.replace(/\bg\b/g, 'a').replace(/\b[xy]\b/g, 'b');
-      return [mapBinary(`${op}_grad`, g, usesY ? y : x, expr, { helpers })];
-    });
+    return record(y, op, [x], (g) => [grad(g, x, y)]);
   };
 }
 
@@ -117,9 +120,7 @@ export const GELU = {
 export const gelu = unary('gelu', GELU.fwd, GELU.bwd, GELU.helpers);
 
 /** g · GELU'(x), without autograd: the backward of a GELU whose input x was kept (linear's fused GELU). */
-export function geluBackward(g: Tensor, x: Tensor): Tensor {
-  return mapBinary('gelu_grad', g, x, GELU.bwd.replace(/\bg\b/g, 'a').replace(/\bx\b/g, 'b'), { helpers: GELU.helpers });
-}
+export const geluBackward: (g: Tensor, x: Tensor) => Tensor = unaryGrad('gelu', GELU.bwd, GELU.helpers);
 
 // ---- binary ---------------------------------------------------------------------------------------
 
