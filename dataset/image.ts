@@ -25,6 +25,13 @@ export interface RawMask {
 
 export type Palette = number[][];
 
+/**
+ * The largest frame or mask decoded, in pixels: 100 megapixels (jpeg-js's own default, 12× an 8K
+ * frame). A PNG's size is read from its header before anything is inflated: a 1 MB PNG can declare
+ * 20000×20000 pixels (1.2 GB as RGB).
+ */
+export const MAX_PIXELS = 100_000_000;
+
 const isPng = (b: Uint8Array) => b.length >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47;
 const isJpeg = (b: Uint8Array) => b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff;
 
@@ -34,7 +41,7 @@ export function decodeFrame(bytes: Uint8Array, name: string): Frame {
     let img: { width: number; height: number; data: Uint8Array };
     try {
       // tolerantDecoding off: a truncated file must fail, not come back half grey.
-      img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
+      img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxResolutionInMP: MAX_PIXELS / 1e6 });
     } catch (e) {
       throw new Error(`${name}: cannot decode JPEG (${errText(e)})`);
     }
@@ -80,6 +87,14 @@ export function vocPalette(): Palette {
 }
 
 function readPng(bytes: Uint8Array, name: string): DecodedPng {
+  // The IHDR chunk comes first: length (4 bytes), 'IHDR', width and height (big-endian u32).
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') throw new Error(`${name}: cannot decode PNG (no IHDR header at its start)`);
+  const width = view.getUint32(16);
+  const height = view.getUint32(20);
+  if (width * height > MAX_PIXELS) {
+    throw new Error(`${name}: PNG of ${width}×${height} pixels (${((width * height) / 1e6).toFixed(0)} megapixels), over the limit of ${MAX_PIXELS / 1e6} megapixels; not decoded`);
+  }
   try {
     return pngDecode(bytes);
   } catch (e) {

@@ -11,6 +11,7 @@
 // data); hasMask tells. Every bad-data error names the file it is about.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readRegularFile } from '../engine/checkpoint-node.ts';
 import path from 'node:path';
 import { decodeFrame, decodeMask, type Frame, type RawMask } from './image.ts';
 import { labelMapping, mapMask, VSPW_SPEC, type LabelMap, type LabelMapping, type LabelSpec } from './labels.ts';
@@ -188,13 +189,7 @@ function readJson(file: string): unknown {
   }
 }
 
-function readBytes(file: string): Uint8Array {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new Error(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-}
+const readBytes = (file: string): Uint8Array => readRegularFile(file);
 
 function isDir(p: string): boolean {
   return existsSync(p) && statSync(p).isDirectory();

@@ -6,7 +6,8 @@
 // temporary file is removed when anything fails.
 
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { loadParams, saveParams } from './safetensors.ts';
 import type { Tensor } from './tensor.ts';
@@ -44,8 +45,36 @@ export async function saveCheckpoint(path: string, named: Named, metadata?: Reco
   await writeFileAtomic(path, await saveParams(named, metadata));
 }
 
+/**
+ * The bytes of `path`, which must be a regular file: a FIFO would block the read forever and a
+ * device such as /dev/zero would grow memory without bound. `what` names the option or role in errors
+ * ("--checkpoint"). Used for every file a user names (checkpoints, frames, masks).
+ */
+export function readRegularFile(path: string, what?: string): Uint8Array {
+  const where = what ? `${what} ${path}` : path;
+  let size: number;
+  try {
+    const info = statSync(path);
+    if (!info.isFile()) throw new Error(`${where}: not a regular file (${info.isDirectory() ? 'a folder' : 'a FIFO, socket or device'})`);
+    size = info.size;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!code) throw e;
+    throw new Error(`${where}: cannot read (${code})`);
+  }
+  if (size > MAX_INPUT_BYTES) throw new Error(`${where}: ${size} bytes, larger than the 2 GiB a file may have here`);
+  try {
+    const b = readFileSync(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    throw new Error(`${where}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/** Files larger than this are refused (Node's Buffer cannot hold more than 2 GiB − 1 in one read anyway). */
+export const MAX_INPUT_BYTES = 2 ** 31 - 1;
+
 /** Load a safetensors file into the tensors of `named` (all names and shapes must match). Returns its metadata. */
 export async function loadCheckpoint(path: string, named: Named): Promise<Record<string, string>> {
-  const bytes = await readFile(path);
-  return loadParams(named, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
+  return loadParams(named, readRegularFile(path), path);
 }

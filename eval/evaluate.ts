@@ -116,14 +116,17 @@ export function formatResult(r: SegResult, classNames: string[]): string {
   return [`  ${'class'.padEnd(w)}   IoU`, ...rows, `mIoU ${pct(r.mIoU)}  mVC8 ${pct(r.mVC8)}  mVC16 ${pct(r.mVC16)}`].join('\n');
 }
 
-export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--split val] [--out PRED_DIR] [--pred-values dataset|class-ids] [--batch N]
+export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--split val] [--out PRED_DIR [--overwrite]] [--pred-values dataset|class-ids] [--batch N]
                         [--tta [--tta-scales 0.9,1,1.1,1.2] [--tta-mode vote|mean]] [--aggregate FILE]
                         [--vlm-url URL --vlm-model NAME --vlm-classes GROUPS [--vlm-timeout MS]]
 
   --checkpoint FILE   a model.safetensors written by train/run.js (its metadata holds the config)
   --data DIR          dataset root in VSPW's layout
   --split NAME        split file to evaluate (default val)
-  --out PRED_DIR      write predicted masks as PRED_DIR/<video>/<frame>.png (palette PNGs)
+  --out PRED_DIR      write predicted masks as PRED_DIR/<video>/<frame>.png (palette PNGs); a folder
+                      that exists and is not empty is refused unless --overwrite is given
+  --overwrite         write into an existing --out folder: masks replace files of the same names,
+                      every other file there is kept
   --pred-values V     mask values: 'dataset' (default: the data set's own label values, e.g. VSPW's
                       class + 1) or 'class-ids' (0..C-1, as some VSPW/PVUW scripts read predictions)
   --batch N           frames per forward pass (default 8)
@@ -153,6 +156,8 @@ export interface EvalArgs {
   data: string;
   split: string;
   out: string | undefined;
+  /** Write into an existing, non-empty --out (replacing files of the same names only). */
+  overwrite: boolean;
   predValues: PredictionValues;
   batch: number;
   tta: TtaOptions | undefined;
@@ -165,11 +170,13 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
   const o: Record<string, string> = { split: 'val', batch: '8', 'pred-values': 'dataset' };
   const known = new Set(['--checkpoint', '--data', '--split', '--out', '--batch', '--pred-values', '--tta-scales', '--tta-mode', '--aggregate', '--vlm-url', '--vlm-model', '--vlm-classes', '--vlm-timeout']);
   let tta = false;
+  let overwrite = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h') return undefined;
-    if (a === '--tta') {
-      tta = true;
+    if (a === '--tta' || a === '--overwrite') {
+      if (a === '--tta') tta = true;
+      else overwrite = true;
       continue;
     }
     if (!known.has(a)) throw new Error(`unknown option '${a}' (see --help)`);
@@ -180,6 +187,7 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
   for (const k of ['checkpoint', 'data']) if (!o[k]) throw new Error(`--${k} is required (see --help)`);
   if (o['pred-values'] !== 'dataset' && o['pred-values'] !== 'class-ids') throw new Error(`--pred-values must be dataset or class-ids, got ${o['pred-values']}`);
   if (!(Number.isInteger(Number(o.batch)) && Number(o.batch) >= 1)) throw new Error(`--batch must be a positive integer, got ${o.batch}`);
+  if (overwrite && o.out === undefined) throw new Error('--overwrite is only used with --out');
   for (const k of ['tta-scales', 'tta-mode']) if (o[k] !== undefined && !tta) throw new Error(`--${k} is only used with --tta`);
   const mode = o['tta-mode'] ?? TTA_DEFAULTS.mode;
   const vlmKeys = ['vlm-url', 'vlm-model', 'vlm-classes'];
@@ -197,6 +205,7 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
     data: o.data!,
     split: o.split!,
     out: o.out,
+    overwrite,
     predValues: o['pred-values'] === 'class-ids' ? 'classIds' : 'dataset',
     batch: Number(o.batch),
     aggregate: o.aggregate,

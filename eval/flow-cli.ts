@@ -1,13 +1,14 @@
 // `node eval/flow.js A.png B.png --out F.flo [--viz F.png] [options]`: Farneback optical flow from frame
 // A to frame B (eval/flow.ts) written as a Middlebury .flo file, and optionally its colour-wheel picture.
 // The frames (JPEG or PNG) are checked before the GPU starts, so bad input fails fast.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { encode as pngEncode } from 'fast-png';
 import { decodeFrame, type Frame } from '../dataset/image.ts';
+import { readRegularFile, writeFileAtomic } from '../engine/checkpoint-node.ts';
 import { describeDevice } from '../engine/index.ts';
 import { initNode } from '../engine/node.ts';
 import { flowToColor, writeFlo } from './flo.ts';
-import { FARNEBACK_DEFAULTS, farneback, toGray, type FarnebackOptions } from './flow.ts';
+import { FARNEBACK_DEFAULTS, checkFarnebackOptions, farneback, toGray, type FarnebackOptions } from './flow.ts';
+import { overlaps } from './outputs.ts';
 
 const D = FARNEBACK_DEFAULTS;
 const USAGE = `usage: node eval/flow.js A.png B.png --out F.flo [--viz F.png] [options]
@@ -71,18 +72,18 @@ function parse(argv: string[]): Args | undefined {
   }
   if (files.length !== 2) throw new Error(`expected two frames A and B, got ${files.length} (see --help)`);
   if (!out) throw new Error('--out F.flo is required (see --help)');
+  // An output that is an input (or the other output) would destroy it.
+  const taken: [string, string][] = [['A', files[0]!], ['B', files[1]!]];
+  for (const [option, file] of [['--out', out], ...(viz ? [['--viz', viz]] : [])] as [string, string][]) {
+    const same = taken.find(([, f]) => overlaps(f, file));
+    if (same) throw new Error(`${option} ${file}: the same file as ${same[0]} ${same[1]}; an output may not replace an input or the other output`);
+    taken.push([option, file]);
+  }
+  checkFarnebackOptions(opts); // before any frame is read or the GPU starts
   return { a: files[0]!, b: files[1]!, out, ...(viz ? { viz } : {}), opts };
 }
 
-function readFrame(path: string): Frame {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    throw new Error(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
-  }
-  return decodeFrame(bytes, path);
-}
+const readFrame = (path: string): Frame => decodeFrame(readRegularFile(path), path);
 
 async function main(argv: string[]): Promise<void> {
   const args = parse(argv);
@@ -101,8 +102,8 @@ async function main(argv: string[]): Promise<void> {
   const data = (await flow.data()) as Float32Array;
   const ms = performance.now() - t0;
   const field = { width: a.width, height: a.height, data };
-  writeFileSync(args.out, writeFlo(field));
-  if (args.viz) writeFileSync(args.viz, pngEncode({ width: a.width, height: a.height, data: flowToColor(field), channels: 3, depth: 8 }));
+  await writeFileAtomic(args.out, writeFlo(field));
+  if (args.viz) await writeFileAtomic(args.viz, pngEncode({ width: a.width, height: a.height, data: flowToColor(field), channels: 3, depth: 8 }));
   let sum = 0, max = 0;
   for (let i = 0; i < data.length; i += 2) {
     const r = Math.hypot(data[i]!, data[i + 1]!);

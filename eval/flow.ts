@@ -61,6 +61,9 @@ export const FARNEBACK_DEFAULTS: Required<FarnebackOptions> = {
 
 const MIN_LEVEL_SIZE = 32;
 const MAX_POLY_N = 15; // the poly kernels hold the taps in array<vec4<f32>, 4>
+const MAX_LEVELS = 20;
+const MAX_WINSIZE = 255;
+const MAX_ITERATIONS = 100;
 
 /** cvRound: to nearest, halves to even. */
 function cvRound(v: number): number {
@@ -69,17 +72,19 @@ function cvRound(v: number): number {
   return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
 }
 
-function checkOptions(opts: FarnebackOptions): Required<FarnebackOptions> {
+export function checkFarnebackOptions(opts: FarnebackOptions): Required<FarnebackOptions> {
   const o = { ...FARNEBACK_DEFAULTS, ...opts };
   const int = (k: keyof FarnebackOptions, v: number, lo: number, hi = Infinity) => {
     if (!(Number.isInteger(v) && v >= lo && v <= hi)) throw new Error(`farneback: ${k} must be an integer in [${lo}, ${hi}], got ${v}`);
   };
   if (!(o.pyrScale > 0 && o.pyrScale < 1)) throw new Error(`farneback: pyrScale must be in (0, 1), got ${o.pyrScale}`);
-  int('levels', o.levels, 0);
-  int('winsize', o.winsize, 1);
-  int('iterations', o.iterations, 1);
+  // Upper bounds far past any useful setting (OpenCV's samples use levels 3-5, winsize 13-15,
+  // iterations 3-10), so that a typo cannot start hours of work.
+  int('levels', o.levels, 0, MAX_LEVELS);
+  int('winsize', o.winsize, 1, MAX_WINSIZE);
+  int('iterations', o.iterations, 1, MAX_ITERATIONS);
   int('polyN', o.polyN, 1, MAX_POLY_N);
-  if (!(o.polySigma > 0 && Number.isFinite(o.polySigma))) throw new Error(`farneback: polySigma must be > 0, got ${o.polySigma}`);
+  if (!(o.polySigma > 0 && o.polySigma <= 10)) throw new Error(`farneback: polySigma must be in (0, 10], got ${o.polySigma}`);
   return o;
 }
 
@@ -182,7 +187,7 @@ function levelImage(img: Tensor, k: number, scale: number, size: [number, number
  * prev(y, x) ≈ next(y + fy, x + fx).
  */
 export function farneback(prev: Tensor, next: Tensor, opts: FarnebackOptions = {}): Tensor {
-  const o = checkOptions(opts);
+  const o = checkFarnebackOptions(opts);
   for (const [name, t] of [['prev', prev], ['next', next]] as const) {
     if (t.rank !== 2 || t.dtype !== 'f32') throw new Error(`farneback: ${name} must be an [H, W] f32 gray image, got ${t}`);
   }

@@ -1,14 +1,16 @@
 // `node eval/run.js`: predict every frame of a split with a trained student, write the masks, and
 // print per-class IoU, mIoU, mVC8 and mVC16 (VSPW's definitions), the last line a JSON object.
 // The options and their usage text are in evaluate.ts (parseEvalArgs, USAGE).
-import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { readRegularFile } from '../engine/checkpoint-node.ts';
 import { describeDevice } from '../engine/index.ts';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import type { Frame } from '../dataset/image.ts';
 import { formatChoice } from './aggregate.ts';
-import { USAGE, evaluate, formatResult, parseEvalArgs } from './evaluate.ts';
+import { USAGE, evaluate, formatResult, parseEvalArgs, type EvalArgs } from './evaluate.ts';
+import { checkNotInput, entriesOf, lockDir, moveInto, sample, stagingDir } from './outputs.ts';
 import type { SegResult } from './metrics.ts';
 import { correctVideo, formatVlmReport, parseVlmGroups, type VlmReport } from './vlm.ts';
 
@@ -19,17 +21,11 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const ds = VideoDataset.open(o.data);
-  const checkpointBytes = (file: string, option: string) => {
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new Error(`${option} ${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`);
-    }
-  };
-  // Checked before any work: a misspelt class stops the run at once.
+  // Checked before any work: a misspelt class or an output that would harm an input stops the run at once.
   const vlmGroups = o.vlm ? parseVlmGroups(o.vlm.classes, ds.classNames) : undefined;
-  const bytes = checkpointBytes(o.checkpoint, '--checkpoint');
-  const second = o.aggregate ? checkpointBytes(o.aggregate, '--aggregate') : undefined;
+  const release = o.out ? claimOut(o) : undefined;
+  const bytes = readRegularFile(o.checkpoint, '--checkpoint');
+  const second = o.aggregate ? readRegularFile(o.aggregate, '--aggregate') : undefined;
   console.log(`device: ${describeDevice(await initNode())}`);
   const { model, step } = studentFromCheckpoint(bytes, o.checkpoint);
   console.log(`model from ${o.checkpoint} (step ${step}); ${ds.split(o.split).length} videos in split '${o.split}'`);
@@ -44,9 +40,13 @@ async function main(argv: string[]): Promise<void> {
     vlmReports.push(...reports);
   };
   const modelNames = [`A (${o.checkpoint})`, `B (${o.aggregate})`];
-  // Predictions go to a temporary folder renamed at the end: a failure never leaves a half-written one.
-  const tmp = o.out ? `${o.out}.partial-${process.pid}` : undefined;
-  if (tmp) mkdirSync(tmp, { recursive: true });
+  // Predictions go to a hidden folder beside --out, moved in at the end: a failure never leaves a
+  // half-written --out, and files already there other than the new masks are never touched.
+  const tmp = o.out ? stagingDir(o.out) : undefined;
+  if (tmp) {
+    rmSync(tmp, { recursive: true, force: true }); // ours: named after this process
+    mkdirSync(tmp, { recursive: true });
+  }
   try {
     const { result, models, choices } = await evaluate(model, ds, {
       split: o.split,
@@ -60,9 +60,8 @@ async function main(argv: string[]): Promise<void> {
     });
     process.stderr.write('\n');
     if (tmp) {
-      rmSync(o.out!, { recursive: true, force: true });
-      renameSync(tmp, o.out!);
-      console.log(`predicted masks in ${o.out}`);
+      const n = moveInto(tmp, o.out!);
+      console.log(`${n} predicted masks in ${o.out}`);
     }
     if (o.vlm) {
       const n = (status: string) => vlmReports.filter((r) => r.status === status).length;
@@ -78,7 +77,23 @@ async function main(argv: string[]): Promise<void> {
     console.log(JSON.stringify({ ...brief(result), perClassIoU: result.perClassIoU, pixels: result.pixels, tta: o.tta ?? null, aggregate, vlm: o.vlm ? vlmReports : null }));
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
+    release?.();
   }
+}
+
+/** --out may not touch an input, and an existing non-empty folder needs --overwrite; then it is locked. */
+function claimOut(o: EvalArgs): () => void {
+  const out = o.out!;
+  checkNotInput('--out', out, [
+    { option: '--data', path: o.data },
+    { option: '--checkpoint', path: o.checkpoint },
+    ...(o.aggregate ? [{ option: '--aggregate', path: o.aggregate }] : []),
+  ]);
+  const there = entriesOf(out, '--out');
+  if (there.length && !o.overwrite) {
+    throw new Error(`--out ${out}: exists and is not empty (${sample(there)}); choose another folder, or add --overwrite to write the masks into it (files of other names are kept)`);
+  }
+  return lockDir(out, '--out');
 }
 
 const pct = (x: number) => (100 * x).toFixed(1);

@@ -256,14 +256,11 @@ async function ask(question: string, image: string, opts: VlmOptions): Promise<{
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const res = await (opts.fetch ?? fetch)(endpoint(opts.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: abort.signal,
-    });
-    const text = await res.text();
-    if (!res.ok) return { error: `HTTP ${res.status} ${res.statusText}: ${oneLine(text, 200)}` };
+    const res = await post(endpoint(opts.url), JSON.stringify(body), abort.signal, opts.fetch ?? fetch);
+    if ('error' in res) return res;
+    const text = await readCapped(res, MAX_RESPONSE_BYTES);
+    if (text === undefined) return { error: `the response is over ${MAX_RESPONSE_BYTES / 2 ** 20} MiB; not read` };
+    if (!res.ok) return { error: `HTTP ${res.status} ${oneLine(res.statusText, 80)}: ${oneLine(text, 200)}` };
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -272,18 +269,71 @@ async function ask(question: string, image: string, opts: VlmOptions): Promise<{
     }
     const content = (json as { choices?: { message?: { content?: unknown } }[] } | null)?.choices?.[0]?.message?.content;
     if (typeof content !== 'string') return { error: `malformed response, no choices[0].message.content: ${oneLine(text, 200)}` };
-    return { answer: content.trim() };
+    return { answer: printable(content).trim() };
   } catch (e) {
     if (abort.signal.aborted) return { error: `timed out after ${timeoutMs} ms` };
     const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : '';
-    return { error: `request failed: ${e instanceof Error ? e.message : String(e)}${cause}` };
+    return { error: `request failed: ${printable(e instanceof Error ? e.message : String(e))}${printable(cause)}` };
   } finally {
     clearTimeout(timer);
   }
 }
 
+/** An answer is a short JSON object; a larger body is refused rather than buffered (a 700 MiB one took 1.7 GB). */
+const MAX_RESPONSE_BYTES = 1 << 20;
+const MAX_REDIRECTS = 5;
+
+/**
+ * POST `body` to `url`, following redirects only within the same origin (scheme, host and port) and
+ * only those that keep the method and body (307, 308): another host would receive the image and be
+ * trusted with the answer, while the log shows the first address.
+ */
+async function post(url: string, body: string, signal: AbortSignal, fetchFn: typeof fetch): Promise<Response | { error: string }> {
+  let at = new URL(url);
+  for (let hop = 0; ; hop++) {
+    const res = await fetchFn(at.href, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal, redirect: 'manual' });
+    if (res.status < 300 || res.status > 399) return res;
+    await res.body?.cancel();
+    const location = res.headers.get('location');
+    if (!location) return { error: `HTTP ${res.status} redirect without a Location` };
+    const next = new URL(location, at);
+    if (next.origin !== at.origin) return { error: `redirected to another origin (${oneLine(next.origin, 100)}); not followed` };
+    if (res.status !== 307 && res.status !== 308) return { error: `HTTP ${res.status} redirect to ${oneLine(next.pathname, 100)} would drop the request's body; not followed` };
+    if (hop >= MAX_REDIRECTS) return { error: `more than ${MAX_REDIRECTS} redirects` };
+    at = next;
+  }
+}
+
+/** The body as text, or undefined once it passes `max` bytes (the rest is not read). */
+async function readCapped(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    parts.push(value);
+  }
+  const all = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** Control characters (C0, DEL, C1: terminal escape sequences among them) as spaces: answers are printed. */
+const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+
 const oneLine = (s: string, max: number) => {
-  const t = s.replace(/\s+/g, ' ').trim();
+  const t = printable(s).replace(/\s+/g, ' ').trim();
   return t.length > max ? `${t.slice(0, max)}…` : t;
 };
 

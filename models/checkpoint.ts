@@ -3,7 +3,7 @@
 // train/run-state.ts), so a checkpoint file is self-describing.
 import { labelMapping, type LabelSpec } from '../dataset/labels.ts';
 import { decodeSafetensors, loadParams } from '../engine/index.ts';
-import { Student, type StudentConfig } from './student.ts';
+import { MAX_CLIP, Student, checkStudentConfig, type StudentConfig } from './student.ts';
 
 export interface LoadedStudent {
   model: Student;
@@ -19,18 +19,18 @@ export function studentMetadata(config: StudentConfig, classNames: string[], lab
 }
 
 export function studentFromCheckpoint(bytes: Uint8Array, source = 'checkpoint'): LoadedStudent {
-  const { metadata } = decodeSafetensors(bytes, source);
-  if (!metadata.config) throw new Error(`${source}: no 'config' in the safetensors metadata: not a student checkpoint written by train/run.js`);
-  let config: StudentConfig;
+  const { metadata, tensors } = decodeSafetensors(bytes, source);
+  const config = studentConfigOf(metadata, tensors, source);
   let classNames: string[];
   let labels: LabelSpec | undefined;
   try {
-    config = JSON.parse(metadata.config) as StudentConfig;
     classNames = metadata.classes ? (JSON.parse(metadata.classes) as string[]) : [];
     labels = metadata.labels ? (JSON.parse(metadata.labels) as LabelSpec) : undefined;
   } catch (e) {
-    throw new Error(`${source}: unreadable config in the metadata (${(e as Error).message})`);
+    throw new Error(`${source}: unreadable class names or labels in the metadata (${(e as Error).message})`);
   }
+  if (!Array.isArray(classNames) || !classNames.every((n) => typeof n === 'string')) throw new Error(`${source}: 'classes' in the metadata is not a list of names`);
+  if (classNames.length && classNames.length !== config.numClasses) throw new Error(`${source}: ${classNames.length} class names in the metadata for a model of ${config.numClasses} classes`);
   if (labels) {
     labelMapping(labels, `${source}: the 'labels' declaration in its metadata`); // throws, naming what is wrong
     if (labels.numClasses !== config.numClasses) throw new Error(`${source}: its 'labels' declaration has ${labels.numClasses} classes, the model ${config.numClasses}`);
@@ -43,4 +43,42 @@ export function studentFromCheckpoint(bytes: Uint8Array, source = 'checkpoint'):
     throw e;
   }
   return { model, classNames, ...(labels ? { labels } : {}), step: Number(metadata.step ?? 0) };
+}
+
+/** The student config in a checkpoint's metadata, checked (checkStudentConfig) and against its tensors. */
+export function studentConfigOf(metadata: Record<string, string>, tensors: Record<string, { shape: number[] }>, source: string): StudentConfig {
+  if (!metadata.config) throw new Error(`${source}: no 'config' in the safetensors metadata: not a student checkpoint written by train/run.js`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(metadata.config);
+  } catch (e) {
+    throw new Error(`${source}: the 'config' in its metadata is not valid JSON (${(e as Error).message})`);
+  }
+  const config = checkStudentConfig(raw, source);
+  checkConfigFitsTensors(config, tensors, source);
+  return config;
+}
+
+/**
+ * Every size in `config` must be the size of a tensor in the file, so that a config that disagrees
+ * with its weights stops here, before the model takes any memory (loadParams then checks every tensor).
+ */
+export function checkConfigFitsTensors(c: StudentConfig, tensors: Record<string, { shape: number[] }>, source: string): void {
+  const [h, w] = c.imageSize;
+  const want: [string, number[]][] = [
+    ['patch_embed.weight', [c.width, 3, c.patch, c.patch]],
+    ['pos_embed', [1, c.width, h / c.patch, w / c.patch]],
+    [`blocks.${c.depth - 1}.mlp.fc1.weight`, [c.width * c.mlpRatio, c.width]],
+    ['stem.0.weight', [c.stemDim, 3, 3, 3]],
+    ['decoder.classifier.weight', [c.numClasses, c.decoderDim, 1, 1]],
+    ['repr.1.weight', [c.reprDim, c.decoderDim, 1, 1]],
+  ];
+  if (c.temporal) want.push(['temporal.frame_embed', [MAX_CLIP, c.width]]);
+  for (const [name, shape] of want) {
+    const t = tensors[name];
+    if (!t) throw new Error(`${source}: its config does not fit its tensors: no tensor '${name}'`);
+    if (t.shape.join(',') !== shape.join(',')) throw new Error(`${source}: its config does not fit its tensors: '${name}' is [${t.shape}], the config implies [${shape}]`);
+  }
+  if (tensors[`blocks.${c.depth}.mlp.fc1.weight`]) throw new Error(`${source}: its config does not fit its tensors: depth ${c.depth}, but the file has more blocks`);
+  if (!c.temporal && tensors['temporal.frame_embed']) throw new Error(`${source}: its config does not fit its tensors: temporal is off, but the file has a temporal block`);
 }

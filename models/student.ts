@@ -45,6 +45,43 @@ export interface StudentConfig {
 /** The most frames a clip may have (rows of the frame-position embedding). */
 export const MAX_CLIP = 4;
 
+/**
+ * `c` checked field by field (type, range, consistency) before any memory is taken: configs come
+ * from files (checkpoint metadata, checkpoint.json, --config), and an unchecked one (depth 1e9) grew
+ * to gigabytes and crashed. The bounds are far above any model this project trains (ViT-L is width
+ * 1024, depth 24). `where` starts every message: the file, or "student".
+ */
+export function checkStudentConfig(c: unknown, where: string): StudentConfig {
+  const fail = (what: string): never => {
+    throw new Error(`${where}: invalid student config: ${what}`);
+  };
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return fail(`expected an object, got ${JSON.stringify(c)}`);
+  const o = c as Record<string, unknown>;
+  const int = (k: string, lo: number, hi: number) => {
+    const v = o[k];
+    if (!(Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi)) fail(`${k} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  int('numClasses', 1, 256); // masks are 8-bit PNGs
+  const patch = int('patch', 1, 64);
+  const width = int('width', 1, 4096);
+  int('depth', 1, 64);
+  const heads = int('heads', 1, 256);
+  if (width % heads) fail(`width ${width} is not a multiple of heads ${heads}`);
+  const r = o.mlpRatio;
+  if (!(typeof r === 'number' && r > 0 && r <= 16 && Number.isInteger(width * r))) fail(`mlpRatio must be a number in (0, 16] with width × mlpRatio an integer, got ${JSON.stringify(r)}`);
+  const size = o.imageSize;
+  if (!(Array.isArray(size) && size.length === 2 && size.every((v) => Number.isInteger(v) && v >= patch && v <= 8192 && v % patch === 0))) {
+    fail(`imageSize must be [H, W], integers in [patch, 8192] that are multiples of the patch size ${patch}, got ${JSON.stringify(size)}`);
+  }
+  for (const k of ['stemDim', 'decoderDim', 'reprDim']) int(k, 1, 4096);
+  if (o.temporal !== undefined && typeof o.temporal !== 'boolean') fail(`temporal must be true or false, got ${JSON.stringify(o.temporal)}`);
+  const known = new Set(['numClasses', 'patch', 'width', 'depth', 'heads', 'mlpRatio', 'imageSize', 'stemDim', 'decoderDim', 'reprDim', 'temporal']);
+  const unknown = Object.keys(o).filter((k) => !known.has(k));
+  if (unknown.length) fail(`unknown field(s) ${unknown.join(', ')}`);
+  return { ...(o as unknown as StudentConfig), temporal: Boolean(o.temporal) };
+}
+
 export const defaultStudentConfig = (numClasses: number, imageSize: [number, number] = [96, 128]): StudentConfig => ({
   numClasses,
   patch: 8,
@@ -104,9 +141,8 @@ export class Student {
   readonly config: StudentConfig;
 
   constructor(config: StudentConfig, seed = 0) {
-    const c = (this.config = { ...config, temporal: config.temporal ?? false });
+    const c = (this.config = checkStudentConfig(config, 'student'));
     const [h, w] = c.imageSize;
-    if (h % c.patch || w % c.patch) throw new Error(`student: imageSize ${h}×${w} is not a multiple of the patch size ${c.patch}`);
     const ps = (this.ps = new ParamStore(seed));
     this.stem1 = new Conv(ps, 'stem.0', 3, c.stemDim, 3, 2);
     this.stem2 = new Conv(ps, 'stem.1', c.stemDim, c.stemDim, 3, 2);

@@ -3,10 +3,10 @@
 // the masks written, and the failures that must leave no half-written output: an unreachable endpoint
 // (masks unchanged, logged), a misspelt class, an unreadable frame, frames of different sizes.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeMask, encodePaletteMask } from '../dataset/image.ts';
@@ -153,6 +153,42 @@ describe('node eval/run.js', () => {
       writeFileSync(maskFile, goodMask);
     }
     expect(existsSync(out)).toBe(false);
-    expect(readdirSync(root).filter((f) => f.startsWith('bad'))).toEqual([]);
+    expect(readdirSync(root).filter((f) => f.includes('bad'))).toEqual([]); // the hidden staging folder too
+  }, 600_000);
+
+  test('--out never deletes what eval did not write, and never overlaps the data set', async () => {
+    const out = path.join(root, 'mine');
+    mkdirSync(out);
+    writeFileSync(path.join(out, 'notes.txt'), 'a user file');
+    const refused = await cli('--checkpoint', ckpt('a'), '--out', out);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/eval: --out .*mine: exists and is not empty \(notes\.txt\); choose another folder, or add --overwrite/);
+    expect(readdirSync(out)).toEqual(['notes.txt']);
+    // --overwrite writes the masks beside the user's file; twice, to replace its own masks.
+    for (let i = 0; i < 2; i++) {
+      const r = await cli('--checkpoint', ckpt('a'), '--out', `${out}/`, '--overwrite');
+      expect(r.status, r.stderr).toBe(0);
+    }
+    expect(readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('a user file');
+    const videos = readFileSync(path.join(data, 'val.txt'), 'utf8').trim().split('\n');
+    expect(readdirSync(out).sort()).toEqual(['notes.txt', ...videos].sort());
+    expect(readdirSync(root).filter((f) => f.includes('partial'))).toEqual([]);
+
+    // The data set as --out, with or without a trailing slash, or a folder inside it: refused, data intact.
+    const files = (dir: string): string[] => readdirSync(dir, { recursive: true }).map(String).sort();
+    const inData = files(data);
+    for (const o of [data, `${data}/`, path.join(data, 'data', 'preds')]) {
+      const r = await cli('--checkpoint', ckpt('a'), '--out', o, '--overwrite');
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/eval: --out .*: overlaps --data .*: choose another --out/);
+    }
+    expect(files(data)).toEqual(inData);
+
+    // A folder another live process writes is refused, saying who holds it.
+    const busy = path.join(root, 'busy');
+    mkdirSync(busy);
+    writeFileSync(path.join(busy, '.lock'), JSON.stringify({ pid: process.pid, host: hostname(), since: 'now' }));
+    const locked = await cli('--checkpoint', ckpt('a'), '--out', busy);
+    expect(locked.stderr).toMatch(new RegExp(`eval: --out .*busy: in use by process ${process.pid} on `));
   }, 600_000);
 });

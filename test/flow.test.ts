@@ -225,6 +225,17 @@ describe('CLI', () => {
     const mismatch = cli(a, small, '--out', out);
     expect(mismatch.status).toBe(1);
     expect(mismatch.stderr).toMatch(/the frames differ in size: .*a\.png is 80×64, .*small\.png is 40×32/);
+    // An output naming an input (here by another spelling of its path) is refused before anything is written.
+    const before = readFileSync(a);
+    const over = cli(a, b, '--out', path.join(dir, '.', 'a.png'));
+    expect(over.status).toBe(1);
+    expect(over.stderr).toMatch(/flow: --out .*a\.png: the same file as A .*a\.png; an output may not replace an input/);
+    expect(cli(a, b, '--out', out, '--viz', out).stderr).toMatch(/--viz .*f\.flo: the same file as --out/);
+    expect(readFileSync(a).equals(before)).toBe(true);
+    // Options are bounded to what makes sense, so a typo cannot start hours of work.
+    expect(cli(a, b, '--out', out, '--iterations', '1e9').stderr).toMatch(/iterations must be an integer in \[1, 100\], got 1000000000/);
+    expect(cli(a, b, '--out', out, '--winsize', '1e6').stderr).toMatch(/winsize must be an integer in \[1, 255\]/);
+    expect(cli(a, b, '--out', out, '--levels', '1000').stderr).toMatch(/levels must be an integer in \[0, 20\]/);
     writeFileSync(path.join(dir, 'junk.png'), 'not an image');
     const junk = cli(a, path.join(dir, 'junk.png'), '--out', out);
     expect(junk.stderr).toMatch(/junk\.png: not a JPEG or PNG file/);

@@ -153,6 +153,60 @@ describe('failures leave the masks unchanged', () => {
   });
 });
 
+describe('a hostile or broken endpoint', () => {
+  test('a redirect to another origin is not followed: the image never reaches it; one within the origin is', async () => {
+    const other: string[] = [];
+    const elsewhere = createServer((req, res) => {
+      req.on('data', (c: Buffer) => other.push(c.toString()));
+      req.on('end', () => reply('water')('', res));
+    });
+    await new Promise<void>((ok) => elsewhere.listen(0, '127.0.0.1', ok));
+    try {
+      const target = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}/v1/chat/completions`;
+      const away = await run((_b, res) => res.writeHead(307, { location: target }).end());
+      expect(away.r.status).toBe('unchanged');
+      expect(away.r.reason).toMatch(/redirected to another origin \(http:\/\/127\.0\.0\.1:\d+\); not followed/);
+      expect(other).toEqual([]);
+      expect(away.video.preds).toEqual(away.before);
+      // Within the same origin a 307 keeps the method and body, and is followed.
+      let hops = 0;
+      const near = await run((_b, res) => (hops++ === 0 ? res.writeHead(307, { location: '/v2/chat/completions' }).end() : reply('grass')('', res)));
+      expect(near.r).toMatchObject({ status: 'relabelled', chosen: 'grass' });
+      expect(bodies).toHaveLength(2);
+      expect(bodies[1]).toBe(bodies[0]); // the same request, image included
+    } finally {
+      await new Promise((ok) => elsewhere.close(ok));
+    }
+  });
+
+  test('a response body over 1 MiB is not buffered', async () => {
+    const { r } = await run((_b, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(1 << 16, 32);
+      let sent = 0;
+      const more = () => {
+        while (sent < 64 && res.write(chunk)) sent++; // 4 MiB in all, unless the client stops reading
+        if (sent < 64) res.once('drain', more);
+        else res.end();
+      };
+      res.on('close', () => (sent = 64));
+      more();
+    });
+    expect(r.status).toBe('unchanged');
+    expect(r.reason).toBe('the response is over 1 MiB; not read');
+  });
+
+  test('control characters in an answer never reach the terminal', async () => {
+    const { r } = await run(reply('\u001b]0;owned\u0007\u001b[2J\nGrass\u009b31m'));
+    expect(r).toMatchObject({ status: 'relabelled', chosen: 'grass' });
+    const line = formatVlmReport(r);
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(r.answer).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    const failed = await run((_b, res) => res.writeHead(500).end('\u001b[31mboom'));
+    expect(formatVlmReport(failed.r)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+});
+
 test('a group absent from the video (or too small) is skipped without a request', async () => {
   handler = reply('grass');
   bodies.length = 0;

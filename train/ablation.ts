@@ -157,6 +157,7 @@ async function main(): Promise<void> {
     labeledEvery: o.labeledEvery || DEFAULTS.labeledEvery,
     evalEvery: 0,
     checkpointEvery: 1000000,
+    overwrite: true, // its own run folders: an unfinished run is started again
   };
   const resultsPath = path.join(o.out, 'results.json');
   // Finished runs are kept, so an interrupted ablation continues where it stopped.

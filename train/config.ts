@@ -17,6 +17,8 @@ export interface TrainOptions {
   labeledVideos: number;
   seed: number;
   resume: boolean;
+  /** Train into an --out that holds files: the run's own files there are replaced, others kept. */
+  overwrite: boolean;
   evalEvery: number;
   checkpointEvery: number;
   /** Random rescale range before cropping to the training size. */
@@ -68,7 +70,7 @@ export const METHODS: readonly Method[] = ['sup', 'u2pl', 'mvc', 'ifr', 'full'];
 
 export const DEFAULTS: TrainOptions = {
   data: 'data/synth',
-  out: 'runs/default',
+  out: '', // runs/default, or the first free runs/default-N (train/run-state.ts claimRunDir)
   steps: 400,
   batch: 4,
   lr: 1e-3,
@@ -79,6 +81,7 @@ export const DEFAULTS: TrainOptions = {
   labeledVideos: 0,
   seed: 0,
   resume: false,
+  overwrite: false,
   evalEvery: 200,
   checkpointEvery: 100,
   scaleMin: 0.75,
@@ -131,7 +134,9 @@ Trains the segmentation student on a dataset in VSPW's layout (by default the em
 set, generated into data/synth on first use) and ends with an evaluation on the val split.
 
   --data DIR            dataset root (default ${DEFAULTS.data}; generated if it is the default and missing)
-  --out DIR             run folder: checkpoints, metrics.jsonl, report.html (default ${DEFAULTS.out})
+  --out DIR             run folder: checkpoints, metrics.jsonl, report.html (default runs/default, or
+                        runs/default-2, -3, … when it holds an earlier run). A folder that holds files is
+                        refused unless --resume or --overwrite is given; it is locked while a run writes it
   --steps N             training steps (default ${DEFAULTS.steps})
   --batch N             frames per step (default ${DEFAULTS.batch})
   --lr X                peak learning rate (default ${DEFAULTS.lr}); poly decay (power 0.9) after warm-up
@@ -141,7 +146,11 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
   --labeled-every K     label every K-th frame of each training video (default ${DEFAULTS.labeledEvery}; 1 = all)
   --labeled-videos F    instead, label all frames of this fraction of training videos
   --seed S              seed for initialisation, sampling and augmentation (default ${DEFAULTS.seed})
-  --resume              continue the run in --out from its last checkpoint
+  --resume              continue the run in --out (default: the newest runs/default*) from its last
+                        checkpoint, with the run's recorded options; options given that differ from them
+                        are refused, except --eval-every, --eval-videos, --checkpoint-every, --profile, --data
+  --overwrite           train into an --out that holds files: the run's own files there (checkpoints,
+                        metrics, report, pseudo-labels) are replaced, every other file is kept
   --config FILE         JSON file with any of these options (camelCase keys) and "model": {...}
   --eval-every N        evaluate on a few val videos every N steps (default ${DEFAULTS.evalEvery}; 0 = only at the end)
   --eval-videos N       val videos used by the periodic evaluation (default ${DEFAULTS.evalVideos})
@@ -213,10 +222,13 @@ const FLAGS: Record<string, keyof TrainOptions> = {
 };
 
 /** Flags that take no value. */
-const SWITCHES: Record<string, keyof TrainOptions> = { '--resume': 'resume', '--u2pl': 'u2pl', '--mvc': 'mvc', '--ifr': 'ifr' };
+const SWITCHES: Record<string, keyof TrainOptions> = { '--resume': 'resume', '--overwrite': 'overwrite', '--u2pl': 'u2pl', '--mvc': 'mvc', '--ifr': 'ifr' };
 
-/** Parse argv into options; returns undefined for --help. `readConfig` reads a JSON file's text. */
-export function parseArgs(argv: string[], readConfig: (path: string) => string): TrainOptions | undefined {
+/**
+ * Parse argv into options over `base` (the defaults; a resumed run's recorded options); returns
+ * undefined for --help. `readConfig` reads a JSON file's text.
+ */
+export function parseArgs(argv: string[], readConfig: (path: string) => string, base: TrainOptions = DEFAULTS): TrainOptions | undefined {
   const given: Partial<Record<keyof TrainOptions, unknown>> = {};
   let configFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -255,9 +267,20 @@ export function parseArgs(argv: string[], readConfig: (path: string) => string):
       if (!(k in DEFAULTS)) throw new Error(`--config ${configFile}: unknown key '${k}' (known: ${Object.keys(DEFAULTS).join(', ')})`);
     }
   }
-  const o = { ...DEFAULTS, ...fromFile, ...given } as TrainOptions;
+  const o = { ...base, ...fromFile, ...given } as TrainOptions;
   validate(o);
   return o;
+}
+
+/** Options a resumed run may change: they do not alter what it computes. */
+const FREE_ON_RESUME = new Set<keyof TrainOptions>(['data', 'out', 'resume', 'overwrite', 'evalEvery', 'evalVideos', 'checkpointEvery', 'profile', 'init']);
+
+/** The options of `o` that differ from the resumed run's `recorded` ones and may not, as "--lr 0.002 (the run has 0.001)". */
+export function resumeChanges(o: TrainOptions, recorded: TrainOptions): string[] {
+  const flag = (k: string) => Object.keys(FLAGS).find((f) => FLAGS[f] === k) ?? Object.keys(SWITCHES).find((f) => SWITCHES[f] === k) ?? k;
+  return (Object.keys(DEFAULTS) as (keyof TrainOptions)[])
+    .filter((k) => !FREE_ON_RESUME.has(k) && JSON.stringify(o[k]) !== JSON.stringify(recorded[k] ?? DEFAULTS[k]))
+    .map((k) => `${flag(k)} ${JSON.stringify(o[k])} (the run has ${JSON.stringify(recorded[k] ?? DEFAULTS[k])})`);
 }
 
 function validate(o: TrainOptions): void {
@@ -269,6 +292,9 @@ function validate(o: TrainOptions): void {
     const v = o[k] as number;
     if (typeof v !== 'number' || !(v >= min && v <= max)) throw new Error(`option ${k} must be a number in [${min}, ${max}], got ${String(v)}`);
   };
+  if (typeof o.data !== 'string' || o.data === '') throw new Error(`option data must be a folder, got ${JSON.stringify(o.data)}`);
+  if (typeof o.out !== 'string') throw new Error(`option out must be a folder, got ${JSON.stringify(o.out)}`);
+  if (o.resume && o.overwrite) throw new Error('--resume continues the run in --out and --overwrite replaces it: give one of them');
   int('steps', 1);
   int('batch', 1);
   int('warmup', 0);

@@ -6,12 +6,13 @@
 // metrics.jsonl and --resume work across rounds. A round begins with a fresh student; after it, the
 // teacher and student label the unlabeled frames (train/pseudo.ts) and the next round trains on
 // labels + pseudo-labels.
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AdamW, SGD, assignData, backward, beginProfiledStep, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
   matchByName, problemsError, stack, startProfiling, stopProfiling, tidy, zeroGrad,
 } from '../engine/index.ts';
+import { readRegularFile } from '../engine/checkpoint-node.ts';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { makeRng, mixSeed } from '../dataset/rng.ts';
@@ -19,14 +20,15 @@ import { labeledEvery, labeledVideos, type SemiSplit } from '../dataset/splits.t
 import { writeSynth } from '../dataset/synth-write.ts';
 import { evaluate, formatResult } from '../eval/evaluate.ts';
 import type { SegResult } from '../eval/metrics.ts';
-import { Student, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
+import { checkConfigFitsTensors, studentConfigOf } from '../models/checkpoint.ts';
+import { Student, checkStudentConfig, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
 import { Batches } from './batches.ts';
-import { DEFAULTS, PROFILE_WARMUP, methodsOf, supStepsOf, type TrainOptions } from './config.ts';
+import { DEFAULTS, PROFILE_WARMUP, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
 import { TRAIN_AUGMENT } from './images.ts';
 import { Progress } from './progress.ts';
 import { pseudoLabelSource, writePseudoLabels } from './pseudo.ts';
 import { writeReport } from './report.ts';
-import { RunDir, type CheckpointInfo } from './run-state.ts';
+import { RunDir, claimRunDir, type CheckpointInfo } from './run-state.ts';
 import { SemiStep } from './semi.ts';
 import { MeanTeacher } from './teacher.ts';
 
@@ -66,13 +68,17 @@ function checkSemi(o: TrainOptions, split: SemiSplit, ds: VideoDataset): void {
 }
 
 /** The student's settings: from --init's checkpoint, the resumed run, or the defaults + --config's "model". */
-function modelConfigFor(o: TrainOptions, ds: VideoDataset, size: [number, number], prior: CheckpointInfo | undefined): StudentConfig {
-  if (prior) return prior.model;
-  let c: StudentConfig = { ...defaultStudentConfig(ds.numClasses, size), ...o.model };
+function modelConfigFor(o: TrainOptions, ds: VideoDataset, size: [number, number], prior: CheckpointInfo | undefined, run: RunDir): StudentConfig {
+  if (prior) {
+    // checkpoint.json's config, checked against the weights before the model takes any memory.
+    const c = checkStudentConfig(prior.model, run.infoPath);
+    checkConfigFitsTensors(c, decodeSafetensors(readRegularFile(run.modelPath), run.modelPath).tensors, run.modelPath);
+    return c;
+  }
+  let c: StudentConfig = checkStudentConfig({ ...defaultStudentConfig(ds.numClasses, size), ...o.model }, 'option model');
   if (o.init) {
-    const { metadata } = decodeSafetensors(new Uint8Array(readFileSync(o.init)), o.init);
-    if (!metadata.config) throw new Error(`--init ${o.init}: no student config in the file's metadata (not a checkpoint of train/run.js)`);
-    c = { ...(JSON.parse(metadata.config) as StudentConfig) };
+    const { metadata, tensors } = decodeSafetensors(readRegularFile(o.init, '--init'), `--init ${o.init}`);
+    c = studentConfigOf(metadata, tensors, `--init ${o.init}`);
   }
   if (c.numClasses !== ds.numClasses) {
     throw new Error(`${o.init ? `--init ${o.init}` : 'the model'} has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}`);
@@ -83,7 +89,7 @@ function modelConfigFor(o: TrainOptions, ds: VideoDataset, size: [number, number
 
 /** Load --init's weights; parameters the file lacks (e.g. MVC's temporal block) keep their initialisation. */
 function initWeights(model: Student, file: string): void {
-  const { tensors } = decodeSafetensors(new Uint8Array(readFileSync(file)), file);
+  const { tensors } = decodeSafetensors(readRegularFile(file, '--init'), file);
   const { pairs, missing: fresh, problems } = matchByName(model.ps.tensors, tensors, { allowMissing: true });
   if (problems.length) throw problemsError(`--init ${file}: the checkpoint does not fit the model`, problems);
   for (const [t, f] of pairs) assignData(t, f.data);
@@ -99,13 +105,28 @@ export interface TrainResult {
  * Train with options `o` (see config.ts), evaluate on val, write the report. `stopAfter` ends the
  * loop early (a global step) without the final evaluation, as an interrupted run would (tests use it).
  */
-export async function train(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (step: number) => void } = {}): Promise<TrainResult | undefined> {
-  ensureData(o);
+export async function train(options: TrainOptions, hooks: { stopAfter?: number; onStep?: (step: number) => void } = {}): Promise<TrainResult | undefined> {
+  ensureData(options);
+  const { out, release } = claimRunDir(options);
+  try {
+    return await trainIn({ ...options, out }, hooks);
+  } finally {
+    release();
+  }
+}
+
+async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (step: number) => void }): Promise<TrainResult | undefined> {
   const ds = VideoDataset.open(o.data);
   const split = trainingSplit(o, ds);
   checkSemi(o, split, ds);
   const run = new RunDir(o.out);
   const prior: CheckpointInfo | undefined = o.resume ? run.readInfo() : undefined;
+  if (prior) {
+    const changed = resumeChanges(o, prior.options);
+    if (changed.length) {
+      throw new Error(`--resume: ${changed.join(', ')}: a resumed run keeps its options (${run.infoPath}); give only --resume --out ${o.out}, or start a new run (--init ${run.modelPath} starts from its weights)`);
+    }
+  }
   if (prior && prior.labeledFrames !== split.labeled.length) {
     throw new Error(`--resume: the checkpoint trained on ${prior.labeledFrames} labeled frames, these options give ${split.labeled.length}`);
   }
@@ -114,7 +135,7 @@ export async function train(o: TrainOptions, hooks: { stopAfter?: number; onStep
   // From here on pipeline compilations are logged; kernels only in the profiled steps.
   if (o.profile) console.log(`profiling: ${startProfiling()} mode`);
   const first = ds.readFrame(split.labeled[0]!.video, split.labeled[0]!.frame);
-  const modelConfig = modelConfigFor(o, ds, [first.height, first.width], prior);
+  const modelConfig = modelConfigFor(o, ds, [first.height, first.width], prior, run);
   const m = methodsOf(o);
   const rounds = o.retrainRounds + 1;
   const total = rounds * o.steps;
@@ -125,7 +146,7 @@ export async function train(o: TrainOptions, hooks: { stopAfter?: number; onStep
       `${m.any ? ` after ${supStepsOf(o)} supervised steps` : ''}; ${rounds > 1 ? `${rounds} rounds of ` : ''}${o.steps} steps of ${o.batch}`,
   );
 
-  const history = run.records(prior?.step ?? 0);
+  const history = await run.records(prior?.step ?? 0);
   const progress = new Progress(total, prior?.step ?? 0);
   let resumeFrom = prior;
   let last: { model: Student; teacher?: MeanTeacher } | undefined;

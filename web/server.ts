@@ -4,19 +4,33 @@
 //
 // Read-only: GET and HEAD only. A folder answers its index.html if it has one, otherwise a JSON list
 // of its entries (sub-folders end in '/'), which the page uses to open a folder of frames by URL.
-// Single byte ranges are served (a <video> seeks with them). Request paths are checked segment by
-// segment after percent-decoding: '..', '.', empty segments, backslashes and NUL are refused, so no
-// request leaves its mount (symbolic links inside a mounted folder are followed: they are the user's).
+// Single byte ranges are served (a <video> seeks with them); a file's stream is closed as soon as the
+// client goes away (browsers abort range requests whenever a video seeks).
+//
+// What it refuses, and why:
+// - request paths are checked segment by segment after percent-decoding: '..', '.', empty segments,
+//   backslashes and NUL are refused, so no request leaves its mount by its name;
+// - dotfiles and dot-folders (.git, .env, a run's .lock) are never served, listed or not: they are
+//   not what the page needs, and often what should stay private;
+// - a symbolic link that leads outside its mount is refused: a link inside a data set to somewhere
+//   else on the disk would otherwise publish that place. Serve such a folder by mounting it
+//   (serve.ts --data DIR / --runs DIR) instead;
+// - a request whose Host header is not this machine's loopback name (or --host) is refused: a page on
+//   another site could otherwise reach this server through DNS rebinding (its name re-pointed at
+//   127.0.0.1) and read every mounted file.
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 
 export interface ServerOptions {
   /** URL prefix ('/', '/runs', ...) → folder. The longest matching prefix wins. */
   mounts: Record<string, string>;
   port: number;
+  /** The address to listen on (default 127.0.0.1); a name or address given here is also accepted as Host. */
   host?: string;
 }
 
@@ -66,7 +80,43 @@ export function resolvePath(mounts: Record<string, string>, urlPath: string): st
   if (segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\\') || s.includes('\0'))) {
     throw new HttpError(403, `${decoded}: the path may not contain '..', '.', '//', '\\' or NUL`);
   }
+  if (segments.some((s) => s.startsWith('.'))) throw new HttpError(404, `${decoded}: not found (dotfiles are not served)`);
   return path.join(mounts[prefix]!, ...segments);
+}
+
+/** The mount folder `file` was resolved under (the longest that contains it). */
+function mountOf(mounts: Record<string, string>, file: string): string {
+  return Object.values(mounts)
+    .filter((dir) => file === dir || file.startsWith(dir + path.sep))
+    .sort((a, b) => b.length - a.length)[0]!;
+}
+
+/** Refuse `target` if symbolic links take it outside its mount (both compared after resolving links). */
+async function checkInsideMount(mounts: Record<string, string>, target: string, urlPath: string): Promise<void> {
+  const root = await realpath(mountOf(mounts, target));
+  const real = await realpath(target);
+  if (real !== root && !real.startsWith(root + path.sep)) throw new HttpError(403, `${urlPath}: a symbolic link out of the served folder`);
+}
+
+/**
+ * Host names a request may carry: loopback names; `host`; and when listening on every interface
+ * (0.0.0.0 or ::), this machine's name and addresses. A rebinding attacker's own domain is never one.
+ */
+export function allowedHosts(host: string | undefined): Set<string> {
+  const names = new Set(['localhost', '127.0.0.1', '[::1]']);
+  const add = (h: string) => names.add(h.includes(':') && !h.startsWith('[') ? `[${h.toLowerCase()}]` : h.toLowerCase());
+  if (host === '0.0.0.0' || host === '::') {
+    add(hostname());
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) add(a.address);
+  } else if (host) add(host);
+  return names;
+}
+
+/** The host part of a Host header, lower-cased, without its port. */
+function hostName(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  return h.replace(/:\d*$/, '');
 }
 
 async function serveFile(req: IncomingMessage, res: ServerResponse, file: string, size: number): Promise<void> {
@@ -89,22 +139,28 @@ async function serveFile(req: IncomingMessage, res: ServerResponse, file: string
     res.end();
     return;
   }
-  await new Promise<void>((resolve, reject) => {
-    createReadStream(file, { start, end }).on('error', reject).on('end', resolve).pipe(res);
-  });
+  // pipeline destroys the file stream when the response closes early (the client aborted), so no
+  // file handle outlives its request.
+  await pipeline(createReadStream(file, { start, end }), res);
 }
 
-async function handle(mounts: Record<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(mounts: Record<string, string>, hosts: Set<string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const host = hostName(req.headers.host ?? '');
+  if (!hosts.has(host)) throw new HttpError(403, `Host '${host}' is not served (only ${[...hosts].join(', ')}): a guard against DNS rebinding`);
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method}: this server is read-only (GET and HEAD)`);
   const urlPath = new URL(req.url ?? '/', 'http://localhost').pathname;
   const target = resolvePath(mounts, urlPath);
   const info = await stat(target).catch(() => undefined);
   if (!info) throw new HttpError(404, `${urlPath}: not found`);
+  await checkInsideMount(mounts, target, urlPath);
   if (info.isFile()) return serveFile(req, res, target, info.size);
   if (!info.isDirectory()) throw new HttpError(403, `${urlPath}: not a file or folder`);
   const index = path.join(target, 'index.html');
   const indexInfo = await stat(index).catch(() => undefined);
-  if (indexInfo?.isFile()) return serveFile(req, res, index, indexInfo.size);
+  if (indexInfo?.isFile()) {
+    await checkInsideMount(mounts, index, urlPath);
+    return serveFile(req, res, index, indexInfo.size);
+  }
   const entries = (await readdir(target, { withFileTypes: true }))
     .filter((e) => !e.name.startsWith('.'))
     .map((e) => (e.isDirectory() ? `${e.name}/` : e.name))
@@ -116,8 +172,9 @@ async function handle(mounts: Record<string, string>, req: IncomingMessage, res:
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const mounts = Object.fromEntries(Object.entries(o.mounts).map(([p, dir]) => [p, path.resolve(dir)]));
+  const hosts = allowedHosts(o.host);
   const server = createServer((req, res) => {
-    handle(mounts, req, res).catch((e: unknown) => {
+    handle(mounts, hosts, req, res).catch((e: unknown) => {
       const status = e instanceof HttpError ? e.status : 500;
       const message = e instanceof Error ? e.message : String(e);
       if (res.headersSent) res.destroy();
