@@ -1,7 +1,8 @@
 // Training end to end on a tiny synthetic set: checkpoints, --resume continuing the same curve,
 // a NaN stop keeping the last good checkpoint, the report, and option errors.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeSafetensors, encodeSafetensors } from '../engine/index.ts';
@@ -10,7 +11,8 @@ import { VideoDataset } from '../dataset/reader.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { evaluate } from '../eval/evaluate.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
-import { parseArgs, type TrainOptions } from '../train/config.ts';
+import { DEFAULTS, parseArgs, type TrainOptions } from '../train/config.ts';
+import { claimRunDir, commandOptions, resolveRunDir } from '../train/run-state.ts';
 import { train } from '../train/train.ts';
 import { tinyRun } from './fixtures.ts';
 import { gpu } from './setup.ts';
@@ -106,5 +108,110 @@ describe('training', () => {
     expect(parseArgs(['--config', 'c.json', '--batch', '3'], () => '{"batch": 5, "steps": 7}')).toMatchObject({ batch: 3, steps: 7 });
     await expect(train(tiny('missing', { data: path.join(root, 'nope') }))).rejects.toThrow(/--data .*nope: no such directory/);
     await expect(train(tiny('resume-none', { resume: true }))).rejects.toThrow(/--resume: .*checkpoint.json does not exist/);
+  });
+});
+
+describe('a run folder is never lost', () => {
+  const bytes = (dir: string, file: string) => readFileSync(path.join(dir, file));
+
+  test('running the default command twice keeps the first run: the second goes to runs/default-2', async () => {
+    const cwd = process.cwd();
+    const home = path.join(root, 'home');
+    mkdirSync(home);
+    process.chdir(home);
+    try {
+      const o = tinyRun(data, DEFAULTS.out, { steps: 2, checkpointEvery: 1 });
+      expect(o.out).toBe('');
+      await train(o);
+      const first = bytes('runs/default', 'model.safetensors');
+      const curve = bytes('runs/default', 'metrics.jsonl');
+      await train(o);
+      expect(bytes('runs/default', 'model.safetensors').equals(first)).toBe(true);
+      expect(bytes('runs/default', 'metrics.jsonl').equals(curve)).toBe(true);
+      expect(existsSync('runs/default-2/model.safetensors')).toBe(true);
+      // --resume without --out continues the newest of them.
+      expect(resolveRunDir({ ...o, resume: true })).toBe('runs/default-2');
+      expect(readdirSync('runs').sort()).toEqual(['default', 'default-2']); // no lock left behind
+      expect(readdirSync('runs/default').filter((f) => f.startsWith('.'))).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  test('an --out that holds a run or other files needs --resume or --overwrite; --overwrite keeps what is not ours', async () => {
+    const out = path.join(root, 'full');
+    const model = bytes(out, 'model.safetensors');
+    await expect(train(tiny('full'))).rejects.toThrow(`--out ${out}: holds a run of train/run.js; add --resume to continue it, --overwrite to replace the run's files (other files are kept), or choose another --out`);
+    expect(bytes(out, 'model.safetensors').equals(model)).toBe(true);
+
+    const mine = path.join(root, 'mine');
+    mkdirSync(mine);
+    writeFileSync(path.join(mine, 'notes.txt'), 'a user file');
+    await expect(train(tiny('mine'))).rejects.toThrow(/--out .*mine: exists and is not empty \(notes\.txt\)/);
+    expect(readdirSync(mine)).toEqual(['notes.txt']);
+    await train(tiny('mine', { overwrite: true, steps: 2 }));
+    await train(tiny('mine', { overwrite: true, steps: 2 })); // replaces its own run
+    expect(readFileSync(path.join(mine, 'notes.txt'), 'utf8')).toBe('a user file');
+    expect(losses('mine').map((r) => r[0])).toEqual([1, 2]); // one run's curve, not two interleaved
+
+    await expect(train(tiny('data-out', { out: path.join(data, 'runs') }))).rejects.toThrow(/--out .*: overlaps --data .*: choose another --out/);
+    await expect(train(tiny('x', { out: data }))).rejects.toThrow(/overlaps --data/);
+  });
+
+  test('a folder is locked while a run writes it; a lock left by a dead process is taken over', async () => {
+    const o = tiny('locked', { steps: 2 });
+    let seen = '';
+    await train(o, {
+      onStep: () => {
+        try {
+          claimRunDir({ ...o, resume: true });
+        } catch (e) {
+          seen = (e as Error).message;
+        }
+      },
+    });
+    expect(seen).toMatch(new RegExp(`--out .*locked: in use by process ${process.pid} on ${hostname()} since .*; wait for it to finish`));
+    const dead = spawnSync('true').pid!; // exited: its pid names no process now
+    const stale = path.join(root, 'stale');
+    mkdirSync(stale);
+    writeFileSync(path.join(stale, '.lock'), JSON.stringify({ pid: dead, host: hostname(), since: 'then' }));
+    await train(tiny('stale', { steps: 1 }));
+    expect(existsSync(path.join(stale, 'model.safetensors'))).toBe(true);
+    expect(existsSync(path.join(stale, '.lock'))).toBe(false);
+  });
+
+  test('--resume keeps the run\'s options: given alone it takes them, changed ones are refused', async () => {
+    const out = path.join(root, 'full');
+    const read = () => '{}';
+    const o = commandOptions(['--resume', '--out', out, '--eval-every', '7'], read)!;
+    expect(o).toMatchObject({ steps: 4, batch: 2, labeledEvery: 2, model: tiny('full').model, evalEvery: 7, resume: true, out });
+    await expect(train({ ...o, lr: 0.5, batch: 3 })).rejects.toThrow(
+      `--resume: --batch 3 (the run has 2), --lr 0.5 (the run has 0.001): a resumed run keeps its options (${out}/checkpoint.json); give only --resume --out ${out}, or start a new run`,
+    );
+  });
+
+  test('a damaged checkpoint.json or metrics.jsonl is named; a line cut short by a crash is dropped', async () => {
+    await train(tiny('damaged', { steps: 2, checkpointEvery: 1 }));
+    const dir = path.join(root, 'damaged');
+    await expect(train(tiny('damaged', { steps: 2, checkpointEvery: 1, resume: true }))).rejects.toThrow(`--resume: the run in ${dir} is finished (step 2 of 2); nothing to continue`);
+    await train(tiny('damaged', { steps: 2, checkpointEvery: 1, overwrite: true }), { stopAfter: 1 });
+    const info = path.join(dir, 'checkpoint.json');
+    const good = readFileSync(info);
+    writeFileSync(info, '{"step": 2, "opt');
+    await expect(train(tiny('damaged', { steps: 2, checkpointEvery: 1, resume: true }))).rejects.toThrow(`--resume: ${info}: not valid JSON`);
+    const recorded = JSON.parse(good.toString()) as { model: object };
+    writeFileSync(info, JSON.stringify({ ...recorded, model: { ...recorded.model, depth: 1e9 } }));
+    await expect(train(tiny('damaged', { steps: 2, checkpointEvery: 1, resume: true }))).rejects.toThrow(`${info}: invalid student config: depth must be an integer in [1, 64], got 1000000000`);
+    writeFileSync(info, good);
+
+    const metrics = path.join(dir, 'metrics.jsonl');
+    const lines = readFileSync(metrics, 'utf8');
+    writeFileSync(metrics, `${lines.split('\n')[0]}\nnot json\n${lines.split('\n').slice(1).join('\n')}`);
+    await expect(train(tiny('damaged', { steps: 2, checkpointEvery: 1, resume: true }))).rejects.toThrow(`${metrics}: line 2 is not a metrics record`);
+    writeFileSync(metrics, lines);
+    appendFileSync(metrics, '{"step": 2, "lo'); // a crash in the middle of an append
+    await train(tiny('damaged', { steps: 2, checkpointEvery: 1, resume: true }));
+    expect(readFileSync(metrics, 'utf8').endsWith('\n')).toBe(true);
+    expect(losses('damaged').map((r) => r[0])).toEqual([1, 2]);
   });
 });

@@ -11,7 +11,7 @@ import type { LabelSpec } from '../dataset/labels.ts';
 import { studentMetadata } from '../models/checkpoint.ts';
 import type { StudentConfig } from '../models/student.ts';
 import { checkNotInput, entriesOf, lockDir, sample } from '../eval/outputs.ts';
-import { DEFAULTS, type TrainOptions } from './config.ts';
+import { DEFAULTS, parseArgs, type TrainOptions } from './config.ts';
 
 export interface CheckpointInfo {
   step: number;
@@ -188,6 +188,18 @@ export function claimRunDir(o: TrainOptions): { out: string; release: () => void
   const release = lockDir(out, '--out');
   if (!o.resume && there.length) run.removeRunFiles(); // --overwrite, now that no other process writes here
   return { out, release };
+}
+
+/**
+ * The options of `node train/run.js ARGV` (undefined for --help). With --resume, the run's recorded
+ * options are the base instead of the defaults, so `--resume --out DIR` alone continues it as it was;
+ * flags given on top that change what it computes are refused by train (resumeChanges).
+ */
+export function commandOptions(argv: string[], readConfig: (file: string) => string): TrainOptions | undefined {
+  const o = parseArgs(argv, readConfig);
+  if (!o?.resume) return o;
+  const out = resolveRunDir(o);
+  return parseArgs(argv, readConfig, { ...new RunDir(out).readInfo().options, out, resume: true });
 }
 
 /** --out, or the default run folder when it is not given (see claimRunDir). */

@@ -127,6 +127,9 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       throw new Error(`--resume: ${changed.join(', ')}: a resumed run keeps its options (${run.infoPath}); give only --resume --out ${o.out}, or start a new run (--init ${run.modelPath} starts from its weights)`);
     }
   }
+  if (prior && prior.step >= (o.retrainRounds + 1) * o.steps) {
+    throw new Error(`--resume: the run in ${o.out} is finished (step ${prior.step} of ${(o.retrainRounds + 1) * o.steps}); nothing to continue. Its model is ${run.modelPath} (node eval/run.js evaluates it)`);
+  }
   if (prior && prior.labeledFrames !== split.labeled.length) {
     throw new Error(`--resume: the checkpoint trained on ${prior.labeledFrames} labeled frames, these options give ${split.labeled.length}`);
   }
