@@ -21,4 +21,5 @@ export * from './safetensors.ts';
 export { matchByName, problemsError, type MatchOptions, type Shaped } from './named.ts';
 export { checkFinite } from './debug.ts';
 export { startProfiling, beginProfiledStep, endProfiledStep, stopProfiling, formatProfile, profileSummary, type Profile, type KernelStats } from './profiler.ts';
+export { compiledSoFar } from './kernel.ts';
 export * from './ops/gather.ts';

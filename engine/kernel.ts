@@ -54,7 +54,12 @@ export interface Bindable {
 }
 
 const cache = new Map<string, Kernel>();
-export let pipelinesCompiled = 0;
+let compiled = { count: 0, ms: 0 };
+
+/** Pipelines compiled so far in this process, and the milliseconds spent (reflection + compilation). */
+export function compiledSoFar(): { count: number; ms: number } {
+  return { ...compiled };
+}
 
 function scalarOf(t: any): Member['scalar'] {
   const n: string = t.format?.format?.name ?? t.format?.name ?? t.name;
@@ -128,9 +133,10 @@ export function kernel(name: string, source: string, defines: Record<string, str
     });
     return { pipeline, layout };
   });
-  pipelinesCompiled++;
   // Dawn compiles createComputePipeline synchronously, so this is reflection + compilation time.
-  if (profiler.tracking) profiler.compiled(name, performance.now() - t0);
+  const ms = performance.now() - t0;
+  compiled = { count: compiled.count + 1, ms: compiled.ms + ms };
+  if (profiler.tracking) profiler.compiled(name, ms);
   const k: Kernel = { id: cache.size, name, code, pipeline, layout, workgroupSize, params, storage };
   cache.set(code, k);
   return k;

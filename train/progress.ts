@@ -24,6 +24,12 @@ export class Progress {
     else if (step % this.every === 0 || step === this.total) this.out.write(`${line}\n`);
   }
 
+  /** A line of its own (ending the in-place line first). */
+  note(text: string): void {
+    this.break();
+    this.out.write(`${text}\n`);
+  }
+
   /** End the in-place line before other output. */
   break(): void {
     if (this.tty) this.out.write('\n');

@@ -9,7 +9,7 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  AdamW, SGD, assignData, backward, beginProfiledStep, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
+  AdamW, SGD, assignData, backward, beginProfiledStep, compiledSoFar, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
   matchByName, problemsError, stack, startProfiling, stopProfiling, tidy, zeroGrad,
 } from '../engine/index.ts';
 import { readRegularFile } from '../engine/checkpoint-node.ts';
@@ -282,8 +282,11 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
 
   const profiled = c.profile ? profileWindow(o, start) : undefined;
   const t0 = performance.now();
+  // The first steps compile the GPU kernels (Mesa caches them on disk, so only a first run waits long).
+  if (round === 0 || c.prior) progress.note('compiling GPU kernels during the first steps (minutes on a first run with lavapipe; cached afterwards)...');
   for (let step = start + 1; step <= o.steps; step++) {
     const g = base + step;
+    const compiledBefore = compiledSoFar();
     if (semi.isSemi(step) && !teacher) {
       teacher = new MeanTeacher(model, o.emaMax);
       teacher.update(0); // the teacher starts as a copy of the (warmed-up) student
@@ -327,6 +330,8 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
     });
     if (prep.mvc) record.mvcQuality = prep.mvc.q;
     if (round > 0) record.round = round;
+    const compiled = compiledSoFar();
+    if (compiled.ms - compiledBefore.ms > 5000) progress.note(`step ${g}: compiled ${compiled.count - compiledBefore.count} GPU kernels in ${((compiled.ms - compiledBefore.ms) / 1000).toFixed(0)} s`);
     progress.update(g, { ...fields, lr: lr.toExponential(2) });
     if (o.evalEvery && step % o.evalEvery === 0 && step < o.steps) {
       const { result } = await evaluate(model, c.ds, { split: 'val', videos: o.evalVideos });
