@@ -74,6 +74,7 @@ export function checkConfigFitsTensors(c: StudentConfig, tensors: Record<string,
     ['repr.1.weight', [c.reprDim, c.decoderDim, 1, 1]],
   ];
   if (c.temporal) want.push(['temporal.frame_embed', [MAX_CLIP, c.width]]);
+  if (c.norm === 'group') want.push(['stem.0.norm.weight', [c.stemDim]]);
   for (const [name, shape] of want) {
     const t = tensors[name];
     if (!t) throw new Error(`${source}: its config does not fit its tensors: no tensor '${name}'`);
@@ -81,4 +82,5 @@ export function checkConfigFitsTensors(c: StudentConfig, tensors: Record<string,
   }
   if (tensors[`blocks.${c.depth}.mlp.fc1.weight`]) throw new Error(`${source}: its config does not fit its tensors: depth ${c.depth}, but the file has more blocks`);
   if (!c.temporal && tensors['temporal.frame_embed']) throw new Error(`${source}: its config does not fit its tensors: temporal is off, but the file has a temporal block`);
+  if (c.norm === 'none' && tensors['stem.0.norm.weight']) throw new Error(`${source}: its config does not fit its tensors: norm is 'none', but the file has GroupNorm weights`);
 }

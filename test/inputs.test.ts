@@ -29,6 +29,7 @@ function checkpoint(config: unknown, tensorsOf: StudentConfig = small): Uint8Arr
     'stem.0.weight': zeros([c.stemDim, 3, 3, 3]),
     'decoder.classifier.weight': zeros([c.numClasses, c.decoderDim, 1, 1]),
     'repr.1.weight': zeros([c.reprDim, c.decoderDim, 1, 1]),
+    ...(c.norm === 'group' ? { 'stem.0.norm.weight': zeros([c.stemDim]) } : {}),
   };
   return encodeSafetensors(tensors, { config: JSON.stringify(config), step: '0' });
 }
@@ -55,6 +56,7 @@ describe('a checkpoint config is checked before the model takes memory', () => {
     expect(load({ ...small, width: 4096, heads: 2 })).toThrow(/'patch_embed\.weight' is \[8,3,8,8\], the config implies \[4096,3,8,8\]/);
     expect(load({ ...small, numClasses: 200 })).toThrow(/'decoder\.classifier\.weight' is \[3,4,1,1\], the config implies \[200,4,1,1\]/);
     expect(load({ ...small, temporal: true })).toThrow(/no tensor 'temporal\.frame_embed'/);
+    expect(load({ ...small, norm: 'none' })).toThrow(/norm is 'none', but the file has GroupNorm weights/);
   });
   test('the ranges admit the default student and ViT-sized ones', () => {
     expect(checkStudentConfig(defaultStudentConfig(124, [480, 856]), 'x').numClasses).toBe(124);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
 import { checkOpWith, close, FWD, ndArb, shapeArb, values } from './gradcheck.ts';
 import { nd, size, type Nd } from './reference/nd.ts';
-import { alongAxis, attentionRef, crossEntropyRef, dropoutRef, l2NormalizeRef, layerNormRef, logSoftmaxRef, softmaxRef } from './reference/nn.ts';
+import { alongAxis, attentionRef, crossEntropyRef, dropoutRef, groupNormRef, l2NormalizeRef, layerNormRef, logSoftmaxRef, softmaxRef } from './reference/nn.ts';
 import { gpu } from './setup.ts';
 
 beforeAll(gpu);
@@ -223,6 +223,32 @@ function layerNormF32Error(x: Nd, gamma: Nd, eps: number): number {
   }
   return 2 * worst * maxG;
 }
+
+describe('groupNorm', () => {
+  test('forward and gradients for x, gamma and beta, against float64', async () => {
+    await checkOpWith('groupNorm', {
+      // [B, C, ...] with 0-2 spatial axes; groups a divisor of C.
+      cases: fc
+        .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), shapeArb(0, 2, 4))
+        .chain(([b, g, perGroup, rest]) => {
+          const c = g * perGroup;
+          const xs = fc.tuple(ndArb([b, c, ...rest], (n) => values(n, -3, 3)), ndArb([c], (n) => values(n, -2, 2)), ndArb([c]));
+          return xs.map((ins) => [ins, g] as [Nd[], number]);
+        }),
+      op: (g, x, gamma, beta) => E.groupNorm(x!, gamma!, beta!, g),
+      ref: (g, x, gamma, beta) => groupNormRef(x!, gamma!, beta!, g, 1e-5),
+      // The f32 cancellation bound of layerNorm, over the rows groupNorm normalises.
+      fwd: (g, x, gamma) => ({ atol: FWD.atol + layerNormF32Error(nd([x!.shape[0]! * g, x!.data.length / (x!.shape[0]! * g)], x!.data), gamma!, 1e-5), rtol: FWD.rtol }),
+    });
+  });
+
+  test('bad arguments name the op and the shapes', () => {
+    const x = E.zeros([2, 6, 3, 3]);
+    expect(() => E.groupNorm(x, E.zeros([6]), E.zeros([6]), 4)).toThrow('groupNorm: 6 channels of x [2,6,3,3] do not split into 4 groups');
+    expect(() => E.groupNorm(x, E.zeros([3]), E.zeros([6]), 2)).toThrow('groupNorm: gamma [3] must be [6], the channels of x [2,6,3,3]');
+    expect(() => E.groupNorm(E.zeros([6]), E.zeros([6]), E.zeros([6]), 2)).toThrow('groupNorm: x must be [B, C, ...], got [6]');
+  });
+});
 
 describe('layerNorm', () => {
   test('forward and gradients for x, gamma and beta', async () => {

@@ -15,6 +15,7 @@ import { gpu } from './setup.ts';
 beforeAll(gpu);
 
 const config = (temporal: boolean): StudentConfig => ({
+  norm: 'group',
   numClasses: 3,
   patch: 8,
   width: 32,

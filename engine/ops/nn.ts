@@ -26,7 +26,9 @@ import { isGradEnabled, record } from '../autograd.ts';
 import { dispatch, grid1d, kernel } from '../kernel.ts';
 import { normAxis } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
-import { mapBinary, mapUnary } from './elementwise.ts';
+import { fill } from './creation.ts';
+import { add, mapBinary, mapUnary, mul } from './elementwise.ts';
+import { reshape } from './movement.ts';
 import { matmulInto, matmulVariant, transposed, type MatView } from './matmul.ts';
 import { seedWords } from './random.ts';
 import { sum } from './reduce.ts';
@@ -295,6 +297,31 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
     stats.dispose();
     return [dx, dgamma, dbeta];
   });
+}
+
+// ---- groupNorm -------------------------------------------------------------------------------------------
+
+/**
+ * Group normalisation (Wu & He, 2018) of x [B, C, ...]: the C channels fall into `groups` groups of
+ * C/groups, each sample's group is normalised to zero mean and unit variance over its channels and
+ * positions, then y = x̂·γ[c] + β[c]. Unlike BatchNorm it does not depend on the batch, so training and
+ * inference compute the same function and only γ, β are stored. Built from layerNorm over rows
+ * [B·groups, C/groups·…] (unit affine) and a broadcast affine, so its gradients are theirs.
+ */
+export function groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, groups: number, eps = 1e-5): Tensor {
+  const op = 'groupNorm';
+  checkF32(x, op, 'x');
+  if (x.rank < 2) throw new Error(`${op}: x must be [B, C, ...], got ${shapeStr(x.shape)}`);
+  const [b, c] = x.shape as [number, number];
+  if (!(Number.isInteger(groups) && groups >= 1 && c % groups === 0)) throw new Error(`${op}: ${c} channels of x ${shapeStr(x.shape)} do not split into ${groups} groups`);
+  for (const [what, t] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (!sameShape(t.shape, [c])) throw new Error(`${op}: ${what} ${shapeStr(t.shape)} must be [${c}], the channels of x ${shapeStr(x.shape)}`);
+  }
+  const n = x.size / (b * groups);
+  const rows = reshape(x, [b * groups, n]);
+  const unit = layerNorm(rows, fill([n], 1), fill([n], 0), eps);
+  const perChannel = [1, c, ...x.shape.slice(2).map(() => 1)];
+  return add(mul(reshape(unit, x.shape), reshape(gamma, perChannel)), reshape(beta, perChannel));
 }
 
 // ---- l2Normalize ----------------------------------------------------------------------------------------

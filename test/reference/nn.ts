@@ -64,6 +64,30 @@ export function layerNormRef(x: Nd, gamma: Nd, beta: Nd, eps: number): Nd {
   });
 }
 
+/** Group norm of x [B, C, ...]: per sample and group of C/G channels, (x − mean)/√(var + eps), then γ[c]·x̂ + β[c]. */
+export function groupNormRef(x: Nd, gamma: Nd, beta: Nd, groups: number, eps: number): Nd {
+  const [B, C] = x.shape as [number, number];
+  const per = x.data.length / (B * C); // positions per channel
+  const out = new Float64Array(x.data.length);
+  const n = (C / groups) * per;
+  for (let b = 0; b < B; b++) {
+    for (let g = 0; g < groups; g++) {
+      const start = (b * C + g * (C / groups)) * per;
+      let mean = 0;
+      for (let i = 0; i < n; i++) mean += x.data[start + i]!;
+      mean /= n;
+      let v = 0;
+      for (let i = 0; i < n; i++) v += (x.data[start + i]! - mean) ** 2;
+      const rstd = 1 / Math.sqrt(v / n + eps);
+      for (let i = 0; i < n; i++) {
+        const ch = g * (C / groups) + Math.floor(i / per);
+        out[start + i] = (x.data[start + i]! - mean) * rstd * gamma.data[ch]! + beta.data[ch]!;
+      }
+    }
+  }
+  return nd(x.shape, out);
+}
+
 export function l2NormalizeRef(x: Nd, axis: number, eps: number): Nd {
   return alongAxis(x, axis, (row) => {
     const norm = Math.sqrt(row.reduce((a, v) => a + v * v, 0));
