@@ -1,6 +1,7 @@
 // Training options: defaults, `--flags`, and an optional JSON config file (`--config FILE`), checked
 // with errors that name the option. Precedence: defaults < config file < command-line flags.
 import type { StudentConfig } from '../models/student.ts';
+import type { ClassWeighting } from './class-weights.ts';
 import { mvcDefaults } from './mvc.ts';
 
 export interface TrainOptions {
@@ -30,6 +31,8 @@ export interface TrainOptions {
   evalVideos: number;
   /** Start the student from this checkpoint's weights (model.safetensors of an earlier run), '' = random. */
   init: string;
+  /** Weights of the supervised cross-entropy per class: 'none', or 'sqrt' (∝ 1/√frequency; train/class-weights.ts). */
+  classWeight: ClassWeighting;
 
   // ---- semi-supervised training (METHODS.md §1-4); train/semi.ts ----
   /** A preset: 'sup' (labels only), one method, or 'full' (all of them). The switches below add to it. */
@@ -89,6 +92,7 @@ export const DEFAULTS: TrainOptions = {
   model: {},
   evalVideos: 4,
   init: '',
+  classWeight: 'none',
   method: 'sup',
   u2pl: false,
   mvc: false,
@@ -157,6 +161,8 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
   --checkpoint-every N  write a checkpoint every N steps (default ${DEFAULTS.checkpointEvery})
   --scale-min X, --scale-max X   random rescale range of the augmentation (default ${DEFAULTS.scaleMin}-${DEFAULTS.scaleMax})
   --init FILE           start the student from a checkpoint's weights (e.g. runs/sup/model.safetensors)
+  --class-weight W      weights of the supervised cross-entropy per class: none, or sqrt (∝ 1/√ of the
+                        class's share of labeled pixels, averaging 1 per pixel) (default ${DEFAULTS.classWeight})
 
 Semi-supervised training (METHODS.md; the switches compose with any --method):
   --method NAME         sup (labels only, default) | u2pl | mvc | ifr | full (all three)
@@ -203,6 +209,7 @@ const FLAGS: Record<string, keyof TrainOptions> = {
   '--scale-min': 'scaleMin',
   '--scale-max': 'scaleMax',
   '--init': 'init',
+  '--class-weight': 'classWeight',
   '--method': 'method',
   '--sup-steps': 'supSteps',
   '--unlabeled-batch': 'unlabeledBatch',
@@ -308,6 +315,7 @@ function validate(o: TrainOptions): void {
   num('labeledVideos', 0, 1);
   num('scaleMin', 0.1, 10);
   num('scaleMax', o.scaleMin, 10);
+  if (o.classWeight !== 'none' && o.classWeight !== 'sqrt') throw new Error(`option classWeight must be none or sqrt, got '${o.classWeight}'`);
   if (o.optimizer !== 'adamw' && o.optimizer !== 'sgd') throw new Error(`option optimizer must be adamw or sgd, got '${o.optimizer}'`);
   if (typeof o.model !== 'object' || o.model === null) throw new Error('option model must be an object of student settings');
   if (!METHODS.includes(o.method)) throw new Error(`option method must be one of ${METHODS.join(', ')}, got '${o.method}'`);

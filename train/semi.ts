@@ -15,6 +15,7 @@ import { IGNORE } from '../dataset/labels.ts';
 import type { Rng } from '../dataset/rng.ts';
 import type { Student } from '../models/student.ts';
 import type { Batches, LabeledBatch } from './batches.ts';
+import { pixelWeights } from './class-weights.ts';
 import { methodsOf, supStepsOf, type TrainOptions } from './config.ts';
 import { cutmixBoxes, cutmixImages, cutmixPixels } from './cutmix.ts';
 import { ifrLoss, ifrRamp } from './ifr.ts';
@@ -69,6 +70,8 @@ export class SemiStep {
     private readonly o: TrainOptions,
     private readonly batches: Batches,
     private readonly aug: AugmentOptions,
+    /** Per-class weights [C] of the supervised cross-entropy (--class-weight), or none. */
+    private readonly classWeights?: Tensor,
   ) {
     this.methods = methodsOf(o);
     this.supSteps = supStepsOf(o);
@@ -177,7 +180,8 @@ export class SemiStep {
     const inputs = [labeled.images, ...(p.u2pl ? [p.u2pl.images] : []), ...(p.ifr ? [p.ifr.images] : [])];
     const out = this.model.forward(inputs.length > 1 ? concat(inputs, 0) : labeled.images, { repr: Boolean(p.u2pl) });
     const part = (t: Tensor, from: number, n: number) => slice(t, [from], [from + n]);
-    const parts: Record<string, Tensor> = { sup: crossEntropy(part(out.logits, 0, bl), labeled.labels, { ignoreIndex: IGNORE }) };
+    const weight = this.classWeights ? pixelWeights(this.classWeights, labeled.labels) : undefined;
+    const parts: Record<string, Tensor> = { sup: crossEntropy(part(out.logits, 0, bl), labeled.labels, { ignoreIndex: IGNORE, ...(weight ? { weight } : {}) }) };
     let total = parts.sup!;
     let at = bl;
 

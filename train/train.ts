@@ -9,8 +9,8 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  AdamW, SGD, assignData, backward, beginProfiledStep, compiledSoFar, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
-  matchByName, problemsError, stack, startProfiling, stopProfiling, tidy, zeroGrad,
+  AdamW, SGD, assignData, keep, tensor, backward, beginProfiledStep, compiledSoFar, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
+  matchByName, problemsError, stack, type Tensor, startProfiling, stopProfiling, tidy, zeroGrad,
 } from '../engine/index.ts';
 import { readRegularFile } from '../engine/checkpoint-node.ts';
 import { initNode } from '../engine/node.ts';
@@ -23,6 +23,7 @@ import type { SegResult } from '../eval/metrics.ts';
 import { checkConfigFitsTensors, studentConfigOf } from '../models/checkpoint.ts';
 import { Student, checkStudentConfig, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
 import { Batches } from './batches.ts';
+import { classCounts, sqrtInverseWeights } from './class-weights.ts';
 import { DEFAULTS, PROFILE_WARMUP, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
 import { TRAIN_AUGMENT } from './images.ts';
 import { Progress } from './progress.ts';
@@ -149,6 +150,11 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       `${m.any ? ` after ${supStepsOf(o)} supervised steps` : ''}; ${rounds > 1 ? `${rounds} rounds of ` : ''}${o.steps} steps of ${o.batch}`,
   );
 
+  const classWeights = o.classWeight === 'sqrt' ? keep(tensor(sqrtInverseWeights(classCounts(ds, split.labeled)), [ds.numClasses])) : undefined;
+  if (classWeights) {
+    const w = (await classWeights.data()) as Float32Array;
+    console.log(`class weights (1/√frequency): ${ds.classNames.map((n, c) => `${n} ${w[c]!.toFixed(2)}`).join(', ')}`);
+  }
   const history = await run.records(prior?.step ?? 0);
   const progress = new Progress(total, prior?.step ?? 0);
   let resumeFrom = prior;
@@ -173,9 +179,12 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
     const labeled = round > 0 ? [...split.labeled, ...split.unlabeled] : split.labeled;
     const batches = new Batches(ds, labeled, split.unlabeled, TRAIN_AUGMENT(modelConfig.imageSize, o.scaleMin, o.scaleMax), extra);
     const profile = o.profile > 0 && round === firstRound;
-    const done = await trainRound(o, { round, run, ds, batches, modelConfig, prior: resumeFrom, history, progress, labeledFrames: split.labeled.length, profile, ...hooks });
+    const done = await trainRound(o, { round, run, ds, batches, modelConfig, prior: resumeFrom, history, progress, labeledFrames: split.labeled.length, profile, classWeights, ...hooks });
     resumeFrom = undefined;
-    if (!done) return undefined;
+    if (!done) {
+      classWeights?.dispose();
+      return undefined;
+    }
     last = done;
     if (rounds > 1) {
       const { result } = await evaluate(done.model, ds, { split: 'val', videos: o.evalVideos });
@@ -197,6 +206,7 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
   console.log(`report: ${report}`);
   model.ps.dispose();
   last!.teacher?.dispose();
+  classWeights?.dispose();
   return { result, labeledFrames: split.labeled.length };
 }
 
@@ -239,6 +249,8 @@ interface RoundContext {
   labeledFrames: number;
   /** --profile measures steps of this round. */
   profile: boolean;
+  /** The supervised CE's class weights (--class-weight), if any. */
+  classWeights: Tensor | undefined;
   stopAfter?: number;
   /** Called after every step with the global step (tests watch memory with it). */
   onStep?: (step: number) => void;
@@ -252,7 +264,7 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
   if (o.init && round === 0 && !c.prior) initWeights(model, o.init);
   const params = model.ps.list();
   const opt = o.optimizer === 'sgd' ? new SGD(params, { lr: o.lr, momentum: 0.9, weightDecay: o.weightDecay }) : new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
-  const semi = new SemiStep(model, o, c.batches, TRAIN_AUGMENT(c.modelConfig.imageSize, o.scaleMin, o.scaleMax));
+  const semi = new SemiStep(model, o, c.batches, TRAIN_AUGMENT(c.modelConfig.imageSize, o.scaleMin, o.scaleMax), c.classWeights);
   let teacher: MeanTeacher | undefined;
   const base = round * o.steps;
   let start = 0;
