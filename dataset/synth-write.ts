@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SYNTH_DEFAULTS, synthFiles, type SynthOptions } from './synth.ts';
+import { EMBEDDED, SYNTH_DEFAULTS, synthFiles, type SynthOptions } from './synth.ts';
 
 /** Writes every file of the set under outDir (overwriting files of the same names); returns how many. */
 export function writeSynth(outDir: string, options: Partial<SynthOptions> = {}): number {
@@ -20,7 +20,9 @@ export function writeSynth(outDir: string, options: Partial<SynthOptions> = {}):
   return n;
 }
 
-export const SYNTH_USAGE = 'usage: synth-cli --out DIR [--seed S] [--videos N] [--frames F|MIN-MAX] [--size WxH] [--val V]';
+export const SYNTH_USAGE =
+  'usage: synth-cli --out DIR [--seed S] [--videos N] [--frames F|MIN-MAX] [--size WxH] [--val V] [--extra N] [--extra-frames F|MIN-MAX]\n' +
+  '  (no options but --out: the embedded set, 40 videos + 120 short training videos)';
 
 /** Parses the command line into synth options and the output folder; throws with the usage line on bad input. */
 export function parseSynthArgs(argv: string[]): { out: string; options: Partial<SynthOptions> } {
@@ -33,6 +35,8 @@ export function parseSynthArgs(argv: string[]): { out: string; options: Partial<
       frames: { type: 'string' },
       size: { type: 'string' },
       val: { type: 'string' },
+      extra: { type: 'string' },
+      'extra-frames': { type: 'string' },
     },
   });
   if (!values.out) throw new Error(`--out is required\n${SYNTH_USAGE}`);
@@ -40,15 +44,18 @@ export function parseSynthArgs(argv: string[]): { out: string; options: Partial<
     if (!/^\d+$/.test(s)) throw new Error(`--${name} must be a non-negative integer, got "${s}"\n${SYNTH_USAGE}`);
     return Number(s);
   };
-  const options: Partial<SynthOptions> = {};
+  const options: Partial<SynthOptions> = { extraVideos: EMBEDDED.extraVideos!, extraFrames: EMBEDDED.extraFrames! };
   if (values.seed !== undefined) options.seed = int('seed', values.seed);
   if (values.videos !== undefined) options.videos = int('videos', values.videos);
   if (values.val !== undefined) options.valVideos = int('val', values.val);
-  if (values.frames !== undefined) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(values.frames);
-    if (!m) throw new Error(`--frames must be F or MIN-MAX, got "${values.frames}"\n${SYNTH_USAGE}`);
-    options.frames = m[2] ? [Number(m[1]), Number(m[2])] : Number(m[1]);
-  }
+  if (values.extra !== undefined) options.extraVideos = int('extra', values.extra);
+  const frames = (name: string, s: string): number | [number, number] => {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(s);
+    if (!m) throw new Error(`--${name} must be F or MIN-MAX, got "${s}"\n${SYNTH_USAGE}`);
+    return m[2] ? [Number(m[1]), Number(m[2])] : Number(m[1]);
+  };
+  if (values.frames !== undefined) options.frames = frames('frames', values.frames);
+  if (values['extra-frames'] !== undefined) options.extraFrames = frames('extra-frames', values['extra-frames']);
   if (values.size !== undefined) {
     const m = /^(\d+)x(\d+)$/.exec(values.size);
     if (!m) throw new Error(`--size must be WxH, e.g. ${SYNTH_DEFAULTS.width}x${SYNTH_DEFAULTS.height}, got "${values.size}"\n${SYNTH_USAGE}`);

@@ -26,8 +26,10 @@
  * buildings, so any 3 consecutive videos show all 10 classes.
  *
  * Layout (VSPW's): data/<video>/origin/<frame>.jpg (JPEG quality 90), data/<video>/mask/<frame>.png
- * (palette PNG, index = class), train.txt / val.txt (the last videos are val), dataset.json, classes.json.
- * Defaults: 40 videos of 24–32 frames at 128×96, 10 of them val. Same options → byte-identical files.
+ * (palette PNG, index = class), train.txt / val.txt (val: the last of the `videos`), dataset.json,
+ * classes.json, and synth.json (the generator's version and options).
+ * Defaults: 40 videos of 24–32 frames at 128×96, 10 of them val; the embedded set (EMBEDDED) adds 120
+ * training videos of 8–12 frames. Same options → byte-identical files.
  * This module is pure (no file access; it also runs in a browser); synth-write.ts writes the files and
  * synth-cli.ts is the command line.
  */
@@ -58,9 +60,26 @@ export interface SynthOptions {
   height: number;
   /** Videos in val.txt (the last ones); default max(1, round(videos / 4)). */
   valVideos?: number;
+  /**
+   * Shorter training videos added after those (video_<videos> on), listed in train.txt: variety of
+   * scenes is what a small training set lacks (frames of one video are near-duplicates), and short
+   * videos give it at few frames. Default 0.
+   */
+  extraVideos?: number;
+  /** Frames per extra video (default 8–12). */
+  extraFrames?: number | [number, number];
 }
 
 export const SYNTH_DEFAULTS: SynthOptions = { seed: 0, videos: 40, frames: [24, 32], width: 128, height: 96 };
+
+/**
+ * The embedded data set (train/run.js's default data): the 40 videos of SYNTH_DEFAULTS (30 train, 10
+ * val, as before this option existed, so val results stay comparable) plus 120 short training videos.
+ */
+export const EMBEDDED: SynthOptions = { ...SYNTH_DEFAULTS, extraVideos: 120, extraFrames: [8, 12] };
+
+/** Written into synth.json with the options: a set made by an older generator is told apart from the current one. */
+export const SYNTH_VERSION = 2;
 
 export interface SynthVideo {
   name: string;
@@ -86,19 +105,29 @@ export function* synthFiles(options: Partial<SynthOptions> = {}): Generator<Synt
   const val = o.valVideos ?? Math.max(1, Math.round(o.videos / 4));
   if (!Number.isInteger(o.videos) || o.videos < 2) throw new Error(`synth: need at least 2 videos (train and val), got ${o.videos}`);
   if (!Number.isInteger(val) || val < 1 || val >= o.videos) throw new Error(`synth: valVideos must be in 1..${o.videos - 1}, got ${val}`);
-  const [fMin, fMax] = typeof o.frames === 'number' ? [o.frames, o.frames] : o.frames;
-  if (!Number.isInteger(fMin) || !Number.isInteger(fMax) || fMin < 1 || fMax < fMin) throw new Error(`synth: bad frame count ${JSON.stringify(o.frames)}`);
+  const range = (f: number | [number, number]): [number, number] => {
+    const [lo, hi] = typeof f === 'number' ? [f, f] : f;
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) throw new Error(`synth: bad frame count ${JSON.stringify(f)}`);
+    return [lo, hi];
+  };
+  const frames = range(o.frames);
+  const extraFrames = range(o.extraFrames ?? [8, 12]);
+  const extra = o.extraVideos ?? 0;
+  if (!Number.isInteger(extra) || extra < 0) throw new Error(`synth: extraVideos must be a non-negative integer, got ${extra}`);
   if (!Number.isInteger(o.width) || !Number.isInteger(o.height) || o.width < 16 || o.height < 16)
     throw new Error(`synth: frames must be at least 16×16, got ${o.width}×${o.height}`);
   const enc = new TextEncoder();
   const palette = vocPalette();
   const text = (path: string, s: string): SynthFile => ({ path, bytes: enc.encode(s) });
-  const names = Array.from({ length: o.videos }, (_, i) => videoName(i));
+  const names = Array.from({ length: o.videos + extra }, (_, i) => videoName(i));
+  const train = [...names.slice(0, o.videos - val), ...names.slice(o.videos)];
   yield text('dataset.json', JSON.stringify({ labels: 'identity', numClasses: SYNTH_CLASSES.length, ignore: IGNORE }) + '\n');
+  yield text('synth.json', JSON.stringify({ version: SYNTH_VERSION, options: { ...o, valVideos: val, extraVideos: extra, extraFrames } }) + '\n');
   yield text('classes.json', JSON.stringify(SYNTH_CLASSES) + '\n');
-  yield text('train.txt', names.slice(0, o.videos - val).join('\n') + '\n');
-  yield text('val.txt', names.slice(o.videos - val).join('\n') + '\n');
-  for (let i = 0; i < o.videos; i++) {
+  yield text('train.txt', train.join('\n') + '\n');
+  yield text('val.txt', names.slice(o.videos - val, o.videos).join('\n') + '\n');
+  for (let i = 0; i < o.videos + extra; i++) {
+    const [fMin, fMax] = i < o.videos ? frames : extraFrames;
     const length = fMin + makeRng(mixSeed(o.seed, i, 1)).int(fMax - fMin + 1);
     const v = synthVideo(o.seed, i, length, o.width, o.height);
     for (let t = 0; t < length; t++) {

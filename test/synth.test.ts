@@ -9,7 +9,7 @@ import { encodeJpeg } from '../dataset/jpeg-encode.ts';
 import { IGNORE } from '../dataset/labels.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { parseSynthArgs, writeSynth } from '../dataset/synth-write.ts';
-import { SYNTH_CLASSES, synthFiles, synthVideo, type SynthOptions } from '../dataset/synth.ts';
+import { EMBEDDED, SYNTH_CLASSES, synthFiles, synthVideo, type SynthOptions } from '../dataset/synth.ts';
 import { SegMetrics } from '../eval/metrics.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'vss-synth-'));
@@ -36,10 +36,24 @@ describe('synthetic data set', () => {
     expect(new TextDecoder().decode(a.get('dataset.json'))).toBe('{"labels":"identity","numClasses":10,"ignore":255}\n');
   });
 
+  test('extra short training videos: listed in train.txt after the core ones; the core videos and val are unchanged', () => {
+    const plain = collect(SMALL);
+    const more = collect({ ...SMALL, extraVideos: 3, extraFrames: [2, 3] });
+    for (const [p, bytes] of plain) if (p !== 'train.txt' && p !== 'synth.json') expect(Buffer.compare(bytes, more.get(p)!), p).toBe(0);
+    const text = (m: Map<string, Uint8Array>, p: string) => new TextDecoder().decode(m.get(p));
+    expect(text(more, 'train.txt')).toBe('video_000\nvideo_001\nvideo_003\nvideo_004\nvideo_005\n');
+    expect(text(more, 'val.txt')).toBe(text(plain, 'val.txt'));
+    for (const v of ['video_003', 'video_004', 'video_005']) {
+      const n = [...more.keys()].filter((p) => p.startsWith(`data/${v}/origin/`)).length;
+      expect(n >= 2 && n <= 3, `${v}: ${n} frames`).toBe(true);
+    }
+    expect(JSON.parse(text(more, 'synth.json'))).toMatchObject({ version: 2, options: { extraVideos: 3, extraFrames: [2, 3], valVideos: 1 } });
+  });
+
   test('written in VSPW layout and read back: splits, shapes, every class present, masks that match', () => {
     const root = path.join(tmp, 'set');
     const n = writeSynth(root, SMALL);
-    expect(n).toBe(4 + 3 * 6 * 2);
+    expect(n).toBe(5 + 3 * 6 * 2); // dataset.json, classes.json, synth.json, train.txt, val.txt
     const ds = VideoDataset.open(root);
     expect(ds.mapping.spec).toEqual({ labels: 'identity', numClasses: 10, ignore: 255 });
     expect(ds.classNames).toEqual(SYNTH_CLASSES);
@@ -119,9 +133,11 @@ describe('synthetic data set', () => {
   test('command line', () => {
     expect(parseSynthArgs(['--out', 'd', '--seed', '3', '--videos', '10', '--frames', '24-32', '--size', '64x48', '--val', '2'])).toEqual({
       out: 'd',
-      options: { seed: 3, videos: 10, frames: [24, 32], width: 64, height: 48, valVideos: 2 },
+      options: { seed: 3, videos: 10, frames: [24, 32], width: 64, height: 48, valVideos: 2, extraVideos: 120, extraFrames: [8, 12] },
     });
-    expect(parseSynthArgs(['--out', 'd', '--frames', '28']).options).toEqual({ frames: 28 });
+    expect(parseSynthArgs(['--out', 'd', '--frames', '28', '--extra', '0']).options).toEqual({ frames: 28, extraVideos: 0, extraFrames: [8, 12] });
+    expect(parseSynthArgs(['--out', 'd']).options).toEqual({ extraVideos: EMBEDDED.extraVideos, extraFrames: EMBEDDED.extraFrames }); // the embedded set
+    expect(parseSynthArgs(['--out', 'd', '--extra-frames', '4-6']).options.extraFrames).toEqual([4, 6]);
     expect(() => parseSynthArgs([])).toThrow(/--out is required/);
     expect(() => parseSynthArgs(['--out', 'd', '--size', '64'])).toThrow(/--size must be WxH/);
     expect(() => parseSynthArgs(['--out', 'd', '--seed', '1.5'])).toThrow(/--seed must be a non-negative integer/);
