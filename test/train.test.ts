@@ -185,6 +185,14 @@ describe('a run folder is never lost', () => {
     const read = () => '{}';
     const o = commandOptions(['--resume', '--out', out, '--eval-every', '7'], read)!;
     expect(o).toMatchObject({ steps: 4, batch: 2, labeledEvery: 2, model: tiny('full').model, evalEvery: 7, resume: true, out });
+    // A run recorded before --class-weight existed trained without class weights, and resumes so.
+    const info = path.join(out, 'checkpoint.json');
+    const saved = readFileSync(info);
+    const old = JSON.parse(saved.toString()) as { options: Record<string, unknown> };
+    delete old.options.classWeight;
+    writeFileSync(info, JSON.stringify(old));
+    expect(commandOptions(['--resume', '--out', out], read)!.classWeight).toBe('none');
+    writeFileSync(info, saved);
     await expect(train({ ...o, lr: 0.5, batch: 3 })).rejects.toThrow(
       `--resume: --batch 3 (the run has 2), --lr 0.5 (the run has 0.001): a resumed run keeps its options (${out}/checkpoint.json); give only --resume --out ${out}, or start a new run`,
     );

@@ -74,7 +74,7 @@ export const METHODS: readonly Method[] = ['sup', 'u2pl', 'mvc', 'ifr', 'full'];
 export const DEFAULTS: TrainOptions = {
   data: 'data/synth',
   out: '', // runs/default, or the first free runs/default-N (train/run-state.ts claimRunDir)
-  steps: 400,
+  steps: 1000,
   batch: 4,
   lr: 1e-3,
   optimizer: 'adamw',
@@ -92,7 +92,7 @@ export const DEFAULTS: TrainOptions = {
   model: {},
   evalVideos: 4,
   init: '',
-  classWeight: 'none',
+  classWeight: 'sqrt',
   method: 'sup',
   u2pl: false,
   mvc: false,
@@ -113,6 +113,12 @@ export const DEFAULTS: TrainOptions = {
   pseudoThreshold: 0.7,
   profile: 0,
 };
+
+/**
+ * Options a run recorded before they existed had these values then (not today's defaults): a resumed
+ * older run continues as it started.
+ */
+export const BEFORE_RECORDED: Partial<TrainOptions> = { classWeight: 'none' };
 
 /** `--profile` without a number profiles this many steps. */
 export const PROFILE_STEPS = 5;

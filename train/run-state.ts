@@ -11,7 +11,7 @@ import type { LabelSpec } from '../dataset/labels.ts';
 import { studentMetadata } from '../models/checkpoint.ts';
 import type { StudentConfig } from '../models/student.ts';
 import { checkNotInput, entriesOf, lockDir, sample } from '../eval/outputs.ts';
-import { DEFAULTS, parseArgs, type TrainOptions } from './config.ts';
+import { BEFORE_RECORDED, DEFAULTS, parseArgs, type TrainOptions } from './config.ts';
 
 export interface CheckpointInfo {
   step: number;
@@ -115,7 +115,7 @@ export class RunDir {
     if (typeof i.model !== 'object' || i.model === null) bad("no 'model' object");
     if (!Array.isArray(i.classNames)) bad("no 'classNames' list");
     if (!Number.isInteger(i.labeledFrames)) bad("no 'labeledFrames' count");
-    return { ...i, options: { ...DEFAULTS, ...i.options } } as CheckpointInfo;
+    return { ...i, options: { ...DEFAULTS, ...BEFORE_RECORDED, ...i.options } } as CheckpointInfo;
   }
 
   async load(params: Map<string, Tensor>, optim: Record<string, Tensor>, teacher?: Map<string, Tensor>, queues?: Queues): Promise<void> {

@@ -6,7 +6,7 @@
 // metrics.jsonl and --resume work across rounds. A round begins with a fresh student; after it, the
 // teacher and student label the unlabeled frames (train/pseudo.ts) and the next round trains on
 // labels + pseudo-labels.
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AdamW, SGD, assignData, keep, tensor, backward, beginProfiledStep, compiledSoFar, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
@@ -18,6 +18,7 @@ import { VideoDataset } from '../dataset/reader.ts';
 import { makeRng, mixSeed } from '../dataset/rng.ts';
 import { labeledEvery, labeledVideos, type SemiSplit } from '../dataset/splits.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
+import { EMBEDDED, SYNTH_VERSION } from '../dataset/synth.ts';
 import { evaluate, formatResult } from '../eval/evaluate.ts';
 import type { SegResult } from '../eval/metrics.ts';
 import { checkConfigFitsTensors, studentConfigOf } from '../models/checkpoint.ts';
@@ -33,14 +34,25 @@ import { RunDir, claimRunDir, type CheckpointInfo } from './run-state.ts';
 import { SemiStep } from './semi.ts';
 import { MeanTeacher } from './teacher.ts';
 
-/** The embedded data set is generated on first use, into a temporary folder renamed when complete. */
+/**
+ * The embedded data set is generated on first use, into a temporary folder renamed when complete. One
+ * made by an older generator is used as it is (it may hold the user's changes), with a warning.
+ */
 function ensureData(o: TrainOptions): void {
-  if (existsSync(o.data)) return;
-  if (path.resolve(o.data) !== path.resolve(DEFAULTS.data)) throw new Error(`--data ${o.data}: no such directory`);
+  const isDefault = path.resolve(o.data) === path.resolve(DEFAULTS.data);
+  if (existsSync(o.data)) {
+    if (isDefault) {
+      const marker = path.join(o.data, 'synth.json');
+      const version = existsSync(marker) ? Number((JSON.parse(readFileSync(marker, 'utf8')) as { version?: unknown }).version) : 1;
+      if (version !== SYNTH_VERSION) console.warn(`${o.data} was made by an older version of the generator (v${version}, now v${SYNTH_VERSION}); move it away to get the current embedded set`);
+    }
+    return;
+  }
+  if (!isDefault) throw new Error(`--data ${o.data}: no such directory`);
   console.log(`generating the synthetic data set into ${o.data} (first run only)...`);
   const tmp = `${o.data}.partial-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  const n = writeSynth(tmp);
+  const n = writeSynth(tmp, EMBEDDED);
   renameSync(tmp, o.data);
   console.log(`wrote ${n} files`);
 }
