@@ -1,16 +1,19 @@
 // Semi-supervised training end to end on a tiny synthetic set: every method composes and trains,
 // a resumed run reproduces the uninterrupted curve (teacher, queues and schedule restored), memory is
 // flat over a longer run, retraining rounds write pseudo-labels, and impossible options stop early.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeSafetensors, memoryStats } from '../engine/index.ts';
 import { decodeMask } from '../dataset/image.ts';
+import { VideoDataset } from '../dataset/reader.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
+import { Student, defaultStudentConfig } from '../models/student.ts';
 import { parseArgs, type TrainOptions } from '../train/config.ts';
+import { writePseudoLabels } from '../train/pseudo.ts';
 import { train } from '../train/train.ts';
-import { tinyRun } from './fixtures.ts';
+import { TINY_MODEL, tinyRun } from './fixtures.ts';
 import { gpu } from './setup.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'vss-semi-'));
@@ -91,5 +94,28 @@ describe('semi-supervised training', () => {
     expect(parseArgs(['--method', 'u2pl', '--mvc'], () => '{}')).toMatchObject({ method: 'u2pl', mvc: true });
     expect(parseArgs(['--unsup-drop', '80'], () => '{}')!.unsupDrop).toBe(80);
     expect(() => parseArgs(['--unsup-drop', '120'], () => '{}')).toThrow(/option unsupDrop must be a number in \[0, 100\], got 120/);
+  });
+});
+
+describe('pseudo-labels', () => {
+  test('videos of different sizes: each chunk holds one video, each mask its frame\'s size', async () => {
+    // Two sets of different frame sizes merged into one: 3 videos of 48×32 and 3 of 64×48.
+    const mixed = path.join(root, 'mixed');
+    writeSynth(mixed, { seed: 8, videos: 3, frames: 6, width: 48, height: 32, valVideos: 1 });
+    const other = path.join(root, 'other');
+    writeSynth(other, { seed: 9, videos: 3, frames: 6, width: 64, height: 48, valVideos: 1 });
+    for (const v of ['video_000', 'video_001']) renameSync(path.join(other, 'data', v), path.join(mixed, 'data', `big_${v}`));
+    writeFileSync(path.join(mixed, 'train.txt'), 'video_000\nbig_video_000\nvideo_001\nbig_video_001\n');
+    const ds = VideoDataset.open(mixed);
+    const frames = ds.videoFrames('train').flatMap((v) => v.frames.map((frame, index) => ({ video: v.video, frame, index })));
+    const model = new Student({ ...defaultStudentConfig(ds.numClasses, [32, 48]), ...TINY_MODEL }, 0);
+    const dir = path.join(root, 'pseudo-mixed');
+    const stats = await writePseudoLabels([model], ds, frames, dir, 0);
+    model.ps.dispose();
+    expect(stats.frames).toBe(24);
+    for (const r of frames) {
+      const m = decodeMask(readFileSync(path.join(dir, r.video, `${r.frame}.png`)), r.frame);
+      expect([m.width, m.height], `${r.video}/${r.frame}`).toEqual(r.video.startsWith('big_') ? [64, 48] : [48, 32]);
+    }
   });
 });

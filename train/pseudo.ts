@@ -32,8 +32,14 @@ export async function writePseudoLabels(models: Student[], ds: VideoDataset, fra
   let total = 0;
   let agree = 0;
   let checked = 0;
-  for (let i = 0; i < frames.length; i += 4) {
-    const chunk = frames.slice(i, i + 4);
+  // Chunks of up to 4 frames of one video: videos may differ in size, and a batch holds one size.
+  const chunks: FrameRef[][] = [];
+  for (const r of frames) {
+    const last = chunks.at(-1);
+    if (last && last.length < 4 && last[0]!.video === r.video) last.push(r);
+    else chunks.push([r]);
+  }
+  for (const chunk of chunks) {
     const imgs = chunk.map((r) => ds.readFrame(r.video, r.frame));
     const { width, height } = imgs[0]!;
     const [labels, conf] = tidy(() => {
