@@ -40,7 +40,7 @@ export class VideoDataset {
   private constructor(readonly root: string, opts: DatasetOptions) {
     if (!isDir(path.join(root, 'data'))) throw new Error(`${root}: not a data set in VSPW's layout (no data/ folder)`);
     this.mapping = opts.labels ? labelMapping(opts.labels, 'labels option') : readSpec(root);
-    this.classNames = readClassNames(root, this.mapping.numClasses);
+    this.classNames = readClassNames(root, this.mapping.numClasses, !opts.labels && !existsSync(path.join(root, 'dataset.json')));
   }
 
   static open(root: string, opts: DatasetOptions = {}): VideoDataset {
@@ -171,13 +171,19 @@ function readSpec(root: string): LabelMapping {
   return labelMapping(spec, file);
 }
 
-function readClassNames(root: string, numClasses: number): string[] {
+/** `assumedVspw`: nothing declared the labels, so VSPW's mapping was taken (the error then says so). */
+function readClassNames(root: string, numClasses: number, assumedVspw: boolean): string[] {
   const file = path.join(root, 'classes.json');
   if (!existsSync(file)) return Array.from({ length: numClasses }, (_, i) => `class ${i}`);
   const names = readJson(file);
   if (!Array.isArray(names) || !names.every((n) => typeof n === 'string'))
     throw new Error(`${file}: must hold a JSON array of class names (strings)`);
-  if (names.length !== numClasses) throw new Error(`${file}: ${names.length} class names for ${numClasses} declared classes`);
+  if (names.length !== numClasses) {
+    const why = assumedVspw
+      ? `: without a dataset.json, VSPW's label mapping is assumed (124 classes, mask value = class + 1, 0 and 255 ignored); for other data write ${path.join(root, 'dataset.json')}, e.g. {"labels": "identity", "numClasses": ${names.length}, "ignore": 255}`
+      : '';
+    throw new Error(`${file}: ${names.length} class names for ${numClasses} declared classes${why}`);
+  }
   return names as string[];
 }
 

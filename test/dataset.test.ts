@@ -107,6 +107,13 @@ describe('reader', () => {
     // An explicit declaration replaces dataset.json's (and must agree with classes.json).
     const wide = { labels: { labels: 'identity', numClasses: 16, ignore: 255 } } as const;
     expect(() => VideoDataset.open(root, wide)).toThrow(/classes\.json: 3 class names for 16 declared classes/);
+    // Without dataset.json VSPW's mapping is assumed, and the error says so and what to write.
+    const declaration = readFileSync(path.join(root, 'dataset.json'));
+    rmSync(path.join(root, 'dataset.json'));
+    expect(() => VideoDataset.open(root)).toThrow(
+      /classes\.json: 3 class names for 124 declared classes: without a dataset\.json, VSPW's label mapping is assumed .*e\.g\. \{"labels": "identity", "numClasses": 3, "ignore": 255\}/,
+    );
+    writeFileSync(path.join(root, 'dataset.json'), declaration);
     rmSync(path.join(root, 'classes.json'));
     expect(Array.from(VideoDataset.open(root, wide).readLabels('v', 'f').labels)).toEqual([0, 1, 2, 9, 15, 0]);
   });
