@@ -74,7 +74,7 @@ export const METHODS: readonly Method[] = ['sup', 'u2pl', 'mvc', 'ifr', 'full'];
 export const DEFAULTS: TrainOptions = {
   data: 'data/synth',
   out: '', // runs/default, or the first free runs/default-N (train/run-state.ts claimRunDir)
-  steps: 1000,
+  steps: 1500,
   batch: 4,
   lr: 1e-3,
   optimizer: 'adamw',
