@@ -11,8 +11,8 @@
 // data); hasMask tells. Every bad-data error names the file it is about.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { readRegularFile } from '../engine/checkpoint-node.ts';
 import path from 'node:path';
+import { readRegularFile } from '../engine/checkpoint-node.ts';
 import { decodeFrame, decodeMask, type Frame, type RawMask } from './image.ts';
 import { labelMapping, mapMask, VSPW_SPEC, type LabelMap, type LabelMapping, type LabelSpec } from './labels.ts';
 import type { FrameRef, VideoFrames } from './splits.ts';
@@ -120,13 +120,13 @@ export class VideoDataset {
 
   readFrame(video: string, frame: string): Frame {
     const file = this.framePath(video, frame);
-    return decodeFrame(readBytes(file), file);
+    return decodeFrame(readRegularFile(file), file);
   }
 
   /** The mask's own values, before mapping (VC compares these, as the VSPW devkit does). */
   readRawMask(video: string, frame: string): RawMask {
     const file = this.maskPath(video, frame);
-    return decodeMask(readBytes(file), file);
+    return decodeMask(readRegularFile(file), file);
   }
 
   /** Mapped labels; throws on a value the declaration does not allow, naming the file and the pixel. */
@@ -194,8 +194,6 @@ function readJson(file: string): unknown {
     throw new Error(`${file}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
   }
 }
-
-const readBytes = (file: string): Uint8Array => readRegularFile(file);
 
 function isDir(p: string): boolean {
   return existsSync(p) && statSync(p).isDirectory();

@@ -66,9 +66,12 @@ export interface SynthOptions {
    * videos give it at few frames. Default 0.
    */
   extraVideos?: number;
-  /** Frames per extra video (default 8–12). */
+  /** Frames per extra video (default EXTRA_FRAMES). */
   extraFrames?: number | [number, number];
 }
+
+/** Frames per extra training video unless told otherwise: short, so that scenes are many and frames few. */
+export const EXTRA_FRAMES: [number, number] = [8, 12];
 
 export const SYNTH_DEFAULTS: SynthOptions = { seed: 0, videos: 40, frames: [24, 32], width: 128, height: 96 };
 
@@ -76,7 +79,7 @@ export const SYNTH_DEFAULTS: SynthOptions = { seed: 0, videos: 40, frames: [24, 
  * The embedded data set (train/run.js's default data): the 40 videos of SYNTH_DEFAULTS (30 train, 10
  * val, as before this option existed, so val results stay comparable) plus 120 short training videos.
  */
-export const EMBEDDED: SynthOptions = { ...SYNTH_DEFAULTS, extraVideos: 120, extraFrames: [8, 12] };
+export const EMBEDDED: SynthOptions = { ...SYNTH_DEFAULTS, extraVideos: 120, extraFrames: EXTRA_FRAMES };
 
 /** Written into synth.json with the options: a set made by an older generator is told apart from the current one. */
 export const SYNTH_VERSION = 2;
@@ -111,7 +114,7 @@ export function* synthFiles(options: Partial<SynthOptions> = {}): Generator<Synt
     return [lo, hi];
   };
   const frames = range(o.frames);
-  const extraFrames = range(o.extraFrames ?? [8, 12]);
+  const extraFrames = range(o.extraFrames ?? EXTRA_FRAMES);
   const extra = o.extraVideos ?? 0;
   if (!Number.isInteger(extra) || extra < 0) throw new Error(`synth: extraVideos must be a non-negative integer, got ${extra}`);
   if (!Number.isInteger(o.width) || !Number.isInteger(o.height) || o.width < 16 || o.height < 16)

@@ -52,22 +52,20 @@ export async function saveCheckpoint(path: string, named: Named, metadata?: Reco
  */
 export function readRegularFile(path: string, what?: string): Uint8Array {
   const where = what ? `${what} ${path}` : path;
-  let size: number;
+  const cannot = (e: unknown) => new Error(`${where}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  let info: ReturnType<typeof statSync>;
   try {
-    const info = statSync(path);
-    if (!info.isFile()) throw new Error(`${where}: not a regular file (${info.isDirectory() ? 'a folder' : 'a FIFO, socket or device'})`);
-    size = info.size;
+    info = statSync(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (!code) throw e;
-    throw new Error(`${where}: cannot read (${code})`);
+    throw cannot(e);
   }
-  if (size > MAX_INPUT_BYTES) throw new Error(`${where}: ${size} bytes, larger than the 2 GiB a file may have here`);
+  if (!info.isFile()) throw new Error(`${where}: not a regular file (${info.isDirectory() ? 'a folder' : 'a FIFO, socket or device'})`);
+  if (info.size > MAX_INPUT_BYTES) throw new Error(`${where}: ${info.size} bytes, larger than the 2 GiB a file may have here`);
   try {
     const b = readFileSync(path);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (e) {
-    throw new Error(`${where}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw cannot(e);
   }
 }
 

@@ -99,9 +99,10 @@ export class RunDir {
   /** checkpoint.json, checked enough that what reads it next cannot misread it; errors name the file. */
   readInfo(): CheckpointInfo {
     if (!existsSync(this.infoPath)) throw new Error(`--resume: ${this.infoPath} does not exist (no checkpoint to resume from in ${this.dir})`);
+    const bytes = readRegularFile(this.infoPath, '--resume');
     let info: unknown;
     try {
-      info = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(readRegularFile(this.infoPath)));
+      info = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
     } catch (e) {
       throw new Error(`--resume: ${this.infoPath}: not valid JSON (${(e as Error).message}); the run's other files are untouched`);
     }

@@ -42,9 +42,8 @@ function ensureData(o: TrainOptions): void {
   const isDefault = path.resolve(o.data) === path.resolve(DEFAULTS.data);
   if (existsSync(o.data)) {
     if (isDefault) {
-      const marker = path.join(o.data, 'synth.json');
-      const version = existsSync(marker) ? Number((JSON.parse(readFileSync(marker, 'utf8')) as { version?: unknown }).version) : 1;
-      if (version !== SYNTH_VERSION) console.warn(`${o.data} was made by an older version of the generator (v${version}, now v${SYNTH_VERSION}); move it away to get the current embedded set`);
+      const older = olderGenerator(path.join(o.data, 'synth.json'));
+      if (older) console.warn(`${o.data} was made by another version of the generator (${older}, now v${SYNTH_VERSION}); move it away to get the current embedded set`);
     }
     return;
   }
@@ -55,6 +54,17 @@ function ensureData(o: TrainOptions): void {
   const n = writeSynth(tmp, EMBEDDED);
   renameSync(tmp, o.data);
   console.log(`wrote ${n} files`);
+}
+
+/** Which generator made the set whose synth.json is `marker`, when not the current one (undefined if it is). */
+function olderGenerator(marker: string): string | undefined {
+  if (!existsSync(marker)) return 'v1 (no synth.json)';
+  try {
+    const v = (JSON.parse(readFileSync(marker, 'utf8')) as { version?: unknown }).version;
+    return v === SYNTH_VERSION ? undefined : `v${String(v)}`;
+  } catch (e) {
+    return `unknown (${marker}: ${(e as Error).message})`;
+  }
 }
 
 /** The labeled and unlabeled training frames for options `o` (its labels option and seed). */
