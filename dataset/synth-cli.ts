@@ -1,17 +1,18 @@
 // Writes the synthetic data set (dataset/synth.ts) to a folder in VSPW's layout.
 //
 //   synth-cli --out DIR [--seed S] [--videos N] [--frames F | --frames MIN-MAX] [--size WxH] [--val V]
+//   synth-cli --world shapes --out DIR [...]   (the second world, dataset/shapes.ts)
 //
 // Defaults: seed 0, 40 videos of 24-32 frames at 128x96, val = the last quarter of the videos. The same
 // options always write byte-identical files; files already in DIR with the same names are overwritten.
 // The default set (about 1100 frames, 15 MB) takes about 8 s on one core of the development machine.
 
-import { parseSynthArgs, writeSynth } from './synth-write.ts';
+import { parseSynthArgs, writeShapes, writeSynth } from './synth-write.ts';
 
 try {
-  const { out, options } = parseSynthArgs(process.argv.slice(2));
+  const { out, options, shapes } = parseSynthArgs(process.argv.slice(2));
   const t0 = Date.now();
-  const n = writeSynth(out, options);
+  const n = shapes ? writeShapes(out, shapes) : writeSynth(out, options);
   console.log(`wrote ${n} files to ${out} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 } catch (e) {
   console.error(e instanceof Error ? e.message : String(e));

@@ -3,13 +3,23 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { EMBEDDED, SYNTH_DEFAULTS, synthFiles, type SynthOptions } from './synth.ts';
+import { SHAPES_DEFAULTS, shapesFiles, type ShapesOptions } from './shapes.ts';
+import { EMBEDDED, SYNTH_DEFAULTS, synthFiles, type SynthFile, type SynthOptions } from './synth.ts';
 
 /** Writes every file of the set under outDir (overwriting files of the same names); returns how many. */
 export function writeSynth(outDir: string, options: Partial<SynthOptions> = {}): number {
+  return writeFiles(outDir, synthFiles(options));
+}
+
+/** Writes the shapes world (dataset/shapes.ts) under outDir; returns how many files. */
+export function writeShapes(outDir: string, options: Partial<ShapesOptions> = {}): number {
+  return writeFiles(outDir, shapesFiles(options));
+}
+
+function writeFiles(outDir: string, files: Iterable<SynthFile>): number {
   let n = 0;
   const made = new Set<string>();
-  for (const f of synthFiles(options)) {
+  for (const f of files) {
     const file = path.join(outDir, ...f.path.split('/'));
     const dir = path.dirname(file);
     if (!made.has(dir)) mkdirSync(dir, { recursive: true });
@@ -22,10 +32,12 @@ export function writeSynth(outDir: string, options: Partial<SynthOptions> = {}):
 
 export const SYNTH_USAGE =
   'usage: synth-cli --out DIR [--seed S] [--videos N] [--frames F|MIN-MAX] [--size WxH] [--val V] [--extra N] [--extra-frames F|MIN-MAX]\n' +
-  '  (no options but --out: the embedded set, 40 videos + 120 short training videos)';
+  '  (no options but --out: the embedded set, 40 videos + 120 short training videos)\n' +
+  `       synth-cli --world shapes --out DIR [--seed S] [--videos N] [--frames F] [--size WxH] [--val V]\n` +
+  `  (the shapes world, dataset/shapes.ts: ${SHAPES_DEFAULTS.videos} videos of ${SHAPES_DEFAULTS.frames} frames at ${SHAPES_DEFAULTS.width}x${SHAPES_DEFAULTS.height}, ${SHAPES_DEFAULTS.valVideos} of them val)`;
 
 /** Parses the command line into synth options and the output folder; throws with the usage line on bad input. */
-export function parseSynthArgs(argv: string[]): { out: string; options: Partial<SynthOptions> } {
+export function parseSynthArgs(argv: string[]): { out: string; options: Partial<SynthOptions>; shapes?: Partial<ShapesOptions> } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -37,8 +49,10 @@ export function parseSynthArgs(argv: string[]): { out: string; options: Partial<
       val: { type: 'string' },
       extra: { type: 'string' },
       'extra-frames': { type: 'string' },
+      world: { type: 'string' },
     },
   });
+  if (values.world !== undefined && values.world !== 'street' && values.world !== 'shapes') throw new Error(`--world must be street (the embedded set's) or shapes, got "${values.world}"\n${SYNTH_USAGE}`);
   if (!values.out) throw new Error(`--out is required\n${SYNTH_USAGE}`);
   const int = (name: string, s: string) => {
     if (!/^\d+$/.test(s)) throw new Error(`--${name} must be a non-negative integer, got "${s}"\n${SYNTH_USAGE}`);
@@ -61,6 +75,13 @@ export function parseSynthArgs(argv: string[]): { out: string; options: Partial<
     if (!m) throw new Error(`--size must be WxH, e.g. ${SYNTH_DEFAULTS.width}x${SYNTH_DEFAULTS.height}, got "${values.size}"\n${SYNTH_USAGE}`);
     options.width = Number(m[1]);
     options.height = Number(m[2]);
+  }
+  if (values.world === 'shapes') {
+    if (values.extra !== undefined || values['extra-frames'] !== undefined) throw new Error(`--extra and --extra-frames are options of the street world\n${SYNTH_USAGE}`);
+    if (Array.isArray(options.frames)) throw new Error(`--frames of the shapes world is one number\n${SYNTH_USAGE}`);
+    const { seed, videos, valVideos, frames, width, height } = options;
+    const shapes = Object.fromEntries(Object.entries({ seed, videos, valVideos, frames, width, height }).filter(([, v]) => v !== undefined)) as Partial<ShapesOptions>;
+    return { out: values.out, options, shapes };
   }
   return { out: values.out, options };
 }

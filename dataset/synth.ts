@@ -155,7 +155,7 @@ function ihash(ix: number, iy: number, seed: number): number {
 const hash = (ix: number, iy: number, seed: number) => ihash(ix, iy, seed) / 2 ** 32;
 
 /** Smooth value noise in [0, 1) at lattice spacing 1. */
-function vnoise(x: number, y: number, seed: number): number {
+export function vnoise(x: number, y: number, seed: number): number {
   const ix = Math.floor(x), iy = Math.floor(y);
   const fx = x - ix, fy = y - iy;
   const sx = fx * fx * (3 - 2 * fx), sy = fy * fy * (3 - 2 * fy);
@@ -163,7 +163,7 @@ function vnoise(x: number, y: number, seed: number): number {
   return a + (b - a) * sx + (c - a) * sy + (a - b - c + d) * sx * sy;
 }
 
-function hsv(h: number, s: number, v: number): RGB {
+export function hsv(h: number, s: number, v: number): RGB {
   const f = (n: number) => {
     const k = (n + h * 6) % 6;
     return v - v * s * Math.max(0, Math.min(k, 4 - k, 1));

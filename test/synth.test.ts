@@ -8,7 +8,8 @@ import { decodeFrame, type Frame } from '../dataset/image.ts';
 import { encodeJpeg } from '../dataset/jpeg-encode.ts';
 import { IGNORE } from '../dataset/labels.ts';
 import { VideoDataset } from '../dataset/reader.ts';
-import { parseSynthArgs, writeSynth } from '../dataset/synth-write.ts';
+import { SHAPE_CLASSES, shapesFiles } from '../dataset/shapes.ts';
+import { parseSynthArgs, writeShapes, writeSynth } from '../dataset/synth-write.ts';
 import { EMBEDDED, SYNTH_CLASSES, synthFiles, synthVideo, type SynthOptions } from '../dataset/synth.ts';
 import { SegMetrics } from '../eval/metrics.ts';
 
@@ -130,7 +131,39 @@ describe('synthetic data set', () => {
     expect(m.result().mIoU).toBeLessThan(0.35);
   });
 
+  test('the shapes world: VSPW values (class + 1, 0 others), every class, small things on a dominant background, deterministic', () => {
+    const o = { seed: 2, videos: 6, valVideos: 1, frames: 3, width: 80, height: 60 };
+    const root = path.join(tmp, 'shapes');
+    expect(writeShapes(root, o)).toBe(4 + 6 * 3 * 2); // dataset.json, classes.json, train.txt, val.txt
+    const ds = VideoDataset.open(root);
+    expect(ds.mapping.spec).toMatchObject({ labels: 'vspw', numClasses: 6 });
+    expect(ds.classNames).toEqual(SHAPE_CLASSES);
+    expect(ds.split('val')).toEqual(['video_005']);
+    const pixels = new Array<number>(6).fill(0);
+    let others = 0;
+    for (const v of [...ds.split('train'), ...ds.split('val')]) {
+      for (const f of ds.frames(v)) {
+        const raw = ds.readRawMask(v, f);
+        for (const x of raw.values) {
+          expect(x <= 6, `${v}/${f}: mask value ${x}`).toBe(true);
+          if (x === 0) others++;
+          else pixels[x - 1]!++;
+        }
+      }
+    }
+    const total = pixels.reduce((a, b) => a + b, 0) + others;
+    pixels.forEach((n, c) => expect(n, SHAPE_CLASSES[c]).toBeGreaterThan(0));
+    expect(pixels[0]! / total).toBeGreaterThan(0.85); // the background dominates
+    expect(others).toBeGreaterThan(0); // outlines are "others" (ignored)
+    const bytes = (s: number) => [...shapesFiles({ ...o, seed: s, videos: 2 })].map((f) => Buffer.from(f.bytes).toString('base64')).join();
+    expect(bytes(2)).toBe(bytes(2));
+    expect(bytes(3)).not.toBe(bytes(2));
+  });
+
   test('command line', () => {
+    expect(parseSynthArgs(['--world', 'shapes', '--out', 'd', '--videos', '8', '--frames', '5', '--size', '64x48']).shapes).toEqual({ videos: 8, frames: 5, width: 64, height: 48 });
+    expect(() => parseSynthArgs(['--world', 'moon', '--out', 'd'])).toThrow(/--world must be street .* or shapes/);
+    expect(() => parseSynthArgs(['--world', 'shapes', '--out', 'd', '--extra', '3'])).toThrow(/options of the street world/);
     expect(parseSynthArgs(['--out', 'd', '--seed', '3', '--videos', '10', '--frames', '24-32', '--size', '64x48', '--val', '2'])).toEqual({
       out: 'd',
       options: { seed: 3, videos: 10, frames: [24, 32], width: 64, height: 48, valVideos: 2, extraVideos: 120, extraFrames: [8, 12] },
