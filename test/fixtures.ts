@@ -7,5 +7,5 @@ export const TINY_MODEL: Partial<StudentConfig> = { width: 32, depth: 1, heads: 
 
 /** Options of a short run of the tiny student on `data`, written to `out`; `extra` overrides any. */
 export function tinyRun(data: string, out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
-  return { ...DEFAULTS, data, out, batch: 2, warmup: 1, evalEvery: 0, model: TINY_MODEL, ...extra };
+  return { ...DEFAULTS, data, out, batch: 2, warmup: 1, evalEvery: 0, model: TINY_MODEL, init: '', ...extra };
 }

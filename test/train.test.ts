@@ -87,6 +87,43 @@ describe('training', () => {
     );
   });
 
+  test('--init from weights trained for other classes loads all but the classifier; a model shape that contradicts them is refused', async () => {
+    // The default run starts from weights pretrained with the embedded set's 10 classes; a data set of
+    // another vocabulary (VSPW's 124) keeps the backbone and decoder and trains a fresh classifier.
+    const source = path.join(root, 'full', 'model.safetensors');
+    const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(source)));
+    // ... and was trained at another size: its position embedding is resized to the data's grid.
+    const config = { ...JSON.parse(metadata.config!), numClasses: 7, imageSize: [16, 24] };
+    const w = tensors['decoder.classifier.weight']!;
+    const c = tensors.pos_embed!.shape[1]!;
+    const seven = path.join(root, 'seven-classes.safetensors');
+    writeFileSync(
+      seven,
+      encodeSafetensors(
+        {
+          ...tensors,
+          'decoder.classifier.weight': { dtype: 'f32', shape: [7, ...w.shape.slice(1)], data: new Float32Array(7 * w.shape[1]!).fill(0.5) },
+          'decoder.classifier.bias': { dtype: 'f32', shape: [7], data: new Float32Array(7).fill(0.5) },
+          pos_embed: { dtype: 'f32', shape: [1, c, 2, 3], data: new Float32Array(c * 6).fill(0.25) },
+        },
+        { ...metadata, config: JSON.stringify(config), classes: JSON.stringify(Array.from({ length: 7 }, (_, i) => `c${i}`)) },
+      ),
+    );
+    await train(tiny('init-7', { init: seven, lr: 0, weightDecay: 0, steps: 1, checkpointEvery: 1 }));
+    const got = decodeSafetensors(new Uint8Array(readFileSync(path.join(root, 'init-7', 'model.safetensors')))).tensors;
+    expect(got['decoder.classifier.weight']!.shape[0]).toBe(10); // the data set's classes
+    expect([...got['decoder.classifier.bias']!.data].some((v) => v !== 0.5)).toBe(true); // a fresh draw, not the file's
+    expect(got.pos_embed!.shape).toEqual([1, c, 4, 6]); // 32×48 frames, patch 8
+    for (const v of got.pos_embed!.data) expect(v).toBeCloseTo(0.25, 6); // a constant stays constant under bilinear resizing
+    for (const name of ['stem.0.weight', 'blocks.0.attn.qkv.weight', 'decoder.fuse.1.weight']) expect([...got[name]!.data], name).toEqual([...tensors[name]!.data]);
+
+    await expect(train(tiny('init-wide', { init: source, model: { width: 64 } }))).rejects.toThrow(
+      `option model: width 64 (the weights have 32): the model's shape comes from --init ${source}; give --init none to train another shape from scratch`,
+    );
+    expect(parseArgs(['--init', 'none'], () => '')!.init).toBe('');
+    expect(DEFAULTS.init).toBe('weights/synth-pretrained.safetensors');
+  });
+
   test('a diverging run stops with a message and keeps the last good checkpoint', async () => {
     const err = await train(tiny('nan', { lr: 1e30, warmup: 0, steps: 6, checkpointEvery: 1 })).then(
       () => undefined,

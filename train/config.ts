@@ -29,7 +29,7 @@ export interface TrainOptions {
   model: Partial<StudentConfig>;
   /** Evaluate on this many validation videos during training (all at the end). */
   evalVideos: number;
-  /** Start the student from this checkpoint's weights (model.safetensors of an earlier run), '' = random. */
+  /** Start the student from this checkpoint's weights (default: the shipped pretrained ones), '' (`--init none`) = random. */
   init: string;
   /** Weights of the supervised cross-entropy per class: 'none', or 'sqrt' (∝ 1/√frequency; train/class-weights.ts). */
   classWeight: ClassWeighting;
@@ -71,6 +71,9 @@ export interface TrainOptions {
 export type Method = 'sup' | 'u2pl' | 'mvc' | 'ifr' | 'full';
 export const METHODS: readonly Method[] = ['sup', 'u2pl', 'mvc', 'ifr', 'full'];
 
+/** The shipped starting weights (`npm run pretrain`; weights/README.md): the default run begins from them. */
+export const PRETRAINED = 'weights/synth-pretrained.safetensors';
+
 export const DEFAULTS: TrainOptions = {
   data: 'data/synth',
   out: '', // runs/default, or the first free runs/default-N (train/run-state.ts claimRunDir)
@@ -91,7 +94,7 @@ export const DEFAULTS: TrainOptions = {
   scaleMax: 1.5,
   model: {},
   evalVideos: 4,
-  init: '',
+  init: PRETRAINED,
   classWeight: 'sqrt',
   method: 'sup',
   u2pl: false,
@@ -166,7 +169,10 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
   --eval-videos N       val videos used by the periodic evaluation (default ${DEFAULTS.evalVideos})
   --checkpoint-every N  write a checkpoint every N steps (default ${DEFAULTS.checkpointEvery})
   --scale-min X, --scale-max X   random rescale range of the augmentation (default ${DEFAULTS.scaleMin}-${DEFAULTS.scaleMax})
-  --init FILE           start the student from a checkpoint's weights (e.g. runs/sup/model.safetensors)
+  --init FILE|none      start the student from a checkpoint's weights (default ${DEFAULTS.init}: pretrained on
+                        a synthetic world disjoint from the embedded set, weights/README.md; e.g. runs/sup/
+                        model.safetensors to go on from a run); a file trained for other classes gives all
+                        but the classifier; none = train from scratch
   --class-weight W      weights of the supervised cross-entropy per class: none, or sqrt (∝ 1/√ of the
                         class's share of labeled pixels, averaging 1 per pixel) (default ${DEFAULTS.classWeight})
 
@@ -281,6 +287,7 @@ export function parseArgs(argv: string[], readConfig: (path: string) => string, 
     }
   }
   const o = { ...base, ...fromFile, ...given } as TrainOptions;
+  if (o.init === 'none') o.init = '';
   validate(o);
   return o;
 }

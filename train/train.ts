@@ -10,7 +10,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import {
   AdamW, SGD, assignData, keep, tensor, backward, beginProfiledStep, compiledSoFar, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
-  matchByName, problemsError, stack, type Tensor, startProfiling, stopProfiling, tidy, zeroGrad,
+  matchByName, problemsError, resizeBilinear, stack, type Tensor, startProfiling, stopProfiling, tidy, zeroGrad,
 } from '../engine/index.ts';
 import { readRegularFile } from '../engine/checkpoint-node.ts';
 import { initNode } from '../engine/node.ts';
@@ -25,7 +25,7 @@ import { checkConfigFitsTensors, studentConfigOf } from '../models/checkpoint.ts
 import { Student, checkStudentConfig, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
 import { Batches } from './batches.ts';
 import { classCounts, sqrtInverseWeights } from './class-weights.ts';
-import { DEFAULTS, PROFILE_WARMUP, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
+import { DEFAULTS, PRETRAINED, PROFILE_WARMUP, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
 import { TRAIN_AUGMENT } from './images.ts';
 import { Progress } from './progress.ts';
 import { pseudoLabelSource, writePseudoLabels } from './pseudo.ts';
@@ -100,19 +100,50 @@ function modelConfigFor(o: TrainOptions, ds: VideoDataset, size: [number, number
   }
   let c: StudentConfig = checkStudentConfig({ ...defaultStudentConfig(ds.numClasses, size), ...o.model }, 'option model');
   if (o.init) {
+    if (!existsSync(o.init) && o.init === PRETRAINED) {
+      throw new Error(`--init ${o.init}: the shipped starting weights are missing (run from the repository's root; \`npm run pretrain\` remakes them; --init none trains from scratch)`);
+    }
     const { metadata, tensors } = decodeSafetensors(readRegularFile(o.init, '--init'), `--init ${o.init}`);
     c = studentConfigOf(metadata, tensors, `--init ${o.init}`);
+    // The weights fix the model's shape: a --config "model" that says otherwise is a mistake, not a wish.
+    const clash = Object.entries(o.model).filter(([k, v]) => k !== 'temporal' && k !== 'numClasses' && JSON.stringify(v) !== JSON.stringify(c[k as keyof StudentConfig]));
+    if (clash.length) {
+      const said = clash.map(([k, v]) => `${k} ${JSON.stringify(v)} (the weights have ${JSON.stringify(c[k as keyof StudentConfig])})`).join(', ');
+      throw new Error(`option model: ${said}: the model's shape comes from --init ${o.init}; give --init none to train another shape from scratch`);
+    }
+    if (c.imageSize.join() !== size.join() && size.every((v) => v % c.patch === 0)) {
+      console.log(`--init ${o.init} was trained at ${c.imageSize.join('×')}, the data's frames are ${size.join('×')}: training at ${size.join('×')} (position embedding resized)`);
+      c = { ...c, imageSize: size };
+    }
+    if (c.numClasses !== ds.numClasses) {
+      console.log(`--init ${o.init} has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}: the classifier starts fresh, the rest from the weights`);
+      c = { ...c, numClasses: ds.numClasses };
+    }
   }
-  if (c.numClasses !== ds.numClasses) {
-    throw new Error(`${o.init ? `--init ${o.init}` : 'the model'} has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}`);
-  }
+  if (c.numClasses !== ds.numClasses) throw new Error(`the model has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}`);
   // MVC's student looks across the frames of a clip (models/student.ts, the temporal block).
   return { ...c, temporal: Boolean(c.temporal) || methodsOf(o).mvc };
 }
 
-/** Load --init's weights; parameters the file lacks (e.g. MVC's temporal block) keep their initialisation. */
-function initWeights(model: Student, file: string): void {
+/**
+ * Load --init's weights; parameters the file lacks (e.g. MVC's temporal block) keep their initialisation,
+ * and so does the classifier when the file was trained for another number of classes. A position
+ * embedding of another grid is resized bilinearly, as the student does for inputs of another size.
+ */
+async function initWeights(model: Student, file: string): Promise<void> {
   const { tensors } = decodeSafetensors(readRegularFile(file, '--init'), file);
+  const cls = tensors['decoder.classifier.weight'];
+  if (cls && cls.shape[0] !== model.config.numClasses) {
+    delete tensors['decoder.classifier.weight'];
+    delete tensors['decoder.classifier.bias'];
+  }
+  const pos = tensors.pos_embed;
+  const [, , gh, gw] = model.ps.tensors.get('pos_embed')!.shape as number[];
+  if (pos && pos.shape.length === 4 && (pos.shape[2] !== gh || pos.shape[3] !== gw)) {
+    const resized = tidy(() => resizeBilinear(tensor(pos.data as Float32Array, pos.shape), [gh!, gw!]));
+    tensors.pos_embed = { ...pos, shape: resized.shape as number[], data: (await resized.data()) as Float32Array };
+    resized.dispose();
+  }
   const { pairs, missing: fresh, problems } = matchByName(model.ps.tensors, tensors, { allowMissing: true });
   if (problems.length) throw problemsError(`--init ${file}: the checkpoint does not fit the model`, problems);
   for (const [t, f] of pairs) assignData(t, f.data);
@@ -281,9 +312,10 @@ interface RoundContext {
 /** One round of `o.steps` steps; returns its student and teacher, or undefined when stopped early. */
 async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: Student; teacher?: MeanTeacher } | undefined> {
   const { run, round, progress, history } = c;
-  // Each round's student starts from its own initialisation (retraining starts fresh, as the winners did).
+  // Each round's student starts afresh from the starting point (--init's weights, else a random draw of its
+  // own), not from the previous round's student: retraining starts over, as the winners did from ImageNet.
   const model = new Student(c.modelConfig, o.seed + round);
-  if (o.init && round === 0 && !c.prior) initWeights(model, o.init);
+  if (o.init && !c.prior) await initWeights(model, o.init);
   const params = model.ps.list();
   const opt = o.optimizer === 'sgd' ? new SGD(params, { lr: o.lr, momentum: 0.9, weightDecay: o.weightDecay }) : new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
   const semi = new SemiStep(model, o, c.batches, TRAIN_AUGMENT(c.modelConfig.imageSize, o.scaleMin, o.scaleMax), c.classWeights);
