@@ -260,3 +260,25 @@ describe('a run folder is never lost', () => {
     expect(losses('damaged').map((r) => r[0])).toEqual([1, 2]);
   });
 });
+
+describe('npm run pretrain', () => {
+  test('makes weights and a note from a world of another seed; the embedded set\'s seed is refused', () => {
+    const run = path.join(root, 'pretrain');
+    const out = path.join(root, 'weights', 'p.safetensors');
+    const vite = path.resolve('node_modules/.bin/vite-node');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [vite, 'train/pretrain.ts', ...args], { encoding: 'utf8' });
+    const refused = cli('--seed', '0', '--run', run, '--out', out);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain("--seed 0 is the embedded set's seed: pretraining would see its train and val videos");
+
+    const r = cli('--videos', '4', '--frames', '2', '--steps', '2', '--run', run, '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(path.join(run, 'world', 'train.txt'), 'utf8').trim().split('\n')).toHaveLength(3); // 4 videos, 1 val
+    const note = JSON.parse(readFileSync(path.join(root, 'weights', 'p.json'), 'utf8'));
+    expect(note).toMatchObject({ steps: 2, world: { seed: 1, videos: 4, frames: 2, valVideos: 1 } });
+    const { step, model } = studentFromCheckpoint(new Uint8Array(readFileSync(out)), out);
+    expect(step).toBe(2);
+    expect(model.config.numClasses).toBe(10);
+    model.ps.dispose();
+  }, 120_000);
+});
