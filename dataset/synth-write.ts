@@ -1,6 +1,6 @@
 // Writing the synthetic data set (dataset/synth.ts) to disk, and the command line of synth-cli.ts (Node only).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SHAPES_DEFAULTS, shapesFiles, type ShapesOptions } from './shapes.ts';
@@ -9,6 +9,18 @@ import { EMBEDDED, SYNTH_DEFAULTS, synthFiles, type SynthFile, type SynthOptions
 /** Writes every file of the set under outDir (overwriting files of the same names); returns how many. */
 export function writeSynth(outDir: string, options: Partial<SynthOptions> = {}): number {
   return writeFiles(outDir, synthFiles(options));
+}
+
+/**
+ * writeSynth into a temporary sibling of `dir`, renamed to `dir` when complete: an interrupted run leaves
+ * no half-written set where the next run would take it for a whole one. Returns how many files.
+ */
+export function writeSynthWhole(dir: string, options: Partial<SynthOptions>): number {
+  const tmp = `${dir}.partial-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  const n = writeSynth(tmp, options);
+  renameSync(tmp, dir);
+  return n;
 }
 
 /** Writes the shapes world (dataset/shapes.ts) under outDir; returns how many files. */

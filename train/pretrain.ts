@@ -8,10 +8,10 @@
 // student lacks (docs/EXPERIMENTS.md). Training is `train()` with the defaults otherwise.
 //
 //   node dist/pretrain.js [--steps N] [--videos N] [--frames F] [--seed S] [--run DIR] [--out FILE] [--resume]
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeSynth } from '../dataset/synth-write.ts';
+import { writeSynthWhole } from '../dataset/synth-write.ts';
 import { EMBEDDED, SYNTH_VERSION } from '../dataset/synth.ts';
 import { DEFAULTS, PRETRAINED } from './config.ts';
 import { train } from './train.ts';
@@ -60,12 +60,7 @@ async function main(argv: string[]): Promise<void> {
 
   if (!existsSync(world)) {
     console.log(`generating the pretraining world (seed ${seed}, ${videos} videos of ${frames} frames) into ${world}...`);
-    const tmp = `${world}.partial-${process.pid}`;
-    rmSync(tmp, { recursive: true, force: true });
-    const n = writeSynth(tmp, synth);
-    mkdirSync(run, { recursive: true });
-    renameSync(tmp, world);
-    console.log(`wrote ${n} files`);
+    console.log(`wrote ${writeSynthWhole(world, synth)} files`);
   }
   const r = await train({
     ...DEFAULTS,

@@ -6,7 +6,7 @@
 // metrics.jsonl and --resume work across rounds. A round begins with a fresh student; after it, the
 // teacher and student label the unlabeled frames (train/pseudo.ts) and the next round trains on
 // labels + pseudo-labels.
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AdamW, SGD, assignData, keep, tensor, backward, beginProfiledStep, compiledSoFar, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
@@ -17,7 +17,7 @@ import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { makeRng, mixSeed } from '../dataset/rng.ts';
 import { labeledEvery, labeledVideos, type SemiSplit } from '../dataset/splits.ts';
-import { writeSynth } from '../dataset/synth-write.ts';
+import { writeSynthWhole } from '../dataset/synth-write.ts';
 import { EMBEDDED, SYNTH_VERSION } from '../dataset/synth.ts';
 import { evaluate, formatResult } from '../eval/evaluate.ts';
 import type { SegResult } from '../eval/metrics.ts';
@@ -49,11 +49,7 @@ function ensureData(o: TrainOptions): void {
   }
   if (!isDefault) throw new Error(`--data ${o.data}: no such directory`);
   console.log(`generating the synthetic data set into ${o.data} (first run only)...`);
-  const tmp = `${o.data}.partial-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  const n = writeSynth(tmp, EMBEDDED);
-  renameSync(tmp, o.data);
-  console.log(`wrote ${n} files`);
+  console.log(`wrote ${writeSynthWhole(o.data, EMBEDDED)} files`);
 }
 
 /** Which generator made the set whose synth.json is `marker`, when not the current one (undefined if it is). */
