@@ -69,6 +69,40 @@ describe('resize', () => {
     expect([wide[40], wide[41], wide[42]]).toEqual([5, 5, 7]);
   });
 
+  test('resizeArgmax: the argmax over classes and the maximum of the bilinear resize, never stored', async () => {
+    const argCases = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 7 }), dim, dim, out, out, fc.integer());
+    await fc.assert(
+      fc.asyncProperty(argCases, async ([n, k, h, w, oh, ow, seed]) => {
+        const x = nd([n, k, h, w], (i) => Math.sin(i * 12.9898 + seed) * 3); // any values; classes differ
+        const ref = resizeBilinearRef(x, [oh, ow]);
+        const { ids, max } = E.resizeArgmax(E.tensor(Float32Array.from(x.data), x.shape), [oh, ow]);
+        expect(ids.dtype).toBe('i32');
+        expect(ids.shape).toEqual([n, oh, ow]);
+        const [gotIds, gotMax] = [await ids.data(), await max.data()];
+        ids.dispose();
+        max.dispose();
+        const plane = oh * ow;
+        for (let b = 0; b < n; b++) {
+          for (let p = 0; p < plane; p++) {
+            const scores = Array.from({ length: k }, (_, c) => ref.data[(b * k + c) * plane + p]!);
+            const best = Math.max(...scores);
+            const i = b * plane + p;
+            // f32 against float64: the maximum within 1e-5; the class is the reference's unless another
+            // class is within that of it (then either may win).
+            expect(Math.abs(gotMax[i]! - best)).toBeLessThan(1e-5);
+            expect(best - scores[gotIds[i]!]!).toBeLessThan(2e-5);
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
+    // Exact ties go to the lower class, as argmax's.
+    const ids = async (v: number[]) => [...(await E.resizeArgmax(E.tensor(v, [1, 2, 2, 2]), [3, 3]).ids.data())];
+    expect(await ids([1, 1, 1, 1, 1, 1, 1, 1])).toEqual(Array(9).fill(0));
+    expect(await ids([0, 0, 0, 0, 1, 1, 1, 1])).toEqual(Array(9).fill(1));
+    expect(() => E.resizeArgmax(E.tensor(new Int32Array(8), [1, 2, 2, 2], 'i32'), [3, 3])).toThrow(/resizeArgmax \[1,2,2,2\] → \[3,3\]: expected f32 class scores, got i32/);
+  });
+
   test('bad arguments throw errors naming the op and the shapes', () => {
     const x = E.tensor(new Float32Array(12), [1, 1, 3, 4]);
     expect(() => E.resizeBilinear(E.tensor([1, 2]), [2, 2])).toThrow(/resizeBilinear \[2\] → \[2,2\]: input must be \[N, C, H, W\]/);

@@ -9,6 +9,7 @@
 // same pixels as PyTorch exactly. Gradients are gathers (shaders/resize_grad.wgsl): one invocation per
 // input pixel sums over the few outputs that read it, so no atomics are needed.
 
+import argmaxWgsl from '../../shaders/resize_argmax.wgsl?raw';
 import bilinearWgsl from '../../shaders/resize_bilinear.wgsl?raw';
 import coordWgsl from '../../shaders/resize_coord.wgsl?raw';
 import gradWgsl from '../../shaders/resize_grad.wgsl?raw';
@@ -62,4 +63,22 @@ export function resizeNearest(x: Tensor, size: readonly [number, number], mode: 
   const out = Tensor.empty(pl.shape, x.dtype, 'resizeNearest');
   dispatch(kernel('resize_nearest', nearestWgsl, { T: x.dtype, COORD: coordWgsl }), [x, out], { ...pl.u, total: out.size, off }, grid1d(out.size, 256), pl.what);
   return record(out, 'resizeNearest', [x], (g) => [gradient('nearest_weight', g, x, pl, off)]);
+}
+
+/**
+ * argmax over classes of resizeBilinear(x, size), without storing the resized scores: x [N, K, h, w]
+ * (f32) → ids [N, outH, outW] (i32, the lower class at ties) and max [N, outH, outW] (the interpolated
+ * score of that class: the confidence when x holds probabilities). Inference reduces class scores
+ * this way before they reach a frame's size, where [N, K, H, W] can exceed a binding (VSPW: 124
+ * classes at 480p is 203 MB a frame). Not differentiable.
+ */
+export function resizeArgmax(x: Tensor, size: readonly [number, number]): { ids: Tensor; max: Tensor } {
+  const pl = plan('resizeArgmax', x, size);
+  if (x.dtype !== 'f32') throw new Error(`${pl.what}: expected f32 class scores, got ${x.dtype}`);
+  const [n, k, oh, ow] = pl.shape as [number, number, number, number];
+  if (k < 1) throw new Error(`${pl.what}: no classes to choose from`);
+  const ids = Tensor.empty([n, oh, ow], 'i32', 'resizeArgmax');
+  const max = Tensor.empty([n, oh, ow], 'f32', 'resizeArgmax');
+  dispatch(kernel('resize_argmax', argmaxWgsl, { COORD: coordWgsl }), [x, ids, max], { ...pl.u, total: ids.size, k }, grid1d(ids.size, 256), pl.what);
+  return { ids, max };
 }
