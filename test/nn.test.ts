@@ -109,6 +109,40 @@ describe('attention', () => {
     );
   });
 
+  // Inference weights over the budget (a 480p frame: 6,420 tokens, 660 MB of 4-head weights) are
+  // computed a block of query rows at a time: here a budget of a few rows forces 1-row to many-row
+  // blocks, with a last block shorter than the others.
+  test('row blocks (no gradient, weights over the budget): forward vs float64', async () => {
+    E.setMatmulVariant('cpu');
+    const blocks = fc
+      .record({ B: fc.integer({ min: 1, max: 2 }), T: fc.integer({ min: 2, max: 40 }), heads: fc.integer({ min: 1, max: 3 }), D: fc.constantFrom(1, 4, 8), rows: fc.integer({ min: 1, max: 7 }) })
+      .chain(({ B, T, heads, D, rows }) => ndArb([B, T, 3 * heads * D]).map((x) => ({ x, heads, budget: B * heads * T * 4 * rows })));
+    try {
+      await fc.assert(
+        fc.asyncProperty(blocks, async ({ x, heads, budget }) => {
+          E.setAttentionBudget(budget);
+          expect(E.attentionBudget()).toBe(budget);
+          const t = E.tensor(Float32Array.from(x.data), x.shape);
+          const y = E.noGrad(() => E.attention(t, heads));
+          close(await y.data(), attentionRef(x, heads).data, FWD, `attention by rows [${x.shape}] heads ${heads} budget ${budget}`);
+          t.dispose();
+          y.dispose();
+        }),
+        { numRuns: 25 },
+      );
+    } finally {
+      E.setAttentionBudget(undefined);
+    }
+  });
+
+  test('training attention whose weights exceed a binding says what to change', () => {
+    const limit = E.device().info.limits.maxStorageBufferBindingSize!;
+    const T = Math.ceil(Math.sqrt(limit / 4 / 4)) + 1; // 4 heads of T × T f32 weights: just over the limit
+    const qkv = E.requireGrad(E.zeros([1, T, 12]));
+    expect(() => E.attention(qkv, 4)).toThrow(new RegExp(`attention \\[1,${T},12\\] heads 4: training needs the 1×4×${T}×${T} attention weights whole .* over this device's maxStorageBufferBindingSize \\(${limit}\\): train on smaller crops \\(--crop\\)`));
+    qkv.dispose();
+  });
+
   test('bad shapes are named in the error', () => {
     expect(() => E.attention(E.zeros([2, 3, 12]), 3)).toThrow(/attention \[2,3,12\] heads 3: expected qkv \[B, T, 3·C\]/);
     expect(() => E.attention(E.zeros([2, 12]), 2)).toThrow(/expected qkv/);

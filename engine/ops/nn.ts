@@ -23,6 +23,7 @@ import rngWgsl from '../../shaders/rng.wgsl?raw';
 import softmaxWgsl from '../../shaders/softmax.wgsl?raw';
 import softmaxGradWgsl from '../../shaders/softmax_grad.wgsl?raw';
 import { isGradEnabled, record } from '../autograd.ts';
+import { device } from '../device.ts';
 import { dispatch, grid1d, kernel } from '../kernel.ts';
 import { normAxis } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
@@ -101,6 +102,8 @@ const FUSED_MAX_D = 64;
  * other ops here, the backward pass reads a tensor made in the forward pass (the attention weights,
  * as the composition of ops it replaces did): recomputing them would cost a product and a softmax.
  *
+ * Without a backward pass to feed, weights larger than attentionBudget() are computed a block of query
+ * rows at a time (attentionByRows), so a 480p frame's 6,420 tokens never need the whole T × T matrix.
  * Without a backward pass to feed, on adapters that run loops well (the 'tiled' matmul variant: GPUs,
  * SwiftShader), one kernel does it all without the T × T matrices (shaders/attention_fused.wgsl).
  * Not on lavapipe, where that design ran 30× slower than the products (README, "Why the speed
@@ -126,9 +129,22 @@ export function attention(qkv: Tensor, heads: number): Tensor {
   const batch = [B, heads];
   // Head h of batch b of part j of a [B, T, parts, H, D] tensor, as a T × D matrix.
   const part = (t: Tensor, parts: number, j: number): MatView => ({ t, off: j * C, bs: [T * parts * C, D], rs: parts * C, cs: 1 });
+  const [q, k, v] = [0, 1, 2].map((j) => part(qkv, 3, j)) as [MatView, MatView, MatView];
+  const weightBytes = B * heads * T * T * 4;
+  if (isGradEnabled() && qkv.requiresGrad) {
+    // The backward pass reads the whole weights: they must fit one binding.
+    const limit = device().info.limits.maxStorageBufferBindingSize ?? Infinity;
+    if (weightBytes > limit) {
+      throw new Error(
+        `${what}: training needs the ${B}×${heads}×${T}×${T} attention weights whole (${weightBytes} bytes), over this device's ` +
+          `maxStorageBufferBindingSize (${limit}): train on smaller crops (--crop) or fewer frames a step (--batch)`,
+      );
+    }
+  } else if (weightBytes > attentionBudget()) {
+    return attentionByRows(q, k, v, B, heads, T, C, D, scale, attentionRows(B * heads * T * 4), what);
+  }
   // A [B, H, T, T] tensor's T × T matrices.
   const square = (t: Tensor): MatView => ({ t, off: 0, bs: [heads * T * T, T * T], rs: T, cs: 1 });
-  const [q, k, v] = [0, 1, 2].map((j) => part(qkv, 3, j)) as [MatView, MatView, MatView];
   const scores = Tensor.empty([B, heads, T, T], 'f32', 'attention scores');
   matmulInto(q, transposed(k), square(scores), T, T, D, batch, `${what}: q·kᵀ`);
   const prob = softmaxForward('softmax', scores, -1, scale, what);
@@ -150,6 +166,48 @@ export function attention(qkv: Tensor, heads: number): Tensor {
   });
   if (!y.node) prob.dispose(); // no backward will read it
   return y;
+}
+
+/**
+ * The most bytes one step of the unfused attention may give its [B, H, rows, T] weights: the device's
+ * binding limit (WebGPU's default is 128 MiB), and at most 64 MiB so that the weights and their softmax
+ * stay a small part of memory.
+ */
+export function attentionBudget(): number {
+  return Math.min(device().info.limits.maxStorageBufferBindingSize ?? Infinity, 64 * 2 ** 20, budgetOverride ?? Infinity);
+}
+
+let budgetOverride: number | undefined;
+/** Tests: a smaller budget than the device's (undefined restores it), to exercise the row-chunked path on small inputs. */
+export function setAttentionBudget(bytes: number | undefined): void {
+  budgetOverride = bytes;
+}
+
+/** Query rows per step so that [B, H, rows, T] f32 weights fit attentionBudget(); `rowBytes` = B·H·T·4. */
+function attentionRows(rowBytes: number): number {
+  return Math.max(1, Math.floor(attentionBudget() / rowBytes));
+}
+
+/**
+ * Inference attention over `rows` queries at a time: each step computes the weights of those queries
+ * against every key, so the T × T matrix is never whole (a 480p frame has 6,420 tokens of 8×8 pixels:
+ * its 4-head weights take 660 MB). Exact: each query's softmax row is complete within its step.
+ */
+function attentionByRows(q: MatView, k: MatView, v: MatView, B: number, heads: number, T: number, C: number, D: number, scale: number, rows: number, what: string): Tensor {
+  const out = Tensor.empty([B, T, C], 'f32', 'attention');
+  for (let r0 = 0; r0 < T; r0 += rows) {
+    const n = Math.min(rows, T - r0);
+    const chunk: MatView = { ...q, off: q.off + r0 * q.rs };
+    const scores = Tensor.empty([B, heads, n, T], 'f32', 'attention scores');
+    const square: MatView = { t: scores, off: 0, bs: [heads * n * T, n * T], rs: T, cs: 1 };
+    matmulInto(chunk, transposed(k), square, n, T, D, [B, heads], `${what}: q·kᵀ rows ${r0}-${r0 + n - 1}`);
+    const prob = softmaxForward('softmax', scores, -1, scale, what);
+    scores.dispose();
+    const dst: MatView = { t: out, off: r0 * C, bs: [T * C, D], rs: C, cs: 1 };
+    matmulInto({ ...square, t: prob }, v, dst, n, D, T, [B, heads], `${what}: p·v rows ${r0}-${r0 + n - 1}`);
+    prob.dispose();
+  }
+  return out;
 }
 
 // ---- crossEntropy -------------------------------------------------------------------------------------
