@@ -3,7 +3,7 @@ export { initDevice, device, describeDevice, setGPU, type Device, type DeviceInf
 export { Tensor, tensor, tidy, keep, assignData, sizeOf, shapeStr, sameShape, type Shape } from './tensor.ts';
 export type { DType } from './dtype.ts';
 export { backward, noGrad, detach, record, requireGrad, zeroGrad, isGradEnabled } from './autograd.ts';
-export { memoryStats, pool } from './memory.ts';
+export { memoryStats, pool, resetPeak } from './memory.ts';
 export { sync, scheduler } from './scheduler.ts';
 export * from './ops/creation.ts';
 export * from './ops/elementwise.ts';
@@ -21,5 +21,5 @@ export * from './safetensors.ts';
 export { matchByName, problemsError, type MatchOptions, type Shaped } from './named.ts';
 export { checkFinite } from './debug.ts';
 export { startProfiling, beginProfiledStep, endProfiledStep, stopProfiling, formatProfile, profileSummary, type Profile, type KernelStats } from './profiler.ts';
-export { compiledSoFar } from './kernel.ts';
+export { compiledSoFar, largestBinding } from './kernel.ts';
 export * from './ops/gather.ts';

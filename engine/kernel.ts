@@ -177,6 +177,17 @@ function pack(k: Kernel, params: Record<string, number | readonly number[]>, vie
  * Record one dispatch of `k` over `tensors` (in the shader's storage binding order) with uniform
  * `params`. `label` names the op and its shapes for error messages.
  */
+let largest = { bytes: 0, what: '' };
+/**
+ * The largest storage binding dispatched since the last call with reset (bytes, and which op and
+ * binding): what a browser's 128 MiB default maxStorageBufferBindingSize must hold.
+ */
+export function largestBinding(reset = false): { bytes: number; what: string } {
+  const out = largest;
+  if (reset) largest = { bytes: 0, what: '' };
+  return out;
+}
+
 export function dispatch(
   k: Kernel,
   tensors: readonly Bindable[],
@@ -201,6 +212,7 @@ export function dispatch(
     const buf = t.buffer();
     const bytes = Math.max(4, t.size * 4);
     if (bytes > maxBinding) throw new Error(`${label}: binding '${s.name}' is ${bytes} bytes, over this device's maxStorageBufferBindingSize (${maxBinding})`);
+    if (bytes > largest.bytes) largest = { bytes, what: `${label}: '${s.name}'` };
     if (s.writable) writable.add(buf);
     bound += bytes;
     buffers.push(buf);

@@ -45,6 +45,9 @@ export interface MemoryStats {
   pooledBytes: number;
   /** GPUBuffers ever created (grows only when the pool misses). */
   created: number;
+  /** The most bytes in live buffers, and in live + pooled ones (what the driver holds), since the last resetPeak(). */
+  peakLiveBytes: number;
+  peakHeldBytes: number;
 }
 
 class BufferPool {
@@ -55,6 +58,8 @@ class BufferPool {
   pooledBytes = 0;
   pooledBuffers = 0;
   created = 0;
+  peakLiveBytes = 0;
+  peakHeldBytes = 0;
   maxPooledBytes = 2 * 1024 ** 3;
   /** Buffers to destroy once the commands that may use them have been submitted. */
   private doomed: GPUBuffer[] = [];
@@ -75,6 +80,8 @@ class BufferPool {
     }
     this.live.add(buf);
     this.liveBytes += size;
+    this.peakLiveBytes = Math.max(this.peakLiveBytes, this.liveBytes);
+    this.peakHeldBytes = Math.max(this.peakHeldBytes, this.liveBytes + this.pooledBytes);
     return buf;
   }
 
@@ -122,6 +129,8 @@ class BufferPool {
       pooledBuffers: this.pooledBuffers,
       pooledBytes: this.pooledBytes,
       created: this.created,
+      peakLiveBytes: this.peakLiveBytes,
+      peakHeldBytes: this.peakHeldBytes,
     };
   }
 }
@@ -130,4 +139,10 @@ export const pool = new BufferPool();
 
 export function memoryStats(): MemoryStats {
   return pool.stats();
+}
+
+/** Start measuring the peaks of memoryStats() from what is in use now. */
+export function resetPeak(): void {
+  pool.peakLiveBytes = pool.liveBytes;
+  pool.peakHeldBytes = pool.liveBytes + pool.pooledBytes;
 }
