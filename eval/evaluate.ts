@@ -8,7 +8,7 @@ import type { VideoDataset } from '../dataset/reader.ts';
 import type { Student } from '../models/student.ts';
 import { chooseModel, type AggregateChoice } from './aggregate.ts';
 import { SegMetrics, type SegResult } from './metrics.ts';
-import { predictFrames } from './predict.ts';
+import { INFER_MODES, predictFrames, type InferMode } from './predict.ts';
 import { TTA_DEFAULTS, parseScales, predictFramesTta, type TtaOptions } from './tta.ts';
 
 export interface EvalOptions {
@@ -23,6 +23,8 @@ export interface EvalOptions {
   batch?: number;
   /** Called after each video with (done, total). */
   progress?: (done: number, total: number) => void;
+  /** Whole-input or sliding-window inference (predict.ts); default whole. */
+  infer?: InferMode;
   /** Test-time augmentation (scales × flips, merged by vote or mean); none when absent. */
   tta?: TtaOptions;
   /** A second model: each video keeps the model whose masks follow the optical flow better (aggregate.ts). */
@@ -103,7 +105,7 @@ async function predictVideo(model: Student, frames: Frame[], o: EvalOptions): Pr
   for (let i = 0; i < frames.length; i += batch) {
     const chunk = frames.slice(i, i + batch);
     const previous = frames[i - 1];
-    preds.push(...(await (o.tta ? predictFramesTta(model, chunk, previous, o.tta) : predictFrames(model, chunk, previous))));
+    preds.push(...(await (o.tta ? predictFramesTta(model, chunk, previous, { ...o.tta, infer: o.infer }) : predictFrames(model, chunk, previous, o.infer))));
   }
   return preds;
 }
@@ -116,7 +118,7 @@ export function formatResult(r: SegResult, classNames: string[]): string {
   return [`  ${'class'.padEnd(w)}   IoU`, ...rows, `mIoU ${pct(r.mIoU)}  mVC8 ${pct(r.mVC8)}  mVC16 ${pct(r.mVC16)}`].join('\n');
 }
 
-export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--split val] [--out PRED_DIR [--overwrite]] [--pred-values dataset|class-ids] [--batch N]
+export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--split val] [--out PRED_DIR [--overwrite]] [--pred-values dataset|class-ids] [--batch N] [--infer whole|slide]
                         [--tta [--tta-scales 0.9,1,1.1,1.2] [--tta-mode vote|mean]] [--aggregate FILE]
                         [--vlm-url URL --vlm-model NAME --vlm-classes GROUPS [--vlm-timeout MS]]
 
@@ -130,6 +132,9 @@ export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--sp
   --pred-values V     mask values: 'dataset' (default: the data set's own label values, e.g. VSPW's
                       class + 1) or 'class-ids' (0..C-1, as some VSPW/PVUW scripts read predictions)
   --batch N           frames per forward pass (default 8)
+  --infer M           frames are resized to the model's training scale (its base size: the shorter side
+                      in pixels), then 'whole' (default): the model runs on the whole frame; 'slide': on
+                      windows of its training crop, stride 2/3 of it, scores averaged where they overlap
   --tta               test-time augmentation: predict each frame at several scales, each also
                       flipped horizontally, and merge the views (8 runs of the model with the default scales)
   --tta-scales LIST   comma-separated input scales (default ${TTA_DEFAULTS.scales.join(',')})
@@ -160,6 +165,7 @@ export interface EvalArgs {
   overwrite: boolean;
   predValues: PredictionValues;
   batch: number;
+  infer: InferMode;
   tta: TtaOptions | undefined;
   aggregate: string | undefined;
   vlm: { url: string; model: string; classes: string; timeoutMs: number } | undefined;
@@ -167,8 +173,8 @@ export interface EvalArgs {
 
 /** The command line of `node eval/run.js`; undefined for --help. Bad options throw with a clear message. */
 export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
-  const o: Record<string, string> = { split: 'val', batch: '8', 'pred-values': 'dataset' };
-  const known = new Set(['--checkpoint', '--data', '--split', '--out', '--batch', '--pred-values', '--tta-scales', '--tta-mode', '--aggregate', '--vlm-url', '--vlm-model', '--vlm-classes', '--vlm-timeout']);
+  const o: Record<string, string> = { split: 'val', batch: '8', 'pred-values': 'dataset', infer: 'whole' };
+  const known = new Set(['--checkpoint', '--data', '--split', '--out', '--batch', '--infer', '--pred-values', '--tta-scales', '--tta-mode', '--aggregate', '--vlm-url', '--vlm-model', '--vlm-classes', '--vlm-timeout']);
   let tta = false;
   let overwrite = false;
   for (let i = 0; i < argv.length; i++) {
@@ -187,6 +193,7 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
   for (const k of ['checkpoint', 'data']) if (!o[k]) throw new Error(`--${k} is required (see --help)`);
   if (o['pred-values'] !== 'dataset' && o['pred-values'] !== 'class-ids') throw new Error(`--pred-values must be dataset or class-ids, got ${o['pred-values']}`);
   if (!(Number.isInteger(Number(o.batch)) && Number(o.batch) >= 1)) throw new Error(`--batch must be a positive integer, got ${o.batch}`);
+  if (!INFER_MODES.includes(o.infer as InferMode)) throw new Error(`--infer must be ${INFER_MODES.join(' or ')}, got ${o.infer}`);
   if (overwrite && o.out === undefined) throw new Error('--overwrite is only used with --out');
   for (const k of ['tta-scales', 'tta-mode']) if (o[k] !== undefined && !tta) throw new Error(`--${k} is only used with --tta`);
   const mode = o['tta-mode'] ?? TTA_DEFAULTS.mode;
@@ -208,6 +215,7 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
     overwrite,
     predValues: o['pred-values'] === 'class-ids' ? 'classIds' : 'dataset',
     batch: Number(o.batch),
+    infer: o.infer as InferMode,
     aggregate: o.aggregate,
     vlm: vlmGiven.length ? { url: o['vlm-url']!, model: o['vlm-model']!, classes: o['vlm-classes']!, timeoutMs } : undefined,
     tta: tta ? { scales: o['tta-scales'] === undefined ? TTA_DEFAULTS.scales : parseScales(o['tta-scales']), mode } : undefined,

@@ -3,7 +3,7 @@
 // The options and their usage text are in evaluate.ts (parseEvalArgs, USAGE).
 import { mkdirSync, rmSync } from 'node:fs';
 import { readRegularFile } from '../engine/checkpoint-node.ts';
-import { describeDevice } from '../engine/index.ts';
+import { describeDevice, largestBinding, memoryStats, resetPeak } from '../engine/index.ts';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
@@ -31,6 +31,8 @@ async function main(argv: string[]): Promise<void> {
   console.log(`model from ${o.checkpoint} (step ${step}); ${ds.split(o.split).length} videos in split '${o.split}'`);
   const other = second ? studentFromCheckpoint(second, o.aggregate) : undefined;
   if (other) console.log(`aggregating with ${o.aggregate} (step ${other.step}): per video, the model whose masks stay more consistent along the optical flow`);
+  const c = model.config;
+  console.log(`inference: ${o.infer}, frames resized to ${c.baseSize ? `a shorter side of ${c.baseSize} pixels` : 'no scale (as they are)'}` + (o.infer === 'slide' ? `, windows of ${c.imageSize[1]}x${c.imageSize[0]}` : ''));
   if (o.tta) console.log(`test-time augmentation: ${o.tta.mode} over scales ${o.tta.scales.join(', ')}, each also flipped (${2 * o.tta.scales.length} views)`);
   if (o.vlm) console.log(`class correction: ${vlmGroups!.length} group(s) asked of ${o.vlm.model} at ${o.vlm.url}`);
   const vlmReports: VlmReport[] = [];
@@ -47,10 +49,13 @@ async function main(argv: string[]): Promise<void> {
     rmSync(tmp, { recursive: true, force: true }); // ours: named after this process
     mkdirSync(tmp, { recursive: true });
   }
+  resetPeak();
+  largestBinding(true);
   try {
     const { result, models, choices } = await evaluate(model, ds, {
       split: o.split,
       batch: o.batch,
+      infer: o.infer,
       ...(tmp ? { predDir: tmp } : {}),
       predValues: o.predValues,
       ...(o.tta ? { tta: o.tta } : {}),
@@ -72,9 +77,13 @@ async function main(argv: string[]): Promise<void> {
       const took = [0, 1].map((m) => choices.filter((c) => c.chosen === m).length);
       console.log(`aggregate: ${summary(result)}  (videos from A: ${took[0]}, from B: ${took[1]})`);
     }
+    const mem = memoryStats();
+    const big = largestBinding();
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    console.log(`GPU memory: peak ${mib(mem.peakHeldBytes)} held (${mib(mem.peakLiveBytes)} in use); largest binding ${mib(big.bytes)} (${big.what})`);
     console.log(formatResult(result, ds.classNames));
     const aggregate = models && choices ? { models: models.map(brief), choices } : null;
-    console.log(JSON.stringify({ ...brief(result), perClassIoU: result.perClassIoU, pixels: result.pixels, tta: o.tta ?? null, aggregate, vlm: o.vlm ? vlmReports : null }));
+    console.log(JSON.stringify({ ...brief(result), perClassIoU: result.perClassIoU, pixels: result.pixels, tta: o.tta ?? null, infer: o.infer, memory: { peakHeldBytes: mem.peakHeldBytes, peakLiveBytes: mem.peakLiveBytes, largestBinding: big }, aggregate, vlm: o.vlm ? vlmReports : null }));
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     release?.();

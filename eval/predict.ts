@@ -1,31 +1,95 @@
-// Inference: frames in, per-pixel class ids out.
+// Inference: frames in, per-pixel class ids out, for frames of any size.
 //
-// A frame of any size is resized (bilinear) to the nearest size whose sides are multiples of the
-// patch size, the student runs (its position embedding is resized to the grid), and the logits are
-// resized back to the frame before the argmax, so predictions are always at the frame's resolution.
+// The model sees a frame at its training scale: resized (bilinear) so that its shorter side is the
+// config's baseSize (times a test-time scale), sides rounded to multiples of the patch (inputSize).
+// It runs either on that whole input ('whole', the default) or on overlapping windows of its training
+// crop ('slide', mmsegmentation's slide mode: windows of imageSize, stride 2/3 of it, scores averaged
+// where windows overlap). Its class scores stay at 1/4 of the input until the last step, which
+// resizes them to the frame and takes the argmax in one kernel (resizeArgmax): the frame-sized
+// [B, K, H, W] scores are never stored, so a 480p frame with VSPW's 124 classes fits the 128 MiB a
+// binding may hold. Predictions are always at the frame's own size.
 //
 // A temporal student (config.temporal) predicts frame t from the clip [t−1, t] and keeps the last
 // frame's output: causal, so it works the same when frames stream in (the browser), at twice the
 // cost of a frame on its own.
 //
 // Test-time augmentation (several scales, each also flipped, merged by vote) is in tta.ts.
-import { argmax, concat, noGrad, resizeBilinear, slice, softmax, tidy, type Tensor } from '../engine/index.ts';
+import { add, concat, div, noGrad, pad, resizeArgmax, resizeBilinear, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
-import type { Student } from '../models/student.ts';
+import type { Student, StudentConfig } from '../models/student.ts';
 import { frameTensor } from '../train/images.ts';
 
-/** Logits [B, K, H, W] at the input's size for a batch [B, 3, H, W] of any size; `clip` as in Student.forward. */
-export function logitsAt(model: Student, images: Tensor, scale = 1, clip = 1): Tensor {
-  const [, , h, w] = images.shape as [number, number, number, number];
-  const p = model.config.patch;
-  const th = Math.max(p, Math.round((h * scale) / p) * p);
-  const tw = Math.max(p, Math.round((w * scale) / p) * p);
-  const input = th === h && tw === w ? images : resizeBilinear(images, [th, tw]);
-  const out = model.forward(input, { clip }).logits;
-  return th === h && tw === w ? out : resizeBilinear(out, [h, w]);
+export type InferMode = 'whole' | 'slide';
+export const INFER_MODES: readonly InferMode[] = ['whole', 'slide'];
+
+/**
+ * The size [h, w] the model sees for a frame of h×w at test-time `scale`: the shorter side baseSize ×
+ * scale (the frame's own size × scale when baseSize is 0), each side rounded to a multiple of the patch.
+ */
+export function inputSize(c: Pick<StudentConfig, 'patch' | 'baseSize'>, h: number, w: number, scale = 1): [number, number] {
+  const s = (c.baseSize > 0 ? c.baseSize / Math.min(h, w) : 1) * scale;
+  const side = (n: number) => Math.max(c.patch, Math.round((n * s) / c.patch) * c.patch);
+  return [side(h), side(w)];
 }
 
-/** Class probabilities [B, K, H, W]. */
+/** Window origins along one axis of n pixels for windows of `win` with stride `stride`: the last ends at n. */
+export function windowStarts(n: number, win: number, stride: number): number[] {
+  if (n <= win) return [0];
+  const starts: number[] = [];
+  for (let s = 0; s + win < n; s += stride) starts.push(s);
+  starts.push(n - win);
+  return starts;
+}
+
+/**
+ * Class scores at 1/4 of the model's input for a batch [B, 3, H, W] of any size: [B, K, h/4, w/4] with
+ * [h, w] = inputSize(H, W, scale). `clip` as in Student.forward.
+ */
+export function scoresAt(model: Student, images: Tensor, scale = 1, clip = 1, mode: InferMode = 'whole'): Tensor {
+  const [, , H, W] = images.shape as [number, number, number, number];
+  const [h, w] = inputSize(model.config, H, W, scale);
+  const input = h === H && w === W ? images : resizeBilinear(images, [h, w]);
+  if (mode === 'whole') return model.lowLogits(input, clip);
+  if (mode !== 'slide') throw new Error(`inference mode '${mode as string}' must be one of ${INFER_MODES.join(', ')}`);
+  const [ch, cw] = model.config.imageSize;
+  const p = model.config.patch;
+  if (p % 4) throw new Error(`slide inference places windows on the 1/4-resolution grid: patch ${p} must be a multiple of 4`);
+  // Stride 2/3 of the window (mmsegmentation's 512/341), on the patch grid so windows tile the 1/4 grid.
+  const stride = (n: number) => Math.max(p, Math.floor((2 * n) / 3 / p) * p);
+  const ys = windowStarts(h, ch, stride(ch));
+  const xs = windowStarts(w, cw, stride(cw));
+  if (ys.length === 1 && xs.length === 1) return model.lowLogits(input, clip); // the input fits one window
+  const [gh, gw] = [h / 4, w / 4];
+  const count = new Float32Array(gh * gw);
+  let sum: Tensor | undefined;
+  for (const y of ys) {
+    for (const x of xs) {
+      const [wh, ww] = [Math.min(ch, h), Math.min(cw, w)];
+      const next = tidy(() => {
+        const s = model.lowLogits(slice(input, [0, 0, y, x], [Infinity, 3, y + wh, x + ww]), clip);
+        const placed = pad(s, [[0, 0], [0, 0], [y / 4, gh - (y + wh) / 4], [x / 4, gw - (x + ww) / 4]]);
+        return sum ? add(sum, placed) : placed;
+      });
+      sum?.dispose();
+      sum = next;
+      for (let i = y / 4; i < (y + wh) / 4; i++) for (let j = x / 4; j < (x + ww) / 4; j++) count[i * gw + j]! += 1;
+    }
+  }
+  return tidy(() => div(sum!, tensor(count, [1, 1, gh, gw])));
+}
+
+/**
+ * Logits [B, K, H, W] at the input's size, differentiable (fine-tuning in the page trains on them).
+ * Inference should reduce scoresAt's instead: at VSPW's sizes these do not fit a binding.
+ */
+export function logitsAt(model: Student, images: Tensor, scale = 1, clip = 1): Tensor {
+  const [, , H, W] = images.shape as [number, number, number, number];
+  const [h, w] = inputSize(model.config, H, W, scale);
+  const input = h === H && w === W ? images : resizeBilinear(images, [h, w]);
+  return resizeBilinear(model.lowLogits(input, clip), [H, W]);
+}
+
+/** Class probabilities [B, K, H, W] at the input's size (small frames only: see logitsAt). */
 export function probabilities(model: Student, images: Tensor, scale = 1, clip = 1): Tensor {
   return softmax(logitsAt(model, images, scale, clip), 1);
 }
@@ -42,9 +106,16 @@ export function modelInput(model: Student, frames: Frame[], previous?: Frame): {
   return { images: concat(frames.flatMap((_, t) => [ts[t]!, ts[t + 1]!]), 0), clip: 2 };
 }
 
-/** One [K, H, W] output per frame from the outputs of modelInput's batch: for pairs, the second frame's. */
+/** One [K, ...] output per frame from the outputs of modelInput's batch: for pairs, the second frame's. */
 export function perFrame(out: Tensor, clip: number): Tensor {
   return clip === 1 ? out : slice(out, [1], [Infinity], [2]);
+}
+
+/** Class ids [B, H, W] at a frame size [H, W] from class scores [B, K, h, w] at any resolution. */
+export function classIdsAt(scores: Tensor, size: readonly [number, number]): Tensor {
+  const { ids, max } = resizeArgmax(scores, size);
+  max.dispose();
+  return ids;
 }
 
 /** A batch of label maps [B, H, W] read back as one Int32Array per frame. */
@@ -55,11 +126,12 @@ export async function labelsPerFrame(labels: Tensor): Promise<Int32Array[]> {
 }
 
 /** Predicted class ids for consecutive frames of one video (all of one size); `previous` as in modelInput. */
-export async function predictFrames(model: Student, frames: Frame[], previous?: Frame): Promise<Int32Array[]> {
+export async function predictFrames(model: Student, frames: Frame[], previous?: Frame, mode: InferMode = 'whole'): Promise<Int32Array[]> {
+  const { width, height } = frames[0]!;
   const labels = noGrad(() =>
     tidy(() => {
       const { images, clip } = modelInput(model, frames, previous);
-      return argmax(perFrame(logitsAt(model, images, 1, clip), clip), 1);
+      return classIdsAt(perFrame(scoresAt(model, images, 1, clip, mode), clip), [height, width]);
     }),
   );
   try {

@@ -1,30 +1,35 @@
 // Test-time augmentation (MVC §2.4, METHODS.md §5): each frame is predicted at several scales
 // ({0.9, 1.0, 1.1, 1.2} by default), each also horizontally flipped, and the views are merged.
 //
-// A view runs the model on the (flipped) input resized to scale × the frame (logitsAt: sides rounded
-// to multiples of the patch), resizes the logits back to the frame (bilinear, before any argmax) and
-// flips them back, so every view gives logits aligned with the frame. Temporal models get the same
-// pairs [t−1, t] as without TTA (predict.ts modelInput), both frames of a pair flipped and scaled alike.
+// A view runs the model on the (flipped) input at scale × the training scale (predict.ts scoresAt:
+// sides rounded to multiples of the patch) and flips its class scores back, so every view's scores
+// are aligned with the frame; they stay at 1/4 of the view's input until they are reduced. Temporal
+// models get the same pairs [t−1, t] as without TTA (predict.ts modelInput), both frames of a pair
+// flipped and scaled alike.
 //
 // Merging:
-// - 'vote' (the paper's): per-pixel majority vote of the views' label maps. Ties go to the prediction
+// - 'vote' (the paper's): each view's scores are resized to the frame and reduced to class ids there
+//   (resizeArgmax), then a per-pixel majority vote of the views' label maps. Ties go to the prediction
 //   of the higher-resolution input. Precisely: the views are ranked by scale, largest first, and at one
 //   scale the unflipped view before the flipped one (the image as shot before its mirror image); a
 //   pixel takes the label of the first view in that ranking whose label got the most votes. Without a
 //   tie that is the majority label; with one it is the tied class the highest-ranked view chose.
-// - 'mean' (for comparison): argmax of the views' summed softmax probabilities (soft voting; ties,
-//   which need exactly equal sums, go to the lower class id as in argmax).
-import { add, argmax, flip, mul, noGrad, softmax, tidy, type Tensor } from '../engine/index.ts';
+// - 'mean' (for comparison): the views' softmax probabilities averaged on one grid (1/4 of the
+//   scale-1 input; each view's scores resized to it, bilinear, before the softmax), then resized to the
+//   frame with the argmax (ties, which need exactly equal sums, go to the lower class id).
+import { add, flip, mul, noGrad, resizeBilinear, softmax, tidy, type Tensor } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import type { Student } from '../models/student.ts';
-import { labelsPerFrame, logitsAt, modelInput, perFrame } from './predict.ts';
+import { classIdsAt, inputSize, labelsPerFrame, modelInput, perFrame, scoresAt, type InferMode } from './predict.ts';
 
 export type TtaMode = 'vote' | 'mean';
 
 export interface TtaOptions {
-  /** Input scales relative to the frame; each is run as is and horizontally flipped. */
+  /** Input scales relative to the training scale; each is run as is and horizontally flipped. */
   scales: readonly number[];
   mode: TtaMode;
+  /** How each view runs the model (predict.ts): on the whole input or on sliding windows. Default whole. */
+  infer?: InferMode;
 }
 
 export const TTA_SCALES: readonly number[] = [0.9, 1, 1.1, 1.2];
@@ -86,26 +91,34 @@ export function vote(maps: readonly Int32Array[], order: readonly number[], numC
   return out;
 }
 
-/** Logits [B, K, H, W] of one view of images [B, 3, H, W], aligned with the images; `clip` as in Student.forward. */
-export function viewLogits(model: Student, images: Tensor, view: View, clip = 1): Tensor {
-  if (!view.flip) return logitsAt(model, images, view.scale, clip);
-  return flip(logitsAt(model, flip(images, 3), view.scale, clip), 3);
+/**
+ * Class scores [B, K, h, w] of one view of images [B, 3, H, W], flipped back to align with the images,
+ * at 1/4 of the view's input (predict.ts scoresAt); `clip` as in Student.forward.
+ */
+export function viewScores(model: Student, images: Tensor, view: View, clip = 1, infer: InferMode = 'whole'): Tensor {
+  if (!view.flip) return scoresAt(model, images, view.scale, clip, infer);
+  return flip(scoresAt(model, flip(images, 3), view.scale, clip, infer), 3);
 }
 
 /**
- * Softmax probabilities averaged over every model and view, aligned with the frames: [B, K, H, W]
- * (the last frame of each clip for a temporal model). One view at a time: its activations are
- * released before the next runs. TTA's 'mean' mode takes their argmax; retraining ensembles teacher
- * and student with it (train/pseudo.ts).
+ * Softmax probabilities averaged over every model and view, aligned with the frames: [B, K, h, w] on
+ * the grid of the first model's scale-1 scores (1/4 of its input; the last frame of each clip for a
+ * temporal model). Each view's scores are resized to that grid before its softmax. One view at a time:
+ * its activations are released before the next runs. TTA's 'mean' mode and retraining's teacher +
+ * student ensemble (train/pseudo.ts) reduce it at the frame's size with resizeArgmax.
  */
-export function meanProbabilities(models: readonly Student[], images: Tensor, views: readonly View[], clip = 1): Tensor {
+export function meanProbabilities(models: readonly Student[], images: Tensor, views: readonly View[], clip = 1, infer: InferMode = 'whole'): Tensor {
+  const [, , H, W] = images.shape as [number, number, number, number];
+  const [h, w] = inputSize(models[0]!.config, H, W);
+  const grid: [number, number] = [h / 4, w / 4];
   return noGrad(() =>
     tidy(() => {
       let acc: Tensor | undefined;
       for (const m of models) {
         for (const v of views) {
           const next = tidy(() => {
-            const p = softmax(perFrame(viewLogits(m, images, v, clip), clip), 1);
+            const s = perFrame(viewScores(m, images, v, clip, infer), clip);
+            const p = softmax(s.shape[2] === grid[0] && s.shape[3] === grid[1] ? s : resizeBilinear(s, grid), 1);
             return acc ? add(acc, p) : p;
           });
           acc?.dispose();
@@ -121,11 +134,12 @@ export function meanProbabilities(models: readonly Student[], images: Tensor, vi
 export async function predictFramesTta(model: Student, frames: Frame[], previous: Frame | undefined, o: TtaOptions): Promise<Int32Array[]> {
   const views = ttaViews(o.scales);
   if (!views.length) throw new Error('test-time augmentation: no scales');
+  const size: [number, number] = [frames[0]!.height, frames[0]!.width];
   if (o.mode === 'mean') {
     const labels = noGrad(() =>
       tidy(() => {
         const { images, clip } = modelInput(model, frames, previous);
-        return argmax(meanProbabilities([model], images, views, clip), 1);
+        return classIdsAt(meanProbabilities([model], images, views, clip, o.infer), size);
       }),
     );
     try {
@@ -138,7 +152,7 @@ export async function predictFramesTta(model: Student, frames: Frame[], previous
   const perView = noGrad(() =>
     tidy(() => {
       const { images, clip } = modelInput(model, frames, previous);
-      return views.map((v) => tidy(() => argmax(perFrame(viewLogits(model, images, v, clip), clip), 1)));
+      return views.map((v) => tidy(() => classIdsAt(perFrame(viewScores(model, images, v, clip, o.infer), clip), size)));
     }),
   );
   const maps: Int32Array[][] = []; // [view][frame]

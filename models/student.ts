@@ -51,6 +51,12 @@ export interface StudentConfig {
    * groupsOf(channels) groups) or 'none' (older checkpoints, which lack the field).
    */
   norm: 'group' | 'none';
+  /**
+   * The shorter side, in pixels, that frames are resized to before the model sees them: in training
+   * (then randomly rescaled and cropped to imageSize) and in inference, so a step and a prediction cost
+   * the same whatever the data's resolution. 0 (older checkpoints, which lack the field): frames as they are.
+   */
+  baseSize: number;
 }
 
 /** The most frames a clip may have (rows of the frame-position embedding). */
@@ -88,10 +94,11 @@ export function checkStudentConfig(c: unknown, where: string): StudentConfig {
   for (const k of ['stemDim', 'decoderDim', 'reprDim']) int(k, 1, 4096);
   if (o.temporal !== undefined && typeof o.temporal !== 'boolean') fail(`temporal must be true or false, got ${JSON.stringify(o.temporal)}`);
   if (o.norm !== undefined && o.norm !== 'group' && o.norm !== 'none') fail(`norm must be 'group' or 'none', got ${JSON.stringify(o.norm)}`);
-  const known = new Set(['numClasses', 'patch', 'width', 'depth', 'heads', 'mlpRatio', 'imageSize', 'stemDim', 'decoderDim', 'reprDim', 'temporal', 'norm']);
+  if (o.baseSize !== undefined) int('baseSize', 0, 8192);
+  const known = new Set(['numClasses', 'patch', 'width', 'depth', 'heads', 'mlpRatio', 'imageSize', 'stemDim', 'decoderDim', 'reprDim', 'temporal', 'norm', 'baseSize']);
   const unknown = Object.keys(o).filter((k) => !known.has(k));
   if (unknown.length) fail(`unknown field(s) ${unknown.join(', ')}`);
-  return { ...(o as unknown as StudentConfig), temporal: Boolean(o.temporal), norm: (o.norm as StudentConfig['norm'] | undefined) ?? 'none' };
+  return { ...(o as unknown as StudentConfig), temporal: Boolean(o.temporal), norm: (o.norm as StudentConfig['norm'] | undefined) ?? 'none', baseSize: (o.baseSize as number | undefined) ?? 0 };
 }
 
 export const defaultStudentConfig = (numClasses: number, imageSize: [number, number] = [96, 128]): StudentConfig => ({
@@ -107,6 +114,7 @@ export const defaultStudentConfig = (numClasses: number, imageSize: [number, num
   reprDim: 64,
   temporal: false,
   norm: 'group',
+  baseSize: Math.min(...imageSize),
 });
 
 /** GroupNorm's groups for c channels: 8 when they divide c (GN's paper finds 8-32 alike), else the largest divisor below 8. */
@@ -237,6 +245,14 @@ export class Student {
   /** Projection for the contrastive loss. */
   represent(features: Tensor): Tensor {
     return this.repr2.forward(relu(this.repr1.forward(features)));
+  }
+
+  /**
+   * Class scores at 1/4 resolution [B, K, H/4, W/4] only: inference reduces them (resizeArgmax) before
+   * they reach a frame's size, where [B, K, H, W] may not fit a binding. `clip` as in `forward`.
+   */
+  lowLogits(image: Tensor, clip = 1): Tensor {
+    return this.classify(this.decode(this.encode(image, clip), image));
   }
 
   /**

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import { makeRng } from '../dataset/rng.ts';
-import { MEAN, STD, colourMap, frameTensor, normalisedColourMap, photometric, type Jitter } from '../train/images.ts';
+import { MEAN, STD, augment, colourMap, frameTensor, labelTensor, normalisedColourMap, photometric, type Jitter } from '../train/images.ts';
 import { close } from './gradcheck.ts';
 import { gpu } from './setup.ts';
 
@@ -87,5 +87,46 @@ describe('colour jitter', () => {
       close(got, reference(f, j), { atol: 1e-5, rtol: 1e-5 }, `seed ${seed}`);
       expect([...got].some((v, i) => Math.abs(v - reference(f, NONE)[i]!) > 1e-3)).toBe(true); // it did change the image
     }
+  });
+});
+
+describe('geometry: base size, random scale, crop', () => {
+  // A 854×480 frame (VSPW's 480p) with base size 96 and the scale fixed at 1 is a 171×96 image: every
+  // crop of 96×128 is a window of resizeBilinear(frame, [96, 171]), whatever the frame's resolution;
+  // its labels the same window of the nearest resize. Base size 0 crops the frame as it is.
+  test('frames are resized to the base size before the crop', async () => {
+    const [w, h] = [854, 480];
+    const f: Frame = { width: w, height: h, rgb: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 7919) % 251) };
+    const labels = { width: w, height: h, labels: Int32Array.from({ length: w * h }, (_, i) => Math.floor((i % w) / 100) + 10 * Math.floor(i / w / 100)) };
+    const o = { size: [96, 128] as [number, number], baseSize: 96, scaleMin: 1, scaleMax: 1, flip: false, jitter: { strength: 0, p: 0 }, blurP: 0 };
+    const img = frameTensor(f);
+    const lab = labelTensor(labels);
+    const whole = E.resizeBilinear(img, [96, 171]);
+    const wholeLab = E.resizeNearest(lab, [96, 171]);
+    const seen = new Set<number>();
+    for (const seed of [1, 2, 3, 4]) {
+      const out = augment(img, lab, makeRng(seed), o);
+      expect(out.image.shape).toEqual([1, 3, 96, 128]);
+      const got = await out.image.data();
+      const gotLab = await out.labels!.data();
+      // Find the window's left edge by matching the first row; then the whole window must match.
+      const wholeData = await whole.data();
+      const x = [...Array(171 - 128 + 1).keys()].find((x0) => [...Array(128).keys()].every((j) => got[j] === wholeData[x0 + j]))!;
+      expect(x, `seed ${seed}: the crop is a window of the base-size image`).toBeGreaterThanOrEqual(0);
+      seen.add(x);
+      const win = E.slice(whole, [0, 0, 0, x], [1, 3, 96, x + 128]);
+      const winLab = E.slice(wholeLab, [0, 0, 0, x], [1, 1, 96, x + 128]);
+      expect([...got]).toEqual([...(await win.data())]);
+      expect([...gotLab]).toEqual([...(await winLab.data())]);
+      for (const t of [out.image, out.labels!, win, winLab]) t.dispose();
+    }
+    expect(seen.size, 'the crops move').toBeGreaterThan(1);
+    const asIs = augment(img, lab, makeRng(1), { ...o, baseSize: 0 });
+    const asIsData = await asIs.image.data();
+    const frameData = await img.data();
+    // At base size 0 the crop is a window of the frame itself (rows of 854 pixels).
+    const row0 = [...asIsData.slice(0, 128)];
+    expect([...Array(w * h - 128).keys()].some((s) => row0.every((v, j) => v === frameData[s + j]))).toBe(true);
+    for (const t of [asIs.image, asIs.labels!, img, lab, whole, wholeLab]) t.dispose();
   });
 });

@@ -165,7 +165,7 @@ describe('--profile', () => {
     writeSynth(data, { seed: 3, videos: 3, frames: 6, width: 48, height: 32, valVideos: 1 });
     const config = path.join(root, 'tiny.json');
     writeFileSync(config, JSON.stringify({ model: TINY_MODEL }));
-    const args = ['--data', data, '--out', out, '--init', 'none', '--config', config, '--steps', '4', '--batch', '2', '--warmup', '1', '--labeled-every', '2', '--eval-every', '0', '--profile', '2'];
+    const args = ['--data', data, '--out', out, '--init', 'none', '--crop', '48x32', '--config', config, '--steps', '4', '--batch', '2', '--warmup', '1', '--labeled-every', '2', '--eval-every', '0', '--profile', '2'];
     const vite = path.resolve('node_modules/.bin/vite-node');
     const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((ok) => {
       const p = spawn(process.execPath, [vite, 'train/main.ts', ...args]);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import { makeRng } from '../dataset/rng.ts';
-import { logitsAt, predictFrames } from '../eval/predict.ts';
+import { classIdsAt, predictFrames, scoresAt } from '../eval/predict.ts';
 import { studentFromCheckpoint, studentMetadata } from '../models/checkpoint.ts';
 import { Student, type StudentConfig } from '../models/student.ts';
 import { frameTensor } from '../train/images.ts';
@@ -16,6 +16,7 @@ beforeAll(gpu);
 
 const config = (temporal: boolean): StudentConfig => ({
   norm: 'group',
+  baseSize: 0,
   numClasses: 3,
   patch: 8,
   width: 32,
@@ -135,8 +136,8 @@ describe('predictFrames with context', () => {
   async function byHand(model: Student, prev: Frame, cur: Frame): Promise<Int32Array> {
     const ids = E.noGrad(() =>
       E.tidy(() => {
-        const logits = logitsAt(model, E.concat([frameTensor(prev), frameTensor(cur)], 0), 1, 2);
-        return E.argmax(E.slice(logits, [1], [2]), 1);
+        const scores = scoresAt(model, E.concat([frameTensor(prev), frameTensor(cur)], 0), 1, 2);
+        return classIdsAt(E.slice(scores, [1], [2]), [cur.height, cur.width]);
       }),
     );
     const out = (await ids.data()) as Int32Array;
@@ -158,7 +159,7 @@ describe('predictFrames with context', () => {
   test('a non-temporal model predicts each frame on its own', async () => {
     const [p, f0, f1] = [frame(), frame(), frame()];
     const alone = async (f: Frame) => {
-      const ids = E.noGrad(() => E.tidy(() => E.argmax(logitsAt(plain, frameTensor(f)), 1)));
+      const ids = E.noGrad(() => E.tidy(() => classIdsAt(scoresAt(plain, frameTensor(f)), [f.height, f.width])));
       const out = (await ids.data()) as Int32Array;
       ids.dispose();
       return out;

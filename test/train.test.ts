@@ -92,7 +92,7 @@ describe('training', () => {
     // another vocabulary (VSPW's 124) keeps the backbone and decoder and trains a fresh classifier.
     const source = path.join(root, 'full', 'model.safetensors');
     const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(source)));
-    // ... and was trained at another size: its position embedding is resized to the data's grid.
+    // ... and was trained on another crop: its position embedding is resized to the grid of --crop (48x32).
     const config = { ...JSON.parse(metadata.config!), numClasses: 7, imageSize: [16, 24] };
     const w = tensors['decoder.classifier.weight']!;
     const c = tensors.pos_embed!.shape[1]!;
@@ -113,7 +113,7 @@ describe('training', () => {
     const got = decodeSafetensors(new Uint8Array(readFileSync(path.join(root, 'init-7', 'model.safetensors')))).tensors;
     expect(got['decoder.classifier.weight']!.shape[0]).toBe(10); // the data set's classes
     expect([...got['decoder.classifier.bias']!.data].some((v) => v !== 0.5)).toBe(true); // a fresh draw, not the file's
-    expect(got.pos_embed!.shape).toEqual([1, c, 4, 6]); // 32×48 frames, patch 8
+    expect(got.pos_embed!.shape).toEqual([1, c, 4, 6]); // 48x32 crops, patch 8
     for (const v of got.pos_embed!.data) expect(v).toBeCloseTo(0.25, 6); // a constant stays constant under bilinear resizing
     for (const name of ['stem.0.weight', 'blocks.0.attn.qkv.weight', 'decoder.fuse.1.weight']) expect([...got[name]!.data], name).toEqual([...tensors[name]!.data]);
 

@@ -11,8 +11,8 @@ import * as E from '../engine/index.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { evaluate, parseEvalArgs } from '../eval/evaluate.ts';
-import { modelInput, perFrame, predictFrames } from '../eval/predict.ts';
-import { TTA_SCALES, meanProbabilities, parseScales, predictFramesTta, ttaViews, viewLogits, vote } from '../eval/tta.ts';
+import { classIdsAt, modelInput, perFrame, predictFrames } from '../eval/predict.ts';
+import { TTA_SCALES, meanProbabilities, parseScales, predictFramesTta, ttaViews, viewScores, vote } from '../eval/tta.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';
 import { close } from './gradcheck.ts';
 import { gpu } from './setup.ts';
@@ -151,9 +151,9 @@ describe('round trips on a tiny student', () => {
       const x = E.randNormal([2, 3, 32, 48], 3);
       for (const scale of [0.9, 1, 1.2]) {
         const [a, b] = E.noGrad(() =>
-          E.tidy(() => [viewLogits(model, E.flip(x, 3), { scale, flip: true }, clip), E.flip(viewLogits(model, x, { scale, flip: false }, clip), 3)]),
+          E.tidy(() => [viewScores(model, E.flip(x, 3), { scale, flip: true }, clip), E.flip(viewScores(model, x, { scale, flip: false }, clip), 3)]),
         );
-        expect(a!.shape).toEqual([2, 5, 32, 48]);
+        expect(a!.shape[1]).toBe(5);
         expect([...(await a!.data())], `scale ${scale}, temporal ${temporal}`).toEqual([...(await b!.data())]);
         a!.dispose();
         b!.dispose();
@@ -167,10 +167,11 @@ describe('round trips on a tiny student', () => {
     const x = E.randNormal([1, 4, 5, 7], 1);
     const same = E.resizeBilinear(x, [5, 7]);
     expect([...(await same.data())]).toEqual([...(await x.data())]);
-    // A frame whose sides are multiples of the patch runs as is: the view at scale 1 is the model's output.
+    // A frame at the training scale runs as is: the view at scale 1 is the model's 1/4-resolution output.
     const model = tiny(4);
     const img = E.randNormal([1, 3, 32, 48], 2);
-    const [view, direct] = E.noGrad(() => E.tidy(() => [viewLogits(model, img, { scale: 1, flip: false }), model.forward(img).logits]));
+    const [view, direct] = E.noGrad(() => E.tidy(() => [viewScores(model, img, { scale: 1, flip: false }), model.forward(img).logitsLow]));
+    expect(view!.shape).toEqual([1, 4, 8, 12]);
     expect([...(await view!.data())]).toEqual([...(await direct!.data())]);
     for (const t of [x, same, img, view!, direct!]) t.dispose();
     model.ps.dispose();
@@ -192,7 +193,7 @@ describe('evaluation with TTA', () => {
       const perView = E.noGrad(() =>
         E.tidy(() => {
           const { images, clip } = modelInput(model, frames, previous);
-          return views.map((v) => E.argmax(perFrame(viewLogits(model, images, v, clip), clip), 1));
+          return views.map((v) => classIdsAt(perFrame(viewScores(model, images, v, clip), clip), [32, 48]));
         }),
       );
       const n = 32 * 48;
@@ -212,18 +213,19 @@ describe('evaluation with TTA', () => {
       const mirrored = E.noGrad(() =>
         E.tidy(() => {
           const { images, clip } = modelInput(model, frames, previous);
-          return E.argmax(perFrame(viewLogits(model, images, { scale: 1, flip: true }, clip), clip), 1);
+          return classIdsAt(perFrame(viewScores(model, images, { scale: 1, flip: true }, clip), clip), [32, 48]);
         }),
       );
       const m1 = (await mirrored.data()) as Int32Array;
       mirrored.dispose();
       expect(plain.some((p, f) => p.some((l, i) => l !== m1[f * n + i])), 'the two views at scale 1 disagree somewhere (ties happen)').toBe(true);
-      // Mean: the argmax of the views' summed probabilities, summed in the views' order.
+      // Mean: the views' probabilities summed in the views' order on the scale-1 grid (8×12), then
+      // resized to the frame with the argmax (4 views: the mean is the sum × 1/4, exactly).
       const soft = E.noGrad(() =>
         E.tidy(() => {
           const { images, clip } = modelInput(model, frames, previous);
-          const probs = views.map((v) => E.softmax(perFrame(viewLogits(model, images, v, clip), clip), 1));
-          return E.argmax(probs.reduce((acc, p) => E.add(acc, p)), 1);
+          const probs = views.map((v) => E.softmax(E.resizeBilinear(perFrame(viewScores(model, images, v, clip), clip), [8, 12]), 1));
+          return classIdsAt(probs.reduce((acc, p) => E.add(acc, p)), [32, 48]);
         }),
       );
       const softWant = (await soft.data()) as Int32Array;
@@ -234,7 +236,7 @@ describe('evaluation with TTA', () => {
     }
   });
 
-  test("meanProbabilities (retraining's teacher + student ensemble) is the float64 mean of every model's and view's softmax", async () => {
+  test("meanProbabilities (retraining's teacher + student ensemble) is the float64 mean of every model's and view's softmax on the scale-1 grid", async () => {
     const ds = VideoDataset.open(data);
     const video = ds.split('val')[0]!;
     const frames = ds.frames(video).slice(0, 2).map((f) => ds.readFrame(video, f));
@@ -247,12 +249,12 @@ describe('evaluation with TTA', () => {
     const want = new Float64Array(gotData.length);
     for (const m of models) {
       for (const v of views) {
-        const p = E.noGrad(() => E.tidy(() => E.softmax(viewLogits(m, images, v), 1)));
+        const p = E.noGrad(() => E.tidy(() => E.softmax(E.resizeBilinear(viewScores(m, images, v), [8, 12]), 1)));
         (await p.data()).forEach((x, i) => (want[i]! += x / (models.length * views.length)));
         p.dispose();
       }
     }
-    expect(got.shape).toEqual([2, ds.numClasses, 32, 48]);
+    expect(got.shape).toEqual([2, ds.numClasses, 8, 12]);
     close(gotData, want, { atol: 1e-6, rtol: 1e-6 }, 'mean probabilities');
     for (const t of [got, images, ...models.map((m) => m.ps)]) t.dispose();
   });

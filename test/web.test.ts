@@ -52,7 +52,7 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: the browser tests need Debian's Chromium; run \`bash scripts/setup.sh\``);
   await gpu();
   writeSynth(data, { seed: 4, videos: 2, frames: 4, width: W, height: H, valVideos: 1 });
-  await train(tinyRun(data, path.join(runs, 'tiny'), { steps: 30, lr: 3e-3, warmup: 3, labeledEvery: 1, checkpointEvery: 30 }));
+  await train(tinyRun(data, path.join(runs, 'tiny'), { steps: 30, lr: 3e-3, warmup: 3, labeledEvery: 1, checkpointEvery: 30, crop: `${W}x${H}` }));
   execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'pipe' }); // dist/web/: app.js, index.html, style.css
   frames = readdirSync(path.join(video, 'origin'))
     .sort()

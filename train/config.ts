@@ -22,9 +22,13 @@ export interface TrainOptions {
   overwrite: boolean;
   evalEvery: number;
   checkpointEvery: number;
-  /** Random rescale range before cropping to the training size. */
+  /** Random rescale range (relative to the base size) before cropping to the training size. */
   scaleMin: number;
   scaleMax: number;
+  /** Training crop 'WxH' (the student's imageSize); '' = --init's, or the default student's 128x96. */
+  crop: string;
+  /** Frames' shorter side is resized to this many pixels before augmentation and inference; -1 = the crop's shorter side, 0 = frames as they are. */
+  baseSize: number;
   /** Extra model settings (width, depth, ...) merged over the default student. */
   model: Partial<StudentConfig>;
   /** Evaluate on this many validation videos during training (all at the end). */
@@ -92,6 +96,8 @@ export const DEFAULTS: TrainOptions = {
   checkpointEvery: 100,
   scaleMin: 0.75,
   scaleMax: 1.5,
+  crop: '',
+  baseSize: -1,
   model: {},
   evalVideos: 4,
   init: PRETRAINED,
@@ -168,7 +174,12 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
   --eval-every N        evaluate on a few val videos every N steps (default ${DEFAULTS.evalEvery}; 0 = only at the end)
   --eval-videos N       val videos used by the periodic evaluation (default ${DEFAULTS.evalVideos})
   --checkpoint-every N  write a checkpoint every N steps (default ${DEFAULTS.checkpointEvery})
-  --scale-min X, --scale-max X   random rescale range of the augmentation (default ${DEFAULTS.scaleMin}-${DEFAULTS.scaleMax})
+  --scale-min X, --scale-max X   random rescale range of the augmentation (default ${DEFAULTS.scaleMin}-${DEFAULTS.scaleMax}), around the base size
+  --crop WxH            training crop, the student's input size (default: --init's, 128x96; a position
+                        embedding of another grid is resized); a step costs the same whatever the frames' size
+  --base-size N         frames are resized so that their shorter side is N pixels, then rescaled and cropped
+                        (VSPW recipes: 480 with 480x480 crops); evaluation uses the same scale (default: the
+                        crop's shorter side; 0 = frames as they are)
   --init FILE|none      start the student from a checkpoint's weights (default ${DEFAULTS.init}: pretrained on
                         a synthetic world disjoint from the embedded set, weights/README.md; e.g. runs/sup/
                         model.safetensors to go on from a run); a file trained for other classes gives all
@@ -220,6 +231,8 @@ const FLAGS: Record<string, keyof TrainOptions> = {
   '--checkpoint-every': 'checkpointEvery',
   '--scale-min': 'scaleMin',
   '--scale-max': 'scaleMax',
+  '--crop': 'crop',
+  '--base-size': 'baseSize',
   '--init': 'init',
   '--class-weight': 'classWeight',
   '--method': 'method',
@@ -328,6 +341,8 @@ function validate(o: TrainOptions): void {
   num('labeledVideos', 0, 1);
   num('scaleMin', 0.1, 10);
   num('scaleMax', o.scaleMin, 10);
+  if (typeof o.crop !== 'string' || (o.crop !== '' && !/^[1-9]\d*x[1-9]\d*$/.test(o.crop))) throw new Error(`option crop must be WxH in pixels (e.g. 128x96), got ${JSON.stringify(o.crop)}`);
+  int('baseSize', -1);
   if (o.classWeight !== 'none' && o.classWeight !== 'sqrt') throw new Error(`option classWeight must be none or sqrt, got '${o.classWeight}'`);
   if (o.optimizer !== 'adamw' && o.optimizer !== 'sgd') throw new Error(`option optimizer must be adamw or sgd, got '${o.optimizer}'`);
   if (typeof o.model !== 'object' || o.model === null) throw new Error('option model must be an object of student settings');
@@ -352,4 +367,11 @@ function validate(o: TrainOptions): void {
   if (methodsOf(o).any && o.supSteps >= o.steps) {
     throw new Error(`option supSteps (${o.supSteps}) must be below steps (${o.steps}): the semi-supervised methods start after the warm-up`);
   }
+}
+
+/** --crop as the student's imageSize [H, W], or undefined when not given. */
+export function cropSize(o: TrainOptions): [number, number] | undefined {
+  if (!o.crop) return undefined;
+  const [w, h] = o.crop.split('x').map(Number) as [number, number];
+  return [h, w];
 }

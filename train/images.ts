@@ -28,6 +28,8 @@ export function labelTensor(l: LabelMap): Tensor {
 export interface AugmentOptions {
   /** Output (crop) size [H, W]. */
   size: [number, number];
+  /** A frame is first resized so that its shorter side is baseSize (0: left as it is), then by a random factor in [scaleMin, scaleMax]. */
+  baseSize: number;
   scaleMin: number;
   scaleMax: number;
   flip: boolean;
@@ -40,8 +42,10 @@ export interface AugmentOptions {
   blurP: number;
 }
 
-export const TRAIN_AUGMENT = (size: [number, number], scaleMin: number, scaleMax: number): AugmentOptions => ({
-  size,
+/** The training augmentation of a student: crops of its imageSize from frames at its baseSize. */
+export const TRAIN_AUGMENT = (c: { imageSize: [number, number]; baseSize: number }, scaleMin: number, scaleMax: number): AugmentOptions => ({
+  size: c.imageSize,
+  baseSize: c.baseSize,
   scaleMin,
   scaleMax,
   flip: true,
@@ -109,7 +113,7 @@ function gaussian3(sigma: number): Tensor {
 }
 
 /**
- * Augment one sample on the GPU: random rescale, pad (image with 0 = the mean colour, labels with
+ * Augment one sample on the GPU: rescale to the base size times a random factor, pad (image with 0 = the mean colour, labels with
  * IGNORE) and random crop to `size`, horizontal flip, colour jitter, blur. Labels follow every
  * geometric step with nearest-neighbour resampling. Returns [1,3,H,W] and [1,1,H,W].
  */
@@ -117,7 +121,7 @@ export function augment(image: Tensor, labels: Tensor | undefined, rng: Rng, o: 
   return noGrad(() =>
     tidy(() => {
       const [, , h0, w0] = image.shape as [number, number, number, number];
-      const s = rng.range(o.scaleMin, o.scaleMax);
+      const s = rng.range(o.scaleMin, o.scaleMax) * (o.baseSize > 0 ? o.baseSize / Math.min(h0, w0) : 1);
       const h = Math.max(1, Math.round(h0 * s));
       const w = Math.max(1, Math.round(w0 * s));
       let img = resizeBilinear(image, [h, w]);

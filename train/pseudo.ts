@@ -5,7 +5,7 @@
 // when complete (temporary name, then rename), so a crash never leaves half a set to train on.
 // The winners did not publish their weights or thresholds; the scales and the 0.7 default are ours.
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import { argmax, concat, max, tidy } from '../engine/index.ts';
+import { concat, resizeArgmax, tidy } from '../engine/index.ts';
 import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import { readPrediction, writePrediction } from '../dataset/predictions.ts';
 import type { VideoDataset } from '../dataset/reader.ts';
@@ -42,10 +42,11 @@ export async function writePseudoLabels(models: Student[], ds: VideoDataset, fra
   for (const chunk of chunks) {
     const imgs = chunk.map((r) => ds.readFrame(r.video, r.frame));
     const { width, height } = imgs[0]!;
-    const [labels, conf] = tidy(() => {
-      // Every model at every scale, with and without flip (a temporal model sees each frame as its own context).
+    const { ids: labels, max: conf } = tidy(() => {
+      // Every model at every scale, with and without flip (a temporal model sees each frame as its own
+      // context); the mean probabilities are reduced at the frame's size without being stored there.
       const p = meanProbabilities(models, concat(imgs.map(frameTensor), 0), ttaViews(PSEUDO_SCALES));
-      return [argmax(p, 1), max(p, [1])];
+      return resizeArgmax(p, [height, width]);
     });
     const ids = (await labels.data()) as Int32Array;
     const cs = (await conf.data()) as Float32Array;

@@ -25,7 +25,7 @@ import { checkConfigFitsTensors, studentConfigOf } from '../models/checkpoint.ts
 import { Student, checkStudentConfig, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
 import { Batches } from './batches.ts';
 import { classCounts, sqrtInverseWeights } from './class-weights.ts';
-import { DEFAULTS, PRETRAINED, PROFILE_WARMUP, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
+import { DEFAULTS, PRETRAINED, PROFILE_WARMUP, cropSize, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
 import { TRAIN_AUGMENT } from './images.ts';
 import { Progress } from './progress.ts';
 import { pseudoLabelSource, writePseudoLabels } from './pseudo.ts';
@@ -86,39 +86,48 @@ function checkSemi(o: TrainOptions, split: SemiSplit, ds: VideoDataset): void {
   if (m.any && o.retrainRounds > 0 && supStepsOf(o) >= o.steps) throw new Error(`--sup-steps ${o.supSteps} leaves no semi-supervised steps in a round of ${o.steps}`);
 }
 
-/** The student's settings: from --init's checkpoint, the resumed run, or the defaults + --config's "model". */
-function modelConfigFor(o: TrainOptions, ds: VideoDataset, size: [number, number], prior: CheckpointInfo | undefined, run: RunDir): StudentConfig {
+/**
+ * The student's settings: from the resumed run, or --init's checkpoint, or the defaults + --config's
+ * "model"; then --crop (imageSize) and --base-size. The frames' own size does not enter: a step costs
+ * the same whatever the data's resolution.
+ */
+function modelConfigFor(o: TrainOptions, ds: VideoDataset, prior: CheckpointInfo | undefined, run: RunDir): StudentConfig {
   if (prior) {
     // checkpoint.json's config, checked against the weights before the model takes any memory.
     const c = checkStudentConfig(prior.model, run.infoPath);
     checkConfigFitsTensors(c, decodeSafetensors(readRegularFile(run.modelPath), run.modelPath).tensors, run.modelPath);
     return c;
   }
-  let c: StudentConfig = checkStudentConfig({ ...defaultStudentConfig(ds.numClasses, size), ...o.model }, 'option model');
+  const crop = cropSize(o);
+  let c: StudentConfig = checkStudentConfig({ ...defaultStudentConfig(ds.numClasses, crop), ...o.model, ...(crop && { imageSize: crop }) }, 'option model');
   if (o.init) {
     if (!existsSync(o.init) && o.init === PRETRAINED) {
       throw new Error(`--init ${o.init}: the shipped starting weights are missing (run from the repository's root; \`npm run pretrain\` remakes them; --init none trains from scratch)`);
     }
     const { metadata, tensors } = decodeSafetensors(readRegularFile(o.init, '--init'), `--init ${o.init}`);
-    c = studentConfigOf(metadata, tensors, `--init ${o.init}`);
+    const w = studentConfigOf(metadata, tensors, `--init ${o.init}`);
     // The weights fix the model's shape: a --config "model" that says otherwise is a mistake, not a wish.
-    const clash = Object.entries(o.model).filter(([k, v]) => k !== 'temporal' && k !== 'numClasses' && JSON.stringify(v) !== JSON.stringify(c[k as keyof StudentConfig]));
+    const free = new Set(['temporal', 'numClasses', 'imageSize', 'baseSize']);
+    const clash = Object.entries(o.model).filter(([k, v]) => !free.has(k) && JSON.stringify(v) !== JSON.stringify(w[k as keyof StudentConfig]));
     if (clash.length) {
-      const said = clash.map(([k, v]) => `${k} ${JSON.stringify(v)} (the weights have ${JSON.stringify(c[k as keyof StudentConfig])})`).join(', ');
+      const said = clash.map(([k, v]) => `${k} ${JSON.stringify(v)} (the weights have ${JSON.stringify(w[k as keyof StudentConfig])})`).join(', ');
       throw new Error(`option model: ${said}: the model's shape comes from --init ${o.init}; give --init none to train another shape from scratch`);
     }
-    if (c.imageSize.join() !== size.join() && size.every((v) => v % c.patch === 0)) {
-      console.log(`--init ${o.init} was trained at ${c.imageSize.join('×')}, the data's frames are ${size.join('×')}: training at ${size.join('×')} (position embedding resized)`);
-      c = { ...c, imageSize: size };
+    const size = crop ?? o.model.imageSize ?? w.imageSize;
+    if (size.join() !== w.imageSize.join()) {
+      if (size.some((v) => v % w.patch)) throw new Error(`--crop ${o.crop || size.join('x')}: sides must be multiples of the patch size ${w.patch}`);
+      console.log(`--init ${o.init} was trained on ${w.imageSize[1]}x${w.imageSize[0]} crops: training on ${size[1]}x${size[0]} (position embedding resized)`);
     }
+    c = { ...w, imageSize: size, baseSize: c.baseSize };
     if (c.numClasses !== ds.numClasses) {
       console.log(`--init ${o.init} has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}: the classifier starts fresh, the rest from the weights`);
       c = { ...c, numClasses: ds.numClasses };
     }
   }
   if (c.numClasses !== ds.numClasses) throw new Error(`the model has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}`);
+  const baseSize = o.baseSize >= 0 ? o.baseSize : (o.model.baseSize ?? Math.min(...c.imageSize));
   // MVC's student looks across the frames of a clip (models/student.ts, the temporal block).
-  return { ...c, temporal: Boolean(c.temporal) || methodsOf(o).mvc };
+  return checkStudentConfig({ ...c, baseSize, temporal: Boolean(c.temporal) || methodsOf(o).mvc }, 'student');
 }
 
 /**
@@ -187,8 +196,7 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
   console.log(`device: ${describeDevice(dev)}`);
   // From here on pipeline compilations are logged; kernels only in the profiled steps.
   if (o.profile) console.log(`profiling: ${startProfiling()} mode`);
-  const first = ds.readFrame(split.labeled[0]!.video, split.labeled[0]!.frame);
-  const modelConfig = modelConfigFor(o, ds, [first.height, first.width], prior, run);
+  const modelConfig = modelConfigFor(o, ds, prior, run);
   const m = methodsOf(o);
   const rounds = o.retrainRounds + 1;
   const total = rounds * o.steps;
@@ -226,7 +234,7 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
     last = undefined;
     const extra = round > 0 ? pseudoLabelSource(ds, split.unlabeled, pseudoDir) : new Map();
     const labeled = round > 0 ? [...split.labeled, ...split.unlabeled] : split.labeled;
-    const batches = new Batches(ds, labeled, split.unlabeled, TRAIN_AUGMENT(modelConfig.imageSize, o.scaleMin, o.scaleMax), extra);
+    const batches = new Batches(ds, labeled, split.unlabeled, TRAIN_AUGMENT(modelConfig, o.scaleMin, o.scaleMax), extra);
     const profile = o.profile > 0 && round === firstRound;
     const done = await trainRound(o, { round, run, ds, batches, modelConfig, prior: resumeFrom, history, progress, labeledFrames: split.labeled.length, profile, classWeights, ...hooks });
     resumeFrom = undefined;
@@ -314,7 +322,7 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
   if (o.init && !c.prior) await initWeights(model, o.init);
   const params = model.ps.list();
   const opt = o.optimizer === 'sgd' ? new SGD(params, { lr: o.lr, momentum: 0.9, weightDecay: o.weightDecay }) : new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
-  const semi = new SemiStep(model, o, c.batches, TRAIN_AUGMENT(c.modelConfig.imageSize, o.scaleMin, o.scaleMax), c.classWeights);
+  const semi = new SemiStep(model, o, c.batches, TRAIN_AUGMENT(c.modelConfig, o.scaleMin, o.scaleMax), c.classWeights);
   let teacher: MeanTeacher | undefined;
   const base = round * o.steps;
   let start = 0;

@@ -237,7 +237,11 @@ async function openVideo(url: string, name: string): Promise<void> {
   await showCurrent();
 }
 
-const grabHeight = () => loaded?.model.config.imageSize[0] ?? 96;
+/** Video frames are grabbed at the model's training scale (its base size; older checkpoints: its crop's height). */
+const grabHeight = () => {
+  const c = loaded?.model.config;
+  return c ? c.baseSize || c.imageSize[0] : 96;
+};
 
 /** Segment (when a model is open) and draw the current frame: the image frame `index`, or the video's picture. */
 async function showCurrent(): Promise<void> {
