@@ -1,0 +1,86 @@
+// Inference on frames of any size (eval/predict.ts): the input size at the training scale, the
+// sliding windows and their averaged scores against a float64 sum of the windows run one by one,
+// and predictions at each frame's own size, for frames of sizes that are not multiples of the patch.
+import { beforeAll, describe, expect, test } from 'vitest';
+import * as E from '../engine/index.ts';
+import type { Frame } from '../dataset/image.ts';
+import { inputSize, predictFrames, scoresAt, windowStarts } from '../eval/predict.ts';
+import { Student, defaultStudentConfig } from '../models/student.ts';
+import { frameTensor } from '../train/images.ts';
+import { close } from './gradcheck.ts';
+import { gpu } from './setup.ts';
+
+beforeAll(gpu);
+
+/** A tiny student trained (in name) on 48x32 crops at base size 32. */
+const tiny = (baseSize = 32) =>
+  new Student({ ...defaultStudentConfig(5, [32, 48]), width: 16, depth: 1, heads: 2, mlpRatio: 2, stemDim: 8, decoderDim: 8, reprDim: 8, baseSize }, 3);
+
+const frame = (w: number, h: number, seed: number): Frame => ({ width: w, height: h, rgb: Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 7919 + seed * 104729) % 256) });
+
+describe('inference at the training scale', () => {
+  test('inputSize: the shorter side at the base size, sides on the patch grid', () => {
+    const c = { patch: 8, baseSize: 96 };
+    expect(inputSize(c, 480, 854)).toEqual([96, 168]); // 854·96/480 = 170.8 → 168 (21 patches)
+    expect(inputSize(c, 96, 128)).toEqual([96, 128]); // the embedded set: as it is
+    expect(inputSize(c, 190, 250)).toEqual([96, 128]); // 126.3 → 128
+    expect(inputSize(c, 480, 854, 1.2)).toEqual([112, 208]); // TTA scales multiply the base
+    expect(inputSize({ patch: 8, baseSize: 0 }, 190, 250)).toEqual([192, 248]); // base 0: the frame's own size, rounded
+    expect(inputSize({ patch: 8, baseSize: 0 }, 3, 5)).toEqual([8, 8]); // never below one patch
+  });
+
+  test('windowStarts: stride steps, the last window ends at the edge, one window when it fits', () => {
+    expect(windowStarts(48, 32, 16)).toEqual([0, 16]);
+    expect(windowStarts(168, 128, 80)).toEqual([0, 40]);
+    expect(windowStarts(200, 48, 32)).toEqual([0, 32, 64, 96, 128, 152]);
+    expect(windowStarts(32, 48, 32)).toEqual([0]);
+    expect(windowStarts(48, 48, 32)).toEqual([0]);
+  });
+
+  test('slide: each 1/4-resolution score is the float64 mean of the windows that cover it', async () => {
+    const model = tiny(0); // frames as they are: 104×56 is 3 × 3 windows of 48×32 (stride 32 × 16), the last ones moved to the edge
+    const f = frame(104, 56, 1);
+    const x = frameTensor(f);
+    const got = E.noGrad(() => scoresAt(model, x, 1, 1, 'slide'));
+    expect(got.shape).toEqual([1, 5, 14, 26]);
+    const ys = windowStarts(56, 32, 16);
+    const xs = windowStarts(104, 48, 32);
+    expect([ys, xs]).toEqual([[0, 16, 24], [0, 32, 56]]);
+    const sum = new Float64Array(5 * 14 * 26);
+    const count = new Float64Array(14 * 26);
+    for (const y of ys) {
+      for (const x0 of xs) {
+        const s = E.noGrad(() => E.tidy(() => model.lowLogits(E.slice(x, [0, 0, y, x0], [1, 3, y + 32, x0 + 48]))));
+        expect(s.shape).toEqual([1, 5, 8, 12]);
+        const d = await s.data();
+        s.dispose();
+        for (let c = 0; c < 5; c++) {
+          for (let i = 0; i < 8; i++) for (let j = 0; j < 12; j++) sum[(c * 14 + y / 4 + i) * 26 + x0 / 4 + j]! += d[(c * 8 + i) * 12 + j]!;
+        }
+        for (let i = 0; i < 8; i++) for (let j = 0; j < 12; j++) count[(y / 4 + i) * 26 + x0 / 4 + j]! += 1;
+      }
+    }
+    expect(Math.min(...count)).toBe(1);
+    expect(Math.max(...count)).toBe(6); // rows 24-31 under 3 windows, columns 32-47 and 56-79 under 2
+    const want = sum.map((v, i) => v / count[i % (14 * 26)]!);
+    close(await got.data(), want, { atol: 1e-5, rtol: 1e-5 }, 'slide scores');
+    // A frame that fits one window gives the whole-frame scores.
+    const small = frameTensor(frame(48, 32, 2));
+    const [a, b] = E.noGrad(() => [scoresAt(model, small, 1, 1, 'slide'), scoresAt(model, small, 1, 1, 'whole')]);
+    expect([...(await a!.data())]).toEqual([...(await b!.data())]);
+    for (const t of [got, x, small, a!, b!]) t.dispose();
+    model.ps.dispose();
+  });
+
+  test("predictions have each frame's own size, whole and slide, for sizes off the patch grid", async () => {
+    const model = tiny();
+    for (const [w, h] of [[854, 480], [250, 190], [61, 37]] as const) {
+      for (const mode of ['whole', 'slide'] as const) {
+        const preds = await predictFrames(model, [frame(w, h, 3), frame(w, h, 4)], undefined, mode);
+        expect(preds.map((p) => p.length), `${w}×${h} ${mode}`).toEqual([w * h, w * h]);
+        expect(preds.every((p) => p.every((v) => v >= 0 && v < 5))).toBe(true);
+      }
+    }
+    model.ps.dispose();
+  });
+});
