@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SHAPES_DEFAULTS, shapesFiles, type ShapesOptions } from './shapes.ts';
 import { EMBEDDED, SYNTH_DEFAULTS, synthFiles, type SynthFile, type SynthOptions } from './synth.ts';
+import { VSPW_LIKE_DEFAULTS, vspwLikeFiles, type VspwLikeOptions } from './vspw-like.ts';
 
 /** Writes every file of the set under outDir (overwriting files of the same names); returns how many. */
 export function writeSynth(outDir: string, options: Partial<SynthOptions> = {}): number {
@@ -28,6 +29,11 @@ export function writeShapes(outDir: string, options: Partial<ShapesOptions> = {}
   return writeFiles(outDir, shapesFiles(options));
 }
 
+/** Writes a VSPW-like set (dataset/vspw-like.ts: VSPW's values and layout, frames of several sizes) under outDir. */
+export function writeVspwLike(outDir: string, options: Partial<VspwLikeOptions> = {}): number {
+  return writeFiles(outDir, vspwLikeFiles(options));
+}
+
 function writeFiles(outDir: string, files: Iterable<SynthFile>): number {
   let n = 0;
   const made = new Set<string>();
@@ -44,12 +50,14 @@ function writeFiles(outDir: string, files: Iterable<SynthFile>): number {
 
 export const SYNTH_USAGE =
   'usage: synth-cli --out DIR [--seed S] [--videos N] [--frames F|MIN-MAX] [--size WxH] [--val V] [--extra N] [--extra-frames F|MIN-MAX]\n' +
-  '  (no options but --out: the embedded set, 40 videos + 120 short training videos)\n' +
+  `  (no options but --out: the embedded set, 40 videos + ${EMBEDDED.extraVideos} short training videos)\n` +
   `       synth-cli --world shapes --out DIR [--seed S] [--videos N] [--frames F] [--size WxH] [--val V]\n` +
-  `  (the shapes world, dataset/shapes.ts: ${SHAPES_DEFAULTS.videos} videos of ${SHAPES_DEFAULTS.frames} frames at ${SHAPES_DEFAULTS.width}x${SHAPES_DEFAULTS.height}, ${SHAPES_DEFAULTS.valVideos} of them val)`;
+  `  (the shapes world, dataset/shapes.ts: ${SHAPES_DEFAULTS.videos} videos of ${SHAPES_DEFAULTS.frames} frames at ${SHAPES_DEFAULTS.width}x${SHAPES_DEFAULTS.height}, ${SHAPES_DEFAULTS.valVideos} of them val)\n` +
+  `       synth-cli --world vspw --out DIR [--seed S] [--videos N] [--frames F] [--sizes WxH,WxH,...] [--val V]\n` +
+  `  (street scenes in VSPW's values and layout, no dataset.json, dataset/vspw-like.ts: ${VSPW_LIKE_DEFAULTS.videos} videos of ${VSPW_LIKE_DEFAULTS.frames} frames, sizes ${VSPW_LIKE_DEFAULTS.sizes.map(([w, h]) => `${w}x${h}`).join(',')})`;
 
 /** Parses the command line into synth options and the output folder; throws with the usage line on bad input. */
-export function parseSynthArgs(argv: string[]): { out: string; options: Partial<SynthOptions>; shapes?: Partial<ShapesOptions> } {
+export function parseSynthArgs(argv: string[]): { out: string; options: Partial<SynthOptions>; shapes?: Partial<ShapesOptions>; vspw?: Partial<VspwLikeOptions> } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -62,9 +70,11 @@ export function parseSynthArgs(argv: string[]): { out: string; options: Partial<
       extra: { type: 'string' },
       'extra-frames': { type: 'string' },
       world: { type: 'string' },
+      sizes: { type: 'string' },
     },
   });
-  if (values.world !== undefined && values.world !== 'street' && values.world !== 'shapes') throw new Error(`--world must be street (the embedded set's) or shapes, got "${values.world}"\n${SYNTH_USAGE}`);
+  if (values.world !== undefined && !['street', 'shapes', 'vspw'].includes(values.world)) throw new Error(`--world must be street (the embedded set's), shapes or vspw, got "${values.world}"\n${SYNTH_USAGE}`);
+  if (values.sizes !== undefined && values.world !== 'vspw') throw new Error(`--sizes is an option of --world vspw\n${SYNTH_USAGE}`);
   if (!values.out) throw new Error(`--out is required\n${SYNTH_USAGE}`);
   const int = (name: string, s: string) => {
     if (!/^\d+$/.test(s)) throw new Error(`--${name} must be a non-negative integer, got "${s}"\n${SYNTH_USAGE}`);
@@ -87,6 +97,18 @@ export function parseSynthArgs(argv: string[]): { out: string; options: Partial<
     if (!m) throw new Error(`--size must be WxH, e.g. ${SYNTH_DEFAULTS.width}x${SYNTH_DEFAULTS.height}, got "${values.size}"\n${SYNTH_USAGE}`);
     options.width = Number(m[1]);
     options.height = Number(m[2]);
+  }
+  if (values.world === 'vspw') {
+    if (values.extra !== undefined || values['extra-frames'] !== undefined || values.size !== undefined) throw new Error(`--extra, --extra-frames and --size are not options of the vspw world (it has --sizes)\n${SYNTH_USAGE}`);
+    if (Array.isArray(options.frames)) throw new Error(`--frames of the vspw world is one number\n${SYNTH_USAGE}`);
+    const sizes = values.sizes?.split(',').map((t) => {
+      const m = /^(\d+)x(\d+)$/.exec(t.trim());
+      if (!m) throw new Error(`--sizes must be WxH,WxH,..., got "${values.sizes}"\n${SYNTH_USAGE}`);
+      return [Number(m[1]), Number(m[2])] as [number, number];
+    });
+    const { seed, videos, valVideos, frames } = options;
+    const vspw = Object.fromEntries(Object.entries({ seed, videos, valVideos, frames, sizes }).filter(([, v]) => v !== undefined)) as Partial<VspwLikeOptions>;
+    return { out: values.out, options, vspw };
   }
   if (values.world === 'shapes') {
     if (values.extra !== undefined || values['extra-frames'] !== undefined) throw new Error(`--extra and --extra-frames are options of the street world\n${SYNTH_USAGE}`);

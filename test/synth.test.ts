@@ -10,7 +10,7 @@ import { IGNORE } from '../dataset/labels.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { SHAPE_CLASSES, shapesFiles } from '../dataset/shapes.ts';
 import { parseSynthArgs, writeShapes, writeSynth } from '../dataset/synth-write.ts';
-import { EMBEDDED, SYNTH_CLASSES, synthFiles, synthVideo, type SynthOptions } from '../dataset/synth.ts';
+import { EMBEDDED, SYNTH_CLASSES, SYNTH_VERSION, synthFiles, synthVideo, type SynthOptions } from '../dataset/synth.ts';
 import { SegMetrics } from '../eval/metrics.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'vss-synth-'));
@@ -48,7 +48,7 @@ describe('synthetic data set', () => {
       const n = [...more.keys()].filter((p) => p.startsWith(`data/${v}/origin/`)).length;
       expect(n >= 2 && n <= 3, `${v}: ${n} frames`).toBe(true);
     }
-    expect(JSON.parse(text(more, 'synth.json'))).toMatchObject({ version: 2, options: { extraVideos: 3, extraFrames: [2, 3], valVideos: 1 } });
+    expect(JSON.parse(text(more, 'synth.json'))).toMatchObject({ version: SYNTH_VERSION, options: { extraVideos: 3, extraFrames: [2, 3], valVideos: 1 } });
   });
 
   test('written in VSPW layout and read back: splits, shapes, every class present, masks that match', () => {
@@ -166,11 +166,11 @@ describe('synthetic data set', () => {
     expect(() => parseSynthArgs(['--world', 'shapes', '--out', 'd', '--extra', '3'])).toThrow(/options of the street world/);
     expect(parseSynthArgs(['--out', 'd', '--seed', '3', '--videos', '10', '--frames', '24-32', '--size', '64x48', '--val', '2'])).toEqual({
       out: 'd',
-      options: { seed: 3, videos: 10, frames: [24, 32], width: 64, height: 48, valVideos: 2, extraVideos: 120, extraFrames: [8, 12] },
+      options: { seed: 3, videos: 10, frames: [24, 32], width: 64, height: 48, valVideos: 2, extraVideos: EMBEDDED.extraVideos, extraFrames: EMBEDDED.extraFrames },
     });
-    expect(parseSynthArgs(['--out', 'd', '--frames', '28', '--extra', '0']).options).toEqual({ frames: 28, extraVideos: 0, extraFrames: [8, 12] });
+    expect(parseSynthArgs(['--out', 'd', '--frames', '28', '--extra', '0']).options).toEqual({ frames: 28, extraVideos: 0, extraFrames: EMBEDDED.extraFrames });
     expect(parseSynthArgs(['--out', 'd']).options).toEqual({ extraVideos: EMBEDDED.extraVideos, extraFrames: EMBEDDED.extraFrames }); // the embedded set
-    expect(parseSynthArgs(['--out', 'd', '--extra-frames', '4-6']).options.extraFrames).toEqual([4, 6]);
+    expect(parseSynthArgs(['--out', 'd', '--extra-frames', '3-5']).options.extraFrames).toEqual([3, 5]);
     expect(() => parseSynthArgs([])).toThrow(/--out is required/);
     expect(() => parseSynthArgs(['--out', 'd', '--size', '64'])).toThrow(/--size must be WxH/);
     expect(() => parseSynthArgs(['--out', 'd', '--seed', '1.5'])).toThrow(/--seed must be a non-negative integer/);
