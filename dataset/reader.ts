@@ -37,10 +37,21 @@ export class VideoDataset {
   private readonly frameLists = new Map<string, string[]>();
   private readonly frameFiles = new Map<string, string>();
 
+  /** Nothing declared the labels (no dataset.json, no override): VSPW's mapping of 124 classes was assumed. */
+  readonly assumedVspw: boolean;
+
   private constructor(readonly root: string, opts: DatasetOptions) {
     if (!isDir(path.join(root, 'data'))) throw new Error(`${root}: not a data set in VSPW's layout (no data/ folder)`);
     this.mapping = opts.labels ? labelMapping(opts.labels, 'labels option') : readSpec(root);
-    this.classNames = readClassNames(root, this.mapping.numClasses, !opts.labels && !existsSync(path.join(root, 'dataset.json')));
+    this.assumedVspw = !opts.labels && !existsSync(path.join(root, 'dataset.json'));
+    this.classNames = readClassNames(root, this.mapping.numClasses, this.assumedVspw);
+  }
+
+  /** A line for logs that says how mask values were read, when nothing declared it. */
+  get assumption(): string | undefined {
+    return this.assumedVspw
+      ? `${this.root}: no dataset.json, so VSPW's label mapping is assumed (124 classes, mask value = class + 1, 0 and 255 ignored); for other data write ${path.join(this.root, 'dataset.json')}, e.g. {"labels": "identity", "numClasses": 10, "ignore": 255}`
+      : undefined;
   }
 
   static open(root: string, opts: DatasetOptions = {}): VideoDataset {

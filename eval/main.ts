@@ -21,6 +21,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const ds = VideoDataset.open(o.data);
+  if (ds.assumption) console.log(ds.assumption);
   // Checked before any work: a misspelt class or an output that would harm an input stops the run at once.
   const vlmGroups = o.vlm ? parseVlmGroups(o.vlm.classes, ds.classNames) : undefined;
   const release = o.out ? claimOut(o) : undefined;

@@ -176,6 +176,7 @@ export async function train(options: TrainOptions, hooks: { stopAfter?: number; 
 
 async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (step: number) => void }): Promise<TrainResult | undefined> {
   const ds = VideoDataset.open(o.data);
+  if (ds.assumption) console.log(ds.assumption);
   const split = trainingSplit(o, ds);
   checkSemi(o, split, ds);
   const run = new RunDir(o.out);
@@ -207,10 +208,13 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       `${m.any ? ` after ${supStepsOf(o)} supervised steps` : ''}; ${rounds > 1 ? `${rounds} rounds of ` : ''}${o.steps} steps of ${o.batch}`,
   );
 
-  const classWeights = o.classWeight === 'sqrt' ? keep(tensor(sqrtInverseWeights(classCounts(ds, split.labeled)), [ds.numClasses])) : undefined;
+  const counts = o.classWeight === 'sqrt' ? classCounts(ds, split.labeled) : undefined;
+  const classWeights = counts ? keep(tensor(sqrtInverseWeights(counts), [ds.numClasses])) : undefined;
   if (classWeights) {
     const w = (await classWeights.data()) as Float32Array;
-    console.log(`class weights (1/√frequency): ${ds.classNames.map((n, c) => `${n} ${w[c]!.toFixed(2)}`).join(', ')}`);
+    const absent = counts!.filter((n) => n === 0).length;
+    const listed = ds.classNames.flatMap((n, c) => (counts![c]! > 0 ? [`${n} ${w[c]!.toFixed(2)}`] : []));
+    console.log(`class weights (1/√frequency): ${listed.join(', ')}${absent ? `; ${absent} classes without labeled pixels` : ''}`);
   }
   const history = await run.records(prior?.step ?? 0);
   const progress = new Progress(total, prior?.step ?? 0);
@@ -246,7 +250,7 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
     if (rounds > 1) {
       const { result } = await evaluate(done.model, ds, { split: 'val', videos: o.evalVideos });
       progress.break();
-      console.log(`round ${round}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${o.evalVideos} videos`);
+      console.log(`round ${round}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${Math.min(o.evalVideos, ds.split('val').length)} videos`);
       run.log({ step: (round + 1) * o.steps, round, roundMIoU: result.mIoU });
     }
   }
@@ -407,7 +411,7 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
       const { result } = await evaluate(model, c.ds, { split: 'val', videos: o.evalVideos });
       record.mIoU = result.mIoU;
       progress.break();
-      console.log(`step ${g}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${o.evalVideos} videos`);
+      console.log(`step ${g}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${Math.min(o.evalVideos, c.ds.split('val').length)} videos`);
     }
     run.log(record);
     history.push(record);
