@@ -98,7 +98,7 @@ export async function evaluate(model: Student, ds: VideoDataset, o: EvalOptions)
   return { result: metrics.result(), predictions, ...(o.aggregate ? { models: perModel.map((m) => m.result()), choices } : {}) };
 }
 
-/** One model's masks for all frames of a video, `batch` frames per pass, each chunk with its predecessor. */
+/** One model's masks for all frames of a video, `batch` frames per pass (predictFrames runs fewer when they do not fit), each chunk with its predecessor. */
 async function predictVideo(model: Student, frames: Frame[], o: EvalOptions): Promise<Int32Array[]> {
   const batch = o.batch ?? 8;
   const preds: Int32Array[] = [];
@@ -131,7 +131,7 @@ export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--sp
                       every other file there is kept
   --pred-values V     mask values: 'dataset' (default: the data set's own label values, e.g. VSPW's
                       class + 1) or 'class-ids' (0..C-1, as some VSPW/PVUW scripts read predictions)
-  --batch N           frames per forward pass (default 8)
+  --batch N           frames per forward pass (default 8; fewer when large frames would not fit a binding)
   --infer M           frames are resized to the model's training scale (its base size: the shorter side
                       in pixels), then 'whole' (default): the model runs on the whole frame; 'slide': on
                       windows of its training crop, stride 2/3 of it, scores averaged where they overlap

@@ -125,18 +125,53 @@ export async function labelsPerFrame(labels: Tensor): Promise<Int32Array[]> {
   return Array.from({ length: b }, (_, i) => all.slice(i * h * w, (i + 1) * h * w));
 }
 
-/** Predicted class ids for consecutive frames of one video (all of one size); `previous` as in modelInput. */
+/** The most bytes one frame's largest intermediate tensor may take when frames are batched (as attentionBudget). */
+const PASS_BUDGET = 64 * 2 ** 20;
+
+/**
+ * How many frames of H×W to run in one pass, at most `wanted`: the largest per-frame tensors of the
+ * student (the decoder's 3×3 im2col columns, the 1/4-resolution class scores; twice for a temporal
+ * student's pairs) must fit PASS_BUDGET together, so a batch of 480p frames never makes a binding over
+ * WebGPU's 128 MiB. At least 1: a single frame too large for a binding is the error that names it.
+ */
+export function framesPerPass(c: StudentConfig, H: number, W: number, wanted: number, maxScale = 1): number {
+  const [h, w] = inputSize(c, H, W, maxScale);
+  const grid = (h / 4) * (w / 4);
+  const perFrame = 4 * grid * Math.max(9 * (c.decoderDim + c.stemDim), c.numClasses) * (c.temporal ? 2 : 1);
+  return Math.max(1, Math.min(wanted, Math.floor(PASS_BUDGET / perFrame)));
+}
+
+/**
+ * Predicted class ids for consecutive frames of one video (all of one size); `previous` as in
+ * modelInput. Runs in passes of as many frames as fit (framesPerPass), each with its predecessor.
+ */
 export async function predictFrames(model: Student, frames: Frame[], previous?: Frame, mode: InferMode = 'whole'): Promise<Int32Array[]> {
-  const { width, height } = frames[0]!;
-  const labels = noGrad(() =>
-    tidy(() => {
-      const { images, clip } = modelInput(model, frames, previous);
-      return classIdsAt(perFrame(scoresAt(model, images, 1, clip, mode), clip), [height, width]);
-    }),
-  );
-  try {
-    return await labelsPerFrame(labels);
-  } finally {
-    labels.dispose();
-  }
+  return inPasses(model, frames, previous, 1, async (chunk, prev) => {
+    const { width, height } = chunk[0]!;
+    const labels = noGrad(() =>
+      tidy(() => {
+        const { images, clip } = modelInput(model, chunk, prev);
+        return classIdsAt(perFrame(scoresAt(model, images, 1, clip, mode), clip), [height, width]);
+      }),
+    );
+    try {
+      return await labelsPerFrame(labels);
+    } finally {
+      labels.dispose();
+    }
+  });
+}
+
+/** Runs `run` on consecutive chunks of `frames` of framesPerPass(…, maxScale) frames, each with the frame before it. */
+export async function inPasses(
+  model: Student,
+  frames: Frame[],
+  previous: Frame | undefined,
+  maxScale: number,
+  run: (chunk: Frame[], previous: Frame | undefined) => Promise<Int32Array[]>,
+): Promise<Int32Array[]> {
+  const n = framesPerPass(model.config, frames[0]!.height, frames[0]!.width, frames.length, maxScale);
+  const out: Int32Array[] = [];
+  for (let i = 0; i < frames.length; i += n) out.push(...(await run(frames.slice(i, i + n), i ? frames[i - 1] : previous)));
+  return out;
 }

@@ -20,7 +20,7 @@
 import { add, flip, mul, noGrad, resizeBilinear, softmax, tidy, type Tensor } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import type { Student } from '../models/student.ts';
-import { classIdsAt, inputSize, labelsPerFrame, modelInput, perFrame, scoresAt, type InferMode } from './predict.ts';
+import { classIdsAt, inPasses, inputSize, labelsPerFrame, modelInput, perFrame, scoresAt, type InferMode } from './predict.ts';
 
 export type TtaMode = 'vote' | 'mean';
 
@@ -130,8 +130,12 @@ export function meanProbabilities(models: readonly Student[], images: Tensor, vi
   );
 }
 
-/** predictFrames with test-time augmentation: class ids per frame, merged over the views of `o.scales`. */
+/** predictFrames with test-time augmentation: class ids per frame, merged over the views of `o.scales` (in passes, as predictFrames). */
 export async function predictFramesTta(model: Student, frames: Frame[], previous: Frame | undefined, o: TtaOptions): Promise<Int32Array[]> {
+  return inPasses(model, frames, previous, Math.max(1, ...o.scales), (chunk, prev) => ttaPass(model, chunk, prev, o));
+}
+
+async function ttaPass(model: Student, frames: Frame[], previous: Frame | undefined, o: TtaOptions): Promise<Int32Array[]> {
   const views = ttaViews(o.scales);
   if (!views.length) throw new Error('test-time augmentation: no scales');
   const size: [number, number] = [frames[0]!.height, frames[0]!.width];

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
-import { inputSize, predictFrames, scoresAt, windowStarts } from '../eval/predict.ts';
+import { framesPerPass, inputSize, predictFrames, scoresAt, windowStarts } from '../eval/predict.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';
 import { frameTensor } from '../train/images.ts';
 import { close } from './gradcheck.ts';
@@ -81,6 +81,26 @@ describe('inference at the training scale', () => {
         expect(preds.every((p) => p.every((v) => v >= 0 && v < 5))).toBe(true);
       }
     }
+    model.ps.dispose();
+  });
+
+  // The worst case a VSPW user meets: 854×480 frames seen at 480p (base size 480, as VSPW recipes
+  // train), 124 classes, the default student's patch and decoder sizes (a narrow transformer keeps the
+  // test short; the token count, 6,420, is what sizes the attention). Without the row blocks, the
+  // reduced class scores and the frames-per-pass bound, bindings reached 2.6 GB (q·kᵀ) and 189 MB
+  // (frame-sized scores).
+  test('an 854×480 frame at base size 480 with 124 classes: every binding under 128 MiB', async () => {
+    const config = { ...defaultStudentConfig(124, [96, 128]), width: 32, depth: 1, heads: 4, baseSize: 480 };
+    const model = new Student(config, 5);
+    expect(inputSize(config, 480, 854)).toEqual([480, 856]);
+    expect(framesPerPass(config, 480, 854, 8)).toBe(1); // a frame's decoder im2col columns alone are 89 MB
+    expect(framesPerPass({ ...config, baseSize: 96 }, 480, 854, 8)).toBe(8); // at base size 96 the 8 requested fit
+    E.largestBinding(true);
+    const preds = await predictFrames(model, [frame(854, 480, 5), frame(854, 480, 6)]);
+    const big = E.largestBinding();
+    expect(preds.map((p) => p.length)).toEqual([854 * 480, 854 * 480]);
+    expect(big.bytes, big.what).toBeLessThan(128 * 2 ** 20);
+    expect(big.bytes).toBeGreaterThan(32 * 2 ** 20); // it did run at 480p
     model.ps.dispose();
   });
 });

@@ -10,6 +10,7 @@ import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import { readPrediction, writePrediction } from '../dataset/predictions.ts';
 import type { VideoDataset } from '../dataset/reader.ts';
 import type { FrameRef } from '../dataset/splits.ts';
+import { framesPerPass } from '../eval/predict.ts';
 import { meanProbabilities, ttaViews } from '../eval/tta.ts';
 import type { Student } from '../models/student.ts';
 import { frameTensor } from './images.ts';
@@ -32,11 +33,17 @@ export async function writePseudoLabels(models: Student[], ds: VideoDataset, fra
   let total = 0;
   let agree = 0;
   let checked = 0;
-  // Chunks of up to 4 frames of one video: videos may differ in size, and a batch holds one size.
+  // Chunks of up to 4 frames of one video (fewer for large frames, predict.ts framesPerPass): videos
+  // may differ in size, and a batch holds one size.
   const chunks: FrameRef[][] = [];
+  const perPass = new Map<string, number>();
   for (const r of frames) {
     const last = chunks.at(-1);
-    if (last && last.length < 4 && last[0]!.video === r.video) last.push(r);
+    if (!perPass.has(r.video)) {
+      const f = ds.readFrame(r.video, r.frame);
+      perPass.set(r.video, framesPerPass(models[0]!.config, f.height, f.width, 4, Math.max(...PSEUDO_SCALES)));
+    }
+    if (last && last.length < perPass.get(r.video)! && last[0]!.video === r.video) last.push(r);
     else chunks.push([r]);
   }
   for (const chunk of chunks) {
