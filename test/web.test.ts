@@ -18,7 +18,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, noGrad, tidy } from '../engine/index.ts';
 import { decodeFrame, type Frame } from '../dataset/image.ts';
-import { writeSynth } from '../dataset/synth-write.ts';
+import { writeSynth, writeVspwLike } from '../dataset/synth-write.ts';
 import { logitsAt, modelInput, perFrame, predictFrames } from '../eval/predict.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { train } from '../train/train.ts';
@@ -42,6 +42,7 @@ const H = 48;
 const root = mkdtempSync(path.join(tmpdir(), 'vss-web-'));
 const data = path.join(root, 'data');
 const runs = path.join(root, 'runs');
+const vspw = path.join(root, 'vspw');
 const video = path.join(data, 'data', 'video_000');
 let server: RunningServer;
 let browser: Browser;
@@ -57,7 +58,8 @@ beforeAll(async () => {
   frames = readdirSync(path.join(video, 'origin'))
     .sort()
     .map((f) => decodeFrame(new Uint8Array(readFileSync(path.join(video, 'origin', f))), f));
-  server = await startServer({ port: 0, mounts: { '/': 'dist/web', '/runs': runs, '/data': data } });
+  writeVspwLike(vspw, { seed: 3, videos: 2, frames: 2, sizes: [[854, 480]], valVideos: 1 });
+  server = await startServer({ port: 0, mounts: { '/': 'dist/web', '/runs': runs, '/data': data, '/vspw': vspw } });
   browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   page = await browser.newPage();
   const url = `${server.url}?checkpoint=/runs/tiny/model.safetensors&frames=/data/data/video_000/origin/&masks=/data/data/video_000/mask/`;
@@ -123,6 +125,28 @@ describe('the browser page', () => {
     // The legend names the checkpoint's classes.
     const legend = await page.locator('#legend li').allTextContents();
     expect(legend).toEqual(classNames.map((n, c) => `${c} ${n}`));
+  });
+
+  // VSPW's 480p frames: the page predicts at the frame's size, as Node does (labels may differ only at
+  // near-ties, where SwiftShader's and lavapipe's roundings of the same sums pick different classes).
+  test('an 854×480 frame: the page predicts at its size the labels Node predicts', async () => {
+    const dir = path.join(vspw, 'data', 'video_000', 'origin');
+    const big = readdirSync(dir).sort().map((f) => decodeFrame(new Uint8Array(readFileSync(path.join(dir, f))), f));
+    const { model } = studentFromCheckpoint(new Uint8Array(readFileSync(path.join(runs, 'tiny', 'model.safetensors'))), 'model.safetensors');
+    const nodeLabels = await predictFrames(model, big);
+    model.ps.dispose();
+    const p = await browser.newPage();
+    try {
+      await p.goto(`${server.url}?checkpoint=/runs/tiny/model.safetensors&frames=/vspw/data/video_000/origin/`);
+      await p.evaluate(() => window.vss.ready);
+      const pageLabels = await p.evaluate(() => window.vss.labels());
+      expect(pageLabels.map((l) => l.length)).toEqual([854 * 480, 854 * 480]);
+      const differing = pageLabels.reduce((n, l, t) => n + l.filter((c, i) => c !== nodeLabels[t]![i]).length, 0);
+      console.log(`854×480: ${differing} of ${2 * 854 * 480} labels differ between the page and Node`);
+      expect(differing).toBeLessThan(0.001 * 2 * 854 * 480);
+    } finally {
+      await p.close();
+    }
   });
 
   test('the overlay canvas shows the class colours blended over the frame', async () => {
