@@ -54,10 +54,11 @@ export function benchFrame(width: number, height: number): Frame {
 }
 
 /**
- * Frames per second of the default student (10 classes, trained at 96×128) predicting a 480×360
- * frame, as `node eval/run.js` does: resize to patch multiples, forward, resize back, argmax, read back.
+ * Frames per second of the default student (10 classes, 128×96 crops, base size 96) predicting a
+ * frame, as `node eval/run.js` does: resize to the base size, forward, class ids at the frame's size
+ * (resizeArgmax), read back.
  */
-export async function engineStudentFps(width = 480, height = 360): Promise<number> {
+export async function engineStudentFps(width = 854, height = 480): Promise<number> {
   const model = new Student(defaultStudentConfig(10), 0);
   const frame = benchFrame(width, height);
   for (let i = 0; i < WARMUP; i++) await predictFrames(model, [frame]);

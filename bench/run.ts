@@ -8,7 +8,7 @@
 // then, as its last line, one JSON object with every figure.
 // bench/engine.ts exports engineMatmulGflops() and engineVitStepMs(), measured by the protocol and
 // constants in bench/tfjs-peers.ts (WARMUP, VIT, MATMUL_REPS, ...); a row whose engine figure is not
-// exported shows the peers alone. Last, the default student's inference fps on a 480×360 frame, in
+// exported shows the peers alone. Last, the default student's inference fps on an 854×480 frame (VSPW's 480p), in
 // this process and in the browser page (bench/web.ts: headless Chromium, a few minutes), and
 // Farneback optical flow on a 640×480 pair beside opencv.js (bench/flow.ts), in this process.
 //
@@ -112,13 +112,13 @@ async function main(): Promise<void> {
   const gpuPeer = results.get('webgpu');
   if (gpuPeer?.adapter) console.log(`TF.js WebGPU adapter: ${gpuPeer.adapter}`);
   if (wasm) console.log(`TF.js WASM: threaded SIMD build, ${wasm.threads} XNNPACK thread(s)`);
-  const fps = await engine.engineStudentFps();
-  json.student480x360_fps = round(fps);
+  const fps = await engine.engineStudentFps(854, 480);
+  json.student854x480_fps = round(fps);
   // The same model in the browser page (a few minutes on SwiftShader); skipped, saying why, without Chromium.
   let web: { fps: number; adapter: string } | string;
   try {
-    web = await browserStudentFps();
-    json.browser_student480x360_fps = round(web.fps, 4);
+    web = await browserStudentFps(854, 480);
+    json.browser_student854x480_fps = round(web.fps, 4);
   } catch (e) {
     web = (e as Error).message;
   }
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
   json.speedup_vs_opencv_farneback640 = round(flow.opencv_ms / flow.engine_ms);
   const widths = header.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   for (const row of table) console.log(row.map((s, c) => (c ? s.padStart(widths[c]!) : s.padEnd(widths[c]!))).join('  '));
-  console.log(`default student inference, 480×360 frame: ${fps.toFixed(2)} frames/s (no peer: TF.js has no such model)`);
+  console.log(`default student inference, 854×480 frame (seen at its base size, 96 pixels high; class ids at 854×480): ${fps.toFixed(2)} frames/s (no peer: TF.js has no such model)`);
   console.log(typeof web === 'string' ? `the same in the browser page: not measured (${web})` : `the same in the browser page (headless Chromium, ${web.adapter}): ${web.fps.toFixed(3)} frames/s`);
   console.log(
     `Farneback ${FLOW_W}×${FLOW_H}, OpenCV's defaults: engine ${flow.engine_ms.toFixed(0)} ms, opencv.js (WASM, 1 thread) ${flow.opencv_ms.toFixed(0)} ms, ` +

@@ -17,7 +17,7 @@ import { benchFrame } from './engine.ts';
 const CHROMIUM = '/usr/bin/chromium';
 
 /** Frames per second of the page on a width × height frame (median of `frames` after one warm-up), and the page's adapter. */
-export async function browserStudentFps(width = 480, height = 360, frames = 3): Promise<{ fps: number; adapter: string }> {
+export async function browserStudentFps(width = 854, height = 480, frames = 3): Promise<{ fps: number; adapter: string }> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run \`bash scripts/setup.sh\` (it installs Debian's Chromium)`);
   if (!existsSync('dist/web/app.js')) throw new Error('dist/web/app.js is missing: run `npm run build` first');
   const dir = mkdtempSync(path.join(tmpdir(), 'vss-bench-web-'));

@@ -118,7 +118,7 @@ export function formatResult(r: SegResult, classNames: string[]): string {
   return [`  ${'class'.padEnd(w)}   IoU`, ...rows, `mIoU ${pct(r.mIoU)}  mVC8 ${pct(r.mVC8)}  mVC16 ${pct(r.mVC16)}`].join('\n');
 }
 
-export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--split val] [--out PRED_DIR [--overwrite]] [--pred-values dataset|class-ids] [--batch N] [--infer whole|slide]
+export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--split val] [--out PRED_DIR [--overwrite]] [--pred-values dataset|class-ids] [--batch N] [--infer whole|slide] [--base-size N]
                         [--tta [--tta-scales 0.9,1,1.1,1.2] [--tta-mode vote|mean]] [--aggregate FILE]
                         [--vlm-url URL --vlm-model NAME --vlm-classes GROUPS [--vlm-timeout MS]]
 
@@ -135,6 +135,8 @@ export const USAGE = `usage: node eval/run.js --checkpoint FILE --data DIR [--sp
   --infer M           frames are resized to the model's training scale (its base size: the shorter side
                       in pixels), then 'whole' (default): the model runs on the whole frame; 'slide': on
                       windows of its training crop, stride 2/3 of it, scores averaged where they overlap
+  --base-size N       see frames at a shorter side of N pixels instead of the checkpoint's base size
+                      (0: as they are)
   --tta               test-time augmentation: predict each frame at several scales, each also
                       flipped horizontally, and merge the views (8 runs of the model with the default scales)
   --tta-scales LIST   comma-separated input scales (default ${TTA_DEFAULTS.scales.join(',')})
@@ -166,6 +168,8 @@ export interface EvalArgs {
   predValues: PredictionValues;
   batch: number;
   infer: InferMode;
+  /** Overrides the checkpoint's base size (undefined: keep it). */
+  baseSize: number | undefined;
   tta: TtaOptions | undefined;
   aggregate: string | undefined;
   vlm: { url: string; model: string; classes: string; timeoutMs: number } | undefined;
@@ -174,7 +178,7 @@ export interface EvalArgs {
 /** The command line of `node eval/run.js`; undefined for --help. Bad options throw with a clear message. */
 export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
   const o: Record<string, string> = { split: 'val', batch: '8', 'pred-values': 'dataset', infer: 'whole' };
-  const known = new Set(['--checkpoint', '--data', '--split', '--out', '--batch', '--infer', '--pred-values', '--tta-scales', '--tta-mode', '--aggregate', '--vlm-url', '--vlm-model', '--vlm-classes', '--vlm-timeout']);
+  const known = new Set(['--checkpoint', '--data', '--split', '--out', '--batch', '--infer', '--base-size', '--pred-values', '--tta-scales', '--tta-mode', '--aggregate', '--vlm-url', '--vlm-model', '--vlm-classes', '--vlm-timeout']);
   let tta = false;
   let overwrite = false;
   for (let i = 0; i < argv.length; i++) {
@@ -193,6 +197,7 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
   for (const k of ['checkpoint', 'data']) if (!o[k]) throw new Error(`--${k} is required (see --help)`);
   if (o['pred-values'] !== 'dataset' && o['pred-values'] !== 'class-ids') throw new Error(`--pred-values must be dataset or class-ids, got ${o['pred-values']}`);
   if (!(Number.isInteger(Number(o.batch)) && Number(o.batch) >= 1)) throw new Error(`--batch must be a positive integer, got ${o.batch}`);
+  if (o['base-size'] !== undefined && !(/^\d+$/.test(o['base-size']) && Number(o['base-size']) <= 8192)) throw new Error(`--base-size must be a number of pixels in 0..8192, got ${o['base-size']}`);
   if (!INFER_MODES.includes(o.infer as InferMode)) throw new Error(`--infer must be ${INFER_MODES.join(' or ')}, got ${o.infer}`);
   if (overwrite && o.out === undefined) throw new Error('--overwrite is only used with --out');
   for (const k of ['tta-scales', 'tta-mode']) if (o[k] !== undefined && !tta) throw new Error(`--${k} is only used with --tta`);
@@ -216,6 +221,7 @@ export function parseEvalArgs(argv: readonly string[]): EvalArgs | undefined {
     predValues: o['pred-values'] === 'class-ids' ? 'classIds' : 'dataset',
     batch: Number(o.batch),
     infer: o.infer as InferMode,
+    baseSize: o['base-size'] === undefined ? undefined : Number(o['base-size']),
     aggregate: o.aggregate,
     vlm: vlmGiven.length ? { url: o['vlm-url']!, model: o['vlm-model']!, classes: o['vlm-classes']!, timeoutMs } : undefined,
     tta: tta ? { scales: o['tta-scales'] === undefined ? TTA_DEFAULTS.scales : parseScales(o['tta-scales']), mode } : undefined,

@@ -10,6 +10,7 @@ import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import type { Frame } from '../dataset/image.ts';
 import { formatChoice } from './aggregate.ts';
 import { USAGE, evaluate, formatResult, parseEvalArgs, type EvalArgs } from './evaluate.ts';
+import { explainLimits } from './predict.ts';
 import { checkNotInput, entriesOf, lockDir, moveInto, sample, stagingDir } from './outputs.ts';
 import type { SegResult } from './metrics.ts';
 import { correctVideo, formatVlmReport, parseVlmGroups, type VlmReport } from './vlm.ts';
@@ -28,9 +29,10 @@ async function main(argv: string[]): Promise<void> {
   const bytes = readRegularFile(o.checkpoint, '--checkpoint');
   const second = o.aggregate ? readRegularFile(o.aggregate, '--aggregate') : undefined;
   console.log(`device: ${describeDevice(await initNode())}`);
-  const { model, step } = studentFromCheckpoint(bytes, o.checkpoint);
+  const use = o.baseSize === undefined ? {} : { baseSize: o.baseSize };
+  const { model, step } = studentFromCheckpoint(bytes, o.checkpoint, use);
   console.log(`model from ${o.checkpoint} (step ${step}); ${ds.split(o.split).length} videos in split '${o.split}'`);
-  const other = second ? studentFromCheckpoint(second, o.aggregate) : undefined;
+  const other = second ? studentFromCheckpoint(second, o.aggregate, use) : undefined;
   if (other) console.log(`aggregating with ${o.aggregate} (step ${other.step}): per video, the model whose masks stay more consistent along the optical flow`);
   const c = model.config;
   console.log(`inference: ${o.infer}, frames resized to ${c.baseSize ? `a shorter side of ${c.baseSize} pixels` : 'no scale (as they are)'}` + (o.infer === 'slide' ? `, windows of ${c.imageSize[1]}x${c.imageSize[0]}` : ''));
@@ -113,7 +115,7 @@ const brief = (r: SegResult) => ({ mIoU: r.mIoU, mVC8: r.mVC8, mVC16: r.mVC16 })
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (e: Error) => {
-    console.error(`eval: ${e.message}`);
+    console.error(`eval: ${explainLimits(e.message)}`);
     process.exit(1);
   },
 );

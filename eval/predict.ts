@@ -175,3 +175,9 @@ export async function inPasses(
   for (let i = 0; i < frames.length; i += n) out.push(...(await run(frames.slice(i, i + n), i ? frames[i - 1] : previous)));
   return out;
 }
+
+/** An error message with what to change when a tensor outgrew a binding of the device (the CLIs' last word). */
+export function explainLimits(message: string): string {
+  if (!message.includes('maxStorageBufferBindingSize')) return message;
+  return `${message}\n(one tensor is over what the device lets a shader bind: use a smaller --base-size, or for training a smaller --crop or --batch)`;
+}

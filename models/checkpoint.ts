@@ -18,9 +18,10 @@ export function studentMetadata(config: StudentConfig, classNames: string[], lab
   return { format: 'webgpu-vss student', config: JSON.stringify(config), classes: JSON.stringify(classNames), labels: JSON.stringify(labels) };
 }
 
-export function studentFromCheckpoint(bytes: Uint8Array, source = 'checkpoint'): LoadedStudent {
+export function studentFromCheckpoint(bytes: Uint8Array, source = 'checkpoint', use: { baseSize?: number } = {}): LoadedStudent {
   const { metadata, tensors } = decodeSafetensors(bytes, source);
-  const config = studentConfigOf(metadata, tensors, source);
+  // `use`: how to run it (the scale frames are seen at), which does not change its weights.
+  const config = { ...studentConfigOf(metadata, tensors, source), ...use };
   let classNames: string[];
   let labels: LabelSpec | undefined;
   try {

@@ -4,7 +4,8 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
-import { framesPerPass, inputSize, predictFrames, scoresAt, windowStarts } from '../eval/predict.ts';
+import { parseEvalArgs } from '../eval/evaluate.ts';
+import { explainLimits, framesPerPass, inputSize, predictFrames, scoresAt, windowStarts } from '../eval/predict.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';
 import { frameTensor } from '../train/images.ts';
 import { close } from './gradcheck.ts';
@@ -102,5 +103,15 @@ describe('inference at the training scale', () => {
     expect(big.bytes, big.what).toBeLessThan(128 * 2 ** 20);
     expect(big.bytes).toBeGreaterThan(32 * 2 ** 20); // it did run at 480p
     model.ps.dispose();
+  });
+
+  test('eval options --infer and --base-size; a binding error says what to change', () => {
+    const base = ['--checkpoint', 'm', '--data', 'd'];
+    expect(parseEvalArgs(base)).toMatchObject({ infer: 'whole', baseSize: undefined });
+    expect(parseEvalArgs([...base, '--infer', 'slide', '--base-size', '480'])).toMatchObject({ infer: 'slide', baseSize: 480 });
+    expect(() => parseEvalArgs([...base, '--infer', 'tiles'])).toThrow(/--infer must be whole or slide, got tiles/);
+    expect(() => parseEvalArgs([...base, '--base-size', '-3'])).toThrow(/--base-size must be a number of pixels in 0..8192, got -3/);
+    expect(explainLimits("conv2d: binding 'C' is 177500160 bytes, over this device's maxStorageBufferBindingSize (134217728)")).toMatch(/\(one tensor is over what the device lets a shader bind: use a smaller --base-size/);
+    expect(explainLimits('other')).toBe('other');
   });
 });

@@ -1,5 +1,6 @@
 // `node train/run.js`: the training command line (train/train.ts does the work).
 import { readFileSync } from 'node:fs';
+import { explainLimits } from '../eval/predict.ts';
 import { USAGE } from './config.ts';
 import { commandOptions } from './run-state.ts';
 import { train } from './train.ts';
@@ -17,7 +18,7 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).then(
   () => process.exit(0),
   (e: Error) => {
-    console.error(`\ntrain: ${e.message}`);
+    console.error(`\ntrain: ${explainLimits(e.message)}`);
     process.exit(1);
   },
 );
