@@ -2,7 +2,12 @@
 //
 // Every draw takes the step's rng, so a step's data depend only on (seed, step) and a resumed run sees
 // what an uninterrupted one would. Frames that must share a geometry (the frames of a clip, the two
-// frames of an IFR pair) are augmented with one seed each, so they get the same crop, flip and jitter.
+// frames of an IFR pair) are augmented with one seed each, so they get the same crop and flip.
+//
+// Labeled frames get the whole augmentation (geometry, colour jitter, blur). Frames for the teacher
+// (U2PL's weak view, MVC's clips, IFR's pairs) get the geometry only, as in the methods' code: U2PL's
+// weak view has no photometric change, MIC's teacher sees the clean image, IFR's references are clean.
+// The students' strong views add the photometric part themselves (train/semi.ts).
 import { tidy, type Tensor } from '../engine/index.ts';
 import type { LabelMap } from '../dataset/labels.ts';
 import type { Sample, VideoDataset } from '../dataset/reader.ts';
@@ -30,6 +35,8 @@ const PAIR_RANGE = 3;
 export class Batches {
   private readonly cache = new Map<string, Sample>();
   private readonly videos: Map<string, VideoFrames>;
+  /** The geometric part of `aug` alone: the teacher's views. */
+  private readonly geometric: AugmentOptions;
 
   constructor(
     private readonly ds: VideoDataset,
@@ -40,6 +47,8 @@ export class Batches {
     private readonly extraLabels: Map<string, () => LabelMap> = new Map(),
   ) {
     this.videos = new Map(ds.videoFrames('train').map((v) => [v.video, v]));
+    // p = 0 still draws the same numbers from the rng: a step's draws do not depend on this.
+    this.geometric = { ...aug, jitter: { ...aug.jitter, p: 0 }, blurP: 0 };
   }
 
   /** Decoded frames are cached: the data sets this trains on in minutes fit in memory. */
@@ -58,9 +67,10 @@ export class Batches {
     return s;
   }
 
+  /** A frame with the geometric augmentation of `seed` (no colour jitter or blur). */
   private image(r: FrameRef, seed: number): Tensor {
     const s = this.sample(r);
-    return tidy(() => augment(frameTensor(s.frame), undefined, makeRng(seed), this.aug).image);
+    return tidy(() => augment(frameTensor(s.frame), undefined, makeRng(seed), this.geometric).image);
   }
 
   /** `n` labeled frames (ground truth or pseudo-labels), augmented. */
@@ -78,13 +88,13 @@ export class Batches {
     return { images: b.images, labels: b.labels!, refs, seeds };
   }
 
-  /** `n` unlabeled frames, augmented (the weak view). */
+  /** `n` unlabeled frames, geometric augmentation only (U2PL's weak view). */
   unlabeledBatch(n: number, rng: Rng): Tensor {
     const imgs = Array.from({ length: n }, () => this.image(rng.pick(this.unlabeled), rng.int(2 ** 31)));
     return stackBatch(imgs, undefined).images;
   }
 
-  /** `n` clips of `t` consecutive frames of training videos, [n·t, 3, H, W], one geometry per clip. */
+  /** `n` clips of `t` consecutive frames of training videos, [n·t, 3, H, W], one geometry per clip, no photometric change. */
   clips(n: number, t: number, rng: Rng): Tensor {
     const long = [...this.videos.values()].filter((v) => v.frames.length >= t);
     const imgs: Tensor[] = [];
