@@ -29,9 +29,6 @@ export interface IfrFrames {
   images: Tensor;
 }
 
-/** How far apart the two frames of an IFR pair may be. */
-const PAIR_RANGE = 3;
-
 export class Batches {
   private readonly cache = new Map<string, Sample>();
   private readonly videos: Map<string, VideoFrames>;
@@ -107,14 +104,16 @@ export class Batches {
     return stackBatch(imgs, undefined).images;
   }
 
-  /** A frame of r's video within PAIR_RANGE of it, other than r (r itself in a one-frame video). */
+  /**
+   * Another frame of r's video, any of them (r itself in a one-frame video): IFR pairs a frame with a
+   * random other frame of its clip (METHODS.md §2), so the pair may be far apart, which is IFR's point
+   * against fitting one video's appearance; neighbours alone would be near-duplicates.
+   */
   private partner(r: FrameRef, rng: Rng): FrameRef {
     const frames = this.videos.get(r.video)!.frames;
-    const lo = Math.max(0, r.index - PAIR_RANGE);
-    const hi = Math.min(frames.length - 1, r.index + PAIR_RANGE);
-    if (hi === lo) return r;
-    let i = lo + rng.int(hi - lo);
-    if (i >= r.index) i++; // skip r itself: hi − lo other frames to choose from
+    if (frames.length === 1) return r;
+    let i = rng.int(frames.length - 1);
+    if (i >= r.index) i++; // skip r itself: length − 1 other frames to choose from
     return { video: r.video, frame: frames[i]!, index: i };
   }
 
