@@ -21,6 +21,7 @@ import {
   pseudoLabels,
   selectContrast,
   toPixelMajor,
+  unsupScale,
 } from '../train/u2pl.ts';
 import { close, finiteDiff } from './gradcheck.ts';
 import { nd } from './reference/nd.ts';
@@ -71,6 +72,12 @@ describe('pseudo-labels and the dynamic partition', () => {
     expect(alphaT(-1)).toBe(20);
     expect(alphaT(0.5, 10)).toBe(5);
     expect(() => alphaT(NaN)).toThrow(/alphaT: progress must be a finite number/);
+  });
+
+  test("unsupScale: U2PL's code weighs the kept pseudo-labels by pixels / kept pixels", () => {
+    expect(unsupScale(Int32Array.from([0, 1, IGNORE, IGNORE]))).toBe(2);
+    expect(unsupScale(Int32Array.from([3, 1, 2]))).toBe(1);
+    expect(unsupScale(Int32Array.from([IGNORE, IGNORE]))).toBe(0);
   });
 
   test('dropUnreliable drops the alpha% highest-entropy valid pixels; IGNORE pixels neither count nor change', () => {

@@ -23,7 +23,7 @@ import { photometric, type AugmentOptions } from './images.ts';
 import { blockMask, maskImages, qualityWeight } from './mvc.ts';
 import { ClassQueues } from './queue.ts';
 import type { MeanTeacher } from './teacher.ts';
-import { alphaT, contrastiveLoss, dropUnreliable, entropyMasks, labeledMasks, pseudoLabels, selectContrast, toPixelMajor } from './u2pl.ts';
+import { alphaT, contrastiveLoss, dropUnreliable, entropyMasks, labeledMasks, pseudoLabels, selectContrast, toPixelMajor, unsupScale } from './u2pl.ts';
 
 /** IFR's loss weights (jfzhuang/IFR's config; `strong` multiplies both for the distorted-reference variant). */
 const IFR_WEIGHT = { labeled: 1e-2, unlabeled: 1e-3, strong: 0.1 };
@@ -189,7 +189,7 @@ export class SemiStep {
       const bu = p.u2pl.images.shape[0]!;
       const [, , h, w] = p.u2pl.images.shape as [number, number, number, number];
       const target = tensor(p.u2pl.target, [bu, h, w], 'i32');
-      parts.unsup = crossEntropy(part(out.logits, at, bu), target, { ignoreIndex: IGNORE });
+      parts.unsup = mul(crossEntropy(part(out.logits, at, bu), target, { ignoreIndex: IGNORE }), unsupScale(p.u2pl.target));
       total = add(total, mul(parts.unsup, this.o.lambdaUnsup));
       const studentRep = rows(part(out.repr!, 0, bl + bu));
       const contra = contrastiveLoss(studentRep, p.u2pl.teacherRep, p.u2pl.selection, this.queues!, rng);

@@ -133,6 +133,16 @@ export function dropUnreliable(labels: Int32Array, entropy: Float32Array, alpha:
   return out;
 }
 
+/**
+ * U2PL's code multiplies the unsupervised CE (a mean over the kept pixels) by pixels / kept pixels:
+ * the more pseudo-labels the entropy filter drops, the more each kept one weighs. Not in the paper;
+ * followed here. 0 when nothing is kept (the CE is 0 then too).
+ */
+export function unsupScale(target: Int32Array): number {
+  const kept = target.reduce((n, v) => n + (v !== IGNORE ? 1 : 0), 0);
+  return kept ? target.length / kept : 0;
+}
+
 export interface EntropyMasks {
   /** 1 for reliable pixels (anchor and positive candidates). */
   low: Uint8Array;
