@@ -79,4 +79,20 @@ describe('the views of a step', () => {
     expect(await read(clips)).toEqual(clipWant);
     for (const t of [lb.images, lb.labels, weak, clips]) t.dispose();
   });
+
+  test('decoded frames are cached up to a byte limit, the least recently used dropped first', () => {
+    const ds = VideoDataset.open(data);
+    const split = labeledEvery(ds.videoFrames('train'), 1);
+    const batches = new Batches(ds, split.labeled, split.unlabeled, AUG);
+    const per = 48 * 32 * 3 + 48 * 32 * 4 + 48 * 32; // RGB bytes, i32 labels, raw mask values
+    batches.cacheLimit = 3 * per;
+    const rng = makeRng(1);
+    for (let i = 0; i < 10; i++) {
+      const b = batches.labeledBatch(2, rng);
+      b.images.dispose();
+      b.labels.dispose();
+      expect(batches.cached.bytes).toBeLessThanOrEqual(3 * per);
+    }
+    expect(batches.cached).toEqual({ samples: 3, bytes: 3 * per });
+  });
 });

@@ -29,8 +29,19 @@ export interface IfrFrames {
   images: Tensor;
 }
 
+/** The most bytes of decoded frames and labels Batches keeps. */
+export const CACHE_BYTES = 2 * 2 ** 30;
+const sampleBytes = (s: Sample) => s.frame.rgb.byteLength + s.labels.labels.byteLength + s.raw.values.byteLength;
+
 export class Batches {
   private readonly cache = new Map<string, Sample>();
+  private cachedBytes = 0;
+  /** Bytes of decoded samples kept (CACHE_BYTES; tests lower it). */
+  cacheLimit = CACHE_BYTES;
+  /** Samples and bytes in the cache now. */
+  get cached(): { samples: number; bytes: number } {
+    return { samples: this.cache.size, bytes: this.cachedBytes };
+  }
   private readonly videos: Map<string, VideoFrames>;
   /** The geometric part of `aug` alone: the teacher's views. */
   private readonly geometric: AugmentOptions;
@@ -48,19 +59,30 @@ export class Batches {
     this.geometric = { ...aug, jitter: { ...aug.jitter, p: 0 }, blurP: 0 };
   }
 
-  /** Decoded frames are cached: the data sets this trains on in minutes fit in memory. */
+  /**
+   * Decoded frames are cached, least recently used first out past CACHE_BYTES: the embedded set fits
+   * whole (~0.5 GB decoded), VSPW's 250k frames of 480p (~700 GB) do not.
+   */
   private sample(r: FrameRef): Sample {
     const key = `${r.video}/${r.frame}`;
     let s = this.cache.get(key);
-    if (!s) {
+    if (s) {
+      this.cache.delete(key); // re-inserted below: Map order is recency order
+    } else {
       const extra = this.extraLabels.get(key);
       if (extra) {
         const frame = this.ds.readFrame(r.video, r.frame);
         const labels = extra();
         s = { frame, labels, raw: { width: labels.width, height: labels.height, values: new Uint8Array(0) } };
       } else s = this.ds.readSample(r.video, r.frame);
-      this.cache.set(key, s);
+      this.cachedBytes += sampleBytes(s);
+      for (const [k, old] of this.cache) {
+        if (this.cachedBytes <= this.cacheLimit) break;
+        this.cache.delete(k);
+        this.cachedBytes -= sampleBytes(old);
+      }
     }
+    this.cache.set(key, s);
     return s;
   }
 
