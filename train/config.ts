@@ -37,6 +37,8 @@ export interface TrainOptions {
   init: string;
   /** Weights of the supervised cross-entropy per class: 'none', or 'sqrt' (∝ 1/√frequency; train/class-weights.ts). */
   classWeight: ClassWeighting;
+  /** Online hard example mining in the supervised cross-entropy (train/ohem.ts). */
+  ohem: boolean;
 
   // ---- semi-supervised training (METHODS.md §1-4); train/semi.ts ----
   /** A preset: 'sup' (labels only), one method, or 'full' (all of them). The switches below add to it. */
@@ -95,13 +97,14 @@ export const DEFAULTS: TrainOptions = {
   evalEvery: 200,
   checkpointEvery: 100,
   scaleMin: 0.75,
-  scaleMax: 1.5,
+  scaleMax: 4 / 3,
   crop: '',
   baseSize: -1,
   model: {},
   evalVideos: 4,
   init: PRETRAINED,
   classWeight: 'sqrt',
+  ohem: false,
   method: 'sup',
   u2pl: false,
   mvc: false,
@@ -186,6 +189,8 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
                         but the classifier; none = train from scratch
   --class-weight W      weights of the supervised cross-entropy per class: none, or sqrt (∝ 1/√ of the
                         class's share of labeled pixels, averaging 1 per pixel) (default ${DEFAULTS.classWeight})
+  --ohem                online hard example mining: the supervised loss counts only pixels whose probability
+                        of their label is below 0.7, and at least the hardest 10% (mmsegmentation's OHEM)
 
 Semi-supervised training (METHODS.md; the switches compose with any --method):
   --method NAME         sup (labels only, default) | u2pl | mvc | ifr | full (all three)
@@ -254,7 +259,7 @@ const FLAGS: Record<string, keyof TrainOptions> = {
 };
 
 /** Flags that take no value. */
-const SWITCHES: Record<string, keyof TrainOptions> = { '--resume': 'resume', '--overwrite': 'overwrite', '--u2pl': 'u2pl', '--mvc': 'mvc', '--ifr': 'ifr' };
+const SWITCHES: Record<string, keyof TrainOptions> = { '--resume': 'resume', '--overwrite': 'overwrite', '--ohem': 'ohem', '--u2pl': 'u2pl', '--mvc': 'mvc', '--ifr': 'ifr' };
 
 /**
  * Parse argv into options over `base` (the defaults; a resumed run's recorded options); returns
@@ -343,6 +348,7 @@ function validate(o: TrainOptions): void {
   num('scaleMax', o.scaleMin, 10);
   if (typeof o.crop !== 'string' || (o.crop !== '' && !/^[1-9]\d*x[1-9]\d*$/.test(o.crop))) throw new Error(`option crop must be WxH in pixels (e.g. 128x96), got ${JSON.stringify(o.crop)}`);
   int('baseSize', -1);
+  if (typeof o.ohem !== 'boolean') throw new Error(`option ohem must be true or false, got ${JSON.stringify(o.ohem)}`);
   if (o.classWeight !== 'none' && o.classWeight !== 'sqrt') throw new Error(`option classWeight must be none or sqrt, got '${o.classWeight}'`);
   if (o.optimizer !== 'adamw' && o.optimizer !== 'sgd') throw new Error(`option optimizer must be adamw or sgd, got '${o.optimizer}'`);
   if (typeof o.model !== 'object' || o.model === null) throw new Error('option model must be an object of student settings');

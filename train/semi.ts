@@ -16,6 +16,7 @@ import type { Rng } from '../dataset/rng.ts';
 import type { Student } from '../models/student.ts';
 import type { Batches, LabeledBatch } from './batches.ts';
 import { pixelWeights } from './class-weights.ts';
+import { ohemWeight } from './ohem.ts';
 import { methodsOf, supStepsOf, type TrainOptions } from './config.ts';
 import { cutmixBoxes, cutmixImages, cutmixPixels } from './cutmix.ts';
 import { ifrLoss, ifrRamp } from './ifr.ts';
@@ -180,8 +181,10 @@ export class SemiStep {
     const inputs = [labeled.images, ...(p.u2pl ? [p.u2pl.images] : []), ...(p.ifr ? [p.ifr.images] : [])];
     const out = this.model.forward(inputs.length > 1 ? concat(inputs, 0) : labeled.images, { repr: Boolean(p.u2pl) });
     const part = (t: Tensor, from: number, n: number) => slice(t, [from], [from + n]);
-    const weight = this.classWeights ? pixelWeights(this.classWeights, labeled.labels) : undefined;
-    const parts: Record<string, Tensor> = { sup: crossEntropy(part(out.logits, 0, bl), labeled.labels, { ignoreIndex: IGNORE, ...(weight ? { weight } : {}) }) };
+    const supLogits = part(out.logits, 0, bl);
+    const classWeight = this.classWeights ? pixelWeights(this.classWeights, labeled.labels) : undefined;
+    const weight = this.o.ohem ? ohemWeight(supLogits, labeled.labels, classWeight) : classWeight;
+    const parts: Record<string, Tensor> = { sup: crossEntropy(supLogits, labeled.labels, { ignoreIndex: IGNORE, ...(weight ? { weight } : {}) }) };
     let total = parts.sup!;
     let at = bl;
 
