@@ -51,7 +51,7 @@ describe('OHEM', () => {
     );
   });
 
-  test('a batch larger than one sort row (4 × 96 × 128 pixels, the default) takes its quantile from every 3rd pixel', async () => {
+  test('a large batch (4 × 96 × 128 pixels, the default) takes its quantile from every 24th pixel', async () => {
     const [b, k, h, w] = [4, 3, 96, 128];
     const logits = Array.from({ length: b * k * h * w }, (_, i) => Math.sin(i * 0.37) * 4);
     const labels = Array.from({ length: b * h * w }, (_, i) => i % 3);
