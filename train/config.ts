@@ -130,7 +130,7 @@ export const DEFAULTS: TrainOptions = {
  * Options a run recorded before they existed had these values then (not today's defaults): a resumed
  * older run continues as it started.
  */
-export const BEFORE_RECORDED: Partial<TrainOptions> = { classWeight: 'none' };
+export const BEFORE_RECORDED: Partial<TrainOptions> = { classWeight: 'none', ohem: false, crop: '', baseSize: 0 };
 
 /** `--profile` without a number profiles this many steps. */
 export const PROFILE_STEPS = 5;
