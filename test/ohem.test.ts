@@ -63,12 +63,14 @@ describe('OHEM', () => {
     expect(kept).toBe(ref.mask.reduce((a, v) => a + v, 0));
   });
 
-  test('with class weights, the kept pixels keep their weight and the others get 0; --ohem is a switch', async () => {
+  test('with class weights, the kept pixels keep their weight and the others get 0; --ohem is a switch, --no-ohem turns it off', async () => {
     const x = E.tensor([5, 0, 0, 3, 0, 5, 5, 0], [1, 2, 2, 2]); // pixels 0, 3: class 0 (3 less sure); pixels 1, 2: class 1
     const y = E.tensor([0, 1, 0, 0], [1, 2, 2], 'i32'); // pixel 2 is wrong (hard), the others right
     const w = E.tensor([2, 3, 4, 5], [1, 2, 2]);
     expect(Array.from(await ohemWeight(x, y, w, { thresh: 0.7, minKeptShare: 0.25 }).data())).toEqual([0, 0, 4, 0]);
     expect(Array.from(await ohemWeight(x, y, undefined, { thresh: 0.7, minKeptShare: 0.5 }).data()).reduce((a, v) => a + v, 0)).toBe(2); // at least 2 kept
+    expect(parseArgs([], () => '{}')!.ohem).toBe(true); // on by default
+    expect(parseArgs(['--no-ohem'], () => '{}')!.ohem).toBe(false);
     expect(parseArgs(['--ohem'], () => '{}')!.ohem).toBe(true);
     expect(() => parseArgs(['--config', 'c.json'], () => '{"ohem": "yes"}')).toThrow(/option ohem must be true or false, got "yes"/);
   });

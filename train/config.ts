@@ -83,7 +83,7 @@ export const PRETRAINED = 'weights/synth-pretrained.safetensors';
 export const DEFAULTS: TrainOptions = {
   data: 'data/synth',
   out: '', // runs/default, or the first free runs/default-N (train/run-state.ts claimRunDir)
-  steps: 1500,
+  steps: 1700,
   batch: 4,
   lr: 1e-3,
   optimizer: 'adamw',
@@ -104,7 +104,7 @@ export const DEFAULTS: TrainOptions = {
   evalVideos: 4,
   init: PRETRAINED,
   classWeight: 'sqrt',
-  ohem: false,
+  ohem: true,
   method: 'sup',
   u2pl: false,
   mvc: false,
@@ -189,8 +189,8 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
                         but the classifier; none = train from scratch
   --class-weight W      weights of the supervised cross-entropy per class: none, or sqrt (∝ 1/√ of the
                         class's share of labeled pixels, averaging 1 per pixel) (default ${DEFAULTS.classWeight})
-  --ohem                online hard example mining: the supervised loss counts only pixels whose probability
-                        of their label is below 0.7, and at least the hardest 10% (mmsegmentation's OHEM)
+  --ohem, --no-ohem     online hard example mining (on by default): the supervised loss counts only pixels whose
+                        probability of their label is below 0.7, and at least the hardest 10% (mmsegmentation's OHEM)
 
 Semi-supervised training (METHODS.md; the switches compose with any --method):
   --method NAME         sup (labels only, default) | u2pl | mvc | ifr | full (all three)
@@ -273,6 +273,10 @@ export function parseArgs(argv: string[], readConfig: (path: string) => string, 
     if (a === '--help' || a === '-h') return undefined;
     if (SWITCHES[a]) {
       given[SWITCHES[a]] = true;
+      continue;
+    }
+    if (a.startsWith('--no-') && SWITCHES[`--${a.slice(5)}`]) {
+      given[SWITCHES[`--${a.slice(5)}`]!] = false; // e.g. --no-ohem turns off a switch that is on by default
       continue;
     }
     if (a === '--profile') {
