@@ -69,6 +69,10 @@ describe('OHEM', () => {
     const w = E.tensor([2, 3, 4, 5], [1, 2, 2]);
     expect(Array.from(await ohemWeight(x, y, w, { thresh: 0.7, minKeptShare: 0.25 }).data())).toEqual([0, 0, 4, 0]);
     expect(Array.from(await ohemWeight(x, y, undefined, { thresh: 0.7, minKeptShare: 0.5 }).data()).reduce((a, v) => a + v, 0)).toBe(2); // at least 2 kept
+    // A NaN loss (a diverged model) is kept, so the weighted loss is NaN and training stops on it.
+    const nan = E.tensor([NaN, 0, 0, 0, 0, 5, 5, 0], [1, 2, 2, 2]);
+    const kept = Array.from(await ohemMask(nan, y, { thresh: 0.7, minKeptShare: 0.25 }).data());
+    expect(kept[0]).toBe(1);
     expect(parseArgs([], () => '{}')!.ohem).toBe(true); // on by default
     expect(parseArgs(['--no-ohem'], () => '{}')!.ohem).toBe(false);
     expect(parseArgs(['--ohem'], () => '{}')!.ohem).toBe(true);

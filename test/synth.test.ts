@@ -162,7 +162,10 @@ describe('synthetic data set', () => {
 
   test('command line', () => {
     expect(parseSynthArgs(['--world', 'shapes', '--out', 'd', '--videos', '8', '--frames', '5', '--size', '64x48']).shapes).toEqual({ videos: 8, frames: 5, width: 64, height: 48 });
-    expect(() => parseSynthArgs(['--world', 'moon', '--out', 'd'])).toThrow(/--world must be street .* or shapes/);
+    expect(() => parseSynthArgs(['--world', 'moon', '--out', 'd'])).toThrow(/--world must be street .*, shapes or vspw/);
+    expect(parseSynthArgs(['--world', 'vspw', '--out', 'd', '--sizes', '854x480,250x190', '--frames', '2']).vspw).toEqual({ frames: 2, sizes: [[854, 480], [250, 190]] });
+    expect(() => parseSynthArgs(['--world', 'vspw', '--out', 'd', '--sizes', '854x'])).toThrow(/--sizes must be WxH,WxH,..., got "854x"/);
+    expect(() => parseSynthArgs(['--out', 'd', '--sizes', '854x480'])).toThrow(/--sizes is an option of --world vspw/);
     expect(() => parseSynthArgs(['--world', 'shapes', '--out', 'd', '--extra', '3'])).toThrow(/options of the street world/);
     expect(parseSynthArgs(['--out', 'd', '--seed', '3', '--videos', '10', '--frames', '24-32', '--size', '64x48', '--val', '2'])).toEqual({
       out: 'd',

@@ -5,7 +5,7 @@
 // label is below thresh exactly when its unweighted cross-entropy −log p is above −log thresh, so the
 // kept set is {loss ≥ min(−log thresh, the minKept-th largest loss)}: one threshold, no read-back.
 // Ignored pixels have loss 0 and weight 0: they are never counted.
-import { crossEntropy, detach, ge, minimum, mul, noGrad, reshape, slice, tidy, topk, type Tensor } from '../engine/index.ts';
+import { affine, crossEntropy, detach, lt, minimum, mul, noGrad, reshape, slice, tidy, topk, type Tensor } from '../engine/index.ts';
 import { IGNORE } from '../dataset/labels.ts';
 
 export interface OhemOptions {
@@ -37,7 +37,9 @@ export function ohemMask(logits: Tensor, labels: Tensor, o: OhemOptions = OHEM_D
       const sample = slice(reshape(loss, [loss.size]), [0], [loss.size], [s]);
       const k = Math.max(1, Math.min(sample.size, Math.round(o.minKeptShare * sample.size)));
       const kth = slice(topk(sample, k).values, [k - 1], [k]); // the k-th largest loss, [1]
-      return ge(loss, minimum(kth, -Math.log(o.thresh)));
+      // 1 − (loss < t) rather than loss ≥ t: a NaN loss is kept, so a diverged model's NaN reaches the
+      // loss and stops the run instead of being masked out into a loss of 0.
+      return affine(lt(loss, minimum(kth, -Math.log(o.thresh))), -1, 1);
     }),
   );
 }
