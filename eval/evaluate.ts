@@ -8,7 +8,7 @@ import type { VideoDataset } from '../dataset/reader.ts';
 import type { Student } from '../models/student.ts';
 import { chooseModel, type AggregateChoice } from './aggregate.ts';
 import { SegMetrics, type SegResult } from './metrics.ts';
-import { INFER_MODES, predictFrames, type InferMode } from './predict.ts';
+import { INFER_MODES, inPasses, predictFrames, type InferMode } from './predict.ts';
 import { TTA_DEFAULTS, parseScales, predictFramesTta, type TtaOptions } from './tta.ts';
 
 export interface EvalOptions {
@@ -98,16 +98,11 @@ export async function evaluate(model: Student, ds: VideoDataset, o: EvalOptions)
   return { result: metrics.result(), predictions, ...(o.aggregate ? { models: perModel.map((m) => m.result()), choices } : {}) };
 }
 
-/** One model's masks for all frames of a video, `batch` frames per pass (predictFrames runs fewer when they do not fit), each chunk with its predecessor. */
+/** One model's masks for all frames of a video, `batch` frames per pass (fewer when they do not fit), each chunk with its predecessor. */
 async function predictVideo(model: Student, frames: Frame[], o: EvalOptions): Promise<Int32Array[]> {
-  const batch = o.batch ?? 8;
-  const preds: Int32Array[] = [];
-  for (let i = 0; i < frames.length; i += batch) {
-    const chunk = frames.slice(i, i + batch);
-    const previous = frames[i - 1];
-    preds.push(...(await (o.tta ? predictFramesTta(model, chunk, previous, { ...o.tta, infer: o.infer }) : predictFrames(model, chunk, previous, o.infer))));
-  }
-  return preds;
+  const predict = (chunk: Frame[], previous: Frame | undefined) =>
+    o.tta ? predictFramesTta(model, chunk, previous, { ...o.tta, infer: o.infer }) : predictFrames(model, chunk, previous, o.infer);
+  return inPasses(model, frames, undefined, Math.max(1, ...(o.tta?.scales ?? [])), predict, o.batch ?? 8);
 }
 
 /** Per-class IoU table and the summary line, as printed by eval and at the end of training. */

@@ -41,14 +41,20 @@ export function windowStarts(n: number, win: number, stride: number): number[] {
   return starts;
 }
 
+/** A batch [B, 3, H, W] as the model sees it: resized (bilinear) to inputSize(H, W, scale), or itself when it is that size. */
+export function atInputSize(model: Student, images: Tensor, scale = 1): Tensor {
+  const [, , H, W] = images.shape as [number, number, number, number];
+  const [h, w] = inputSize(model.config, H, W, scale);
+  return h === H && w === W ? images : resizeBilinear(images, [h, w]);
+}
+
 /**
  * Class scores at 1/4 of the model's input for a batch [B, 3, H, W] of any size: [B, K, h/4, w/4] with
  * [h, w] = inputSize(H, W, scale). `clip` as in Student.forward.
  */
 export function scoresAt(model: Student, images: Tensor, scale = 1, clip = 1, mode: InferMode = 'whole'): Tensor {
-  const [, , H, W] = images.shape as [number, number, number, number];
-  const [h, w] = inputSize(model.config, H, W, scale);
-  const input = h === H && w === W ? images : resizeBilinear(images, [h, w]);
+  const input = atInputSize(model, images, scale);
+  const [h, w] = [input.shape[2]!, input.shape[3]!];
   if (mode === 'whole') return model.lowLogits(input, clip);
   if (mode !== 'slide') throw new Error(`inference mode '${mode as string}' must be one of ${INFER_MODES.join(', ')}`);
   const [ch, cw] = model.config.imageSize;
@@ -60,11 +66,11 @@ export function scoresAt(model: Student, images: Tensor, scale = 1, clip = 1, mo
   const xs = windowStarts(w, cw, stride(cw));
   if (ys.length === 1 && xs.length === 1) return model.lowLogits(input, clip); // the input fits one window
   const [gh, gw] = [h / 4, w / 4];
+  const [wh, ww] = [Math.min(ch, h), Math.min(cw, w)]; // a window: the crop, or the input's side where it is smaller
   const count = new Float32Array(gh * gw);
   let sum: Tensor | undefined;
   for (const y of ys) {
     for (const x of xs) {
-      const [wh, ww] = [Math.min(ch, h), Math.min(cw, w)];
       const next = tidy(() => {
         const s = model.lowLogits(slice(input, [0, 0, y, x], [Infinity, 3, y + wh, x + ww]), clip);
         const placed = pad(s, [[0, 0], [0, 0], [y / 4, gh - (y + wh) / 4], [x / 4, gw - (x + ww) / 4]]);
@@ -79,14 +85,12 @@ export function scoresAt(model: Student, images: Tensor, scale = 1, clip = 1, mo
 }
 
 /**
- * Logits [B, K, H, W] at the input's size, differentiable (fine-tuning in the page trains on them).
- * Inference should reduce scoresAt's instead: at VSPW's sizes these do not fit a binding.
+ * Logits [B, K, H, W] at the input's size: scoresAt's resized, for diagnostics on small frames (the
+ * page's logits, pseudo-label quality). Inference reduces scoresAt's instead (classIdsAt): at VSPW's
+ * sizes these do not fit a binding.
  */
 export function logitsAt(model: Student, images: Tensor, scale = 1, clip = 1): Tensor {
-  const [, , H, W] = images.shape as [number, number, number, number];
-  const [h, w] = inputSize(model.config, H, W, scale);
-  const input = h === H && w === W ? images : resizeBilinear(images, [h, w]);
-  return resizeBilinear(model.lowLogits(input, clip), [H, W]);
+  return resizeBilinear(scoresAt(model, images, scale, clip), [images.shape[2]!, images.shape[3]!]);
 }
 
 /** Class probabilities [B, K, H, W] at the input's size (small frames only: see logitsAt). */
@@ -162,15 +166,19 @@ export async function predictFrames(model: Student, frames: Frame[], previous?: 
   });
 }
 
-/** Runs `run` on consecutive chunks of `frames` of framesPerPass(…, maxScale) frames, each with the frame before it. */
+/**
+ * Runs `run` on consecutive chunks of `frames`, each with the frame before it: chunks of at most
+ * `wanted` frames (all by default), fewer when they would not fit (framesPerPass at `maxScale`).
+ */
 export async function inPasses(
   model: Student,
   frames: Frame[],
   previous: Frame | undefined,
   maxScale: number,
   run: (chunk: Frame[], previous: Frame | undefined) => Promise<Int32Array[]>,
+  wanted = frames.length,
 ): Promise<Int32Array[]> {
-  const n = framesPerPass(model.config, frames[0]!.height, frames[0]!.width, frames.length, maxScale);
+  const n = framesPerPass(model.config, frames[0]!.height, frames[0]!.width, wanted, maxScale);
   const out: Int32Array[] = [];
   for (let i = 0; i < frames.length; i += n) out.push(...(await run(frames.slice(i, i + n), i ? frames[i - 1] : previous)));
   return out;

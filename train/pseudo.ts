@@ -33,48 +33,49 @@ export async function writePseudoLabels(models: Student[], ds: VideoDataset, fra
   let total = 0;
   let agree = 0;
   let checked = 0;
-  // Chunks of up to 4 frames of one video (fewer for large frames, predict.ts framesPerPass): videos
-  // may differ in size, and a batch holds one size.
-  const chunks: FrameRef[][] = [];
-  const perPass = new Map<string, number>();
+  // Runs of consecutive frames of one video (videos may differ in size, and a batch holds one size),
+  // cut into chunks of up to 4 frames (fewer for large frames: predict.ts framesPerPass). Each frame
+  // is decoded once; the first of a run also sizes its chunks.
+  const runs: FrameRef[][] = [];
   for (const r of frames) {
-    const last = chunks.at(-1);
-    if (!perPass.has(r.video)) {
-      const f = ds.readFrame(r.video, r.frame);
-      perPass.set(r.video, framesPerPass(models[0]!.config, f.height, f.width, 4, Math.max(...PSEUDO_SCALES)));
-    }
-    if (last && last.length < perPass.get(r.video)! && last[0]!.video === r.video) last.push(r);
-    else chunks.push([r]);
+    const last = runs.at(-1);
+    if (last && last[0]!.video === r.video) last.push(r);
+    else runs.push([r]);
   }
-  for (const chunk of chunks) {
-    const imgs = chunk.map((r) => ds.readFrame(r.video, r.frame));
-    const { width, height } = imgs[0]!;
-    const { ids: labels, max: conf } = tidy(() => {
-      // Every model at every scale, with and without flip (a temporal model sees each frame as its own
-      // context); the mean probabilities are reduced at the frame's size without being stored there.
-      const p = meanProbabilities(models, concat(imgs.map(frameTensor), 0), ttaViews(PSEUDO_SCALES));
-      return resizeArgmax(p, [height, width]);
-    });
-    const ids = (await labels.data()) as Int32Array;
-    const cs = (await conf.data()) as Float32Array;
-    labels.dispose();
-    conf.dispose();
-    chunk.forEach((r, j) => {
-      const n = width * height;
-      const out = new Int32Array(n);
-      const gt = ds.hasMask(r.video, r.frame) ? ds.readLabels(r.video, r.frame).labels : undefined;
-      for (let k = 0; k < n; k++) {
-        const ok = cs[j * n + k]! >= threshold;
-        out[k] = ok ? ids[j * n + k]! : IGNORE;
-        kept += Number(ok);
-        if (ok && gt && gt[k] !== IGNORE) {
-          checked++;
-          agree += Number(gt[k] === out[k]);
+  for (const run of runs) {
+    const first = ds.readFrame(run[0]!.video, run[0]!.frame);
+    const per = framesPerPass(models[0]!.config, first.height, first.width, 4, Math.max(...PSEUDO_SCALES));
+    for (let i = 0; i < run.length; i += per) {
+      const chunk = run.slice(i, i + per);
+      const imgs = chunk.map((r, j) => (i + j === 0 ? first : ds.readFrame(r.video, r.frame)));
+      const { width, height } = imgs[0]!;
+      const { ids: labels, max: conf } = tidy(() => {
+        // Every model at every scale, with and without flip (a temporal model sees each frame as its own
+        // context); the mean probabilities are reduced at the frame's size without being stored there.
+        const p = meanProbabilities(models, concat(imgs.map(frameTensor), 0), ttaViews(PSEUDO_SCALES));
+        return resizeArgmax(p, [height, width]);
+      });
+      const ids = (await labels.data()) as Int32Array;
+      const cs = (await conf.data()) as Float32Array;
+      labels.dispose();
+      conf.dispose();
+      chunk.forEach((r, j) => {
+        const n = width * height;
+        const out = new Int32Array(n);
+        const gt = ds.hasMask(r.video, r.frame) ? ds.readLabels(r.video, r.frame).labels : undefined;
+        for (let k = 0; k < n; k++) {
+          const ok = cs[j * n + k]! >= threshold;
+          out[k] = ok ? ids[j * n + k]! : IGNORE;
+          kept += Number(ok);
+          if (ok && gt && gt[k] !== IGNORE) {
+            checked++;
+            agree += Number(gt[k] === out[k]);
+          }
         }
-      }
-      total += n;
-      writePrediction(tmp, r.video, r.frame, { width, height, labels: out }, ds.mapping, { values: 'classIds' });
-    });
+        total += n;
+        writePrediction(tmp, r.video, r.frame, { width, height, labels: out }, ds.mapping, { values: 'classIds' });
+      });
+    }
   }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);

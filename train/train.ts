@@ -118,7 +118,7 @@ function modelConfigFor(o: TrainOptions, ds: VideoDataset, prior: CheckpointInfo
       if (size.some((v) => v % w.patch)) throw new Error(`--crop ${o.crop || size.join('x')}: sides must be multiples of the patch size ${w.patch}`);
       console.log(`--init ${o.init} was trained on ${w.imageSize[1]}x${w.imageSize[0]} crops: training on ${size[1]}x${size[0]} (position embedding resized)`);
     }
-    c = { ...w, imageSize: size, baseSize: c.baseSize };
+    c = { ...w, imageSize: size }; // its baseSize is set below, as for every model
     if (c.numClasses !== ds.numClasses) {
       console.log(`--init ${o.init} has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}: the classifier starts fresh, the rest from the weights`);
       c = { ...c, numClasses: ds.numClasses };

@@ -1,15 +1,15 @@
 // The page's "fine-tune" button: a few supervised training steps on the opened labeled frames, with the
 // engine's AdamW. It is train/'s supervised step stripped to its core: the frames at the model's
-// training scale (eval/predict.ts inputSize, as in inference), the student's logits at that size,
+// training scale (eval/predict.ts atInputSize, as in inference), the student's logits at that size,
 // cross-entropy against the mask's class ids resized alike (nearest) with IGNORE pixels skipped,
 // backward, one optimiser step. Losses at the model's input size, as in training, keep a 480p frame
 // with many classes within the bindings a browser allows. No augmentation and no schedule: the point
 // is to adapt the model to the frames at hand, and to show the same engine training in a browser.
 // Engine code only (no DOM), so it runs in Node too.
-import { AdamW, backward, concat, crossEntropy, resizeBilinear, resizeNearest, tensor, tidy, zeroGrad } from '../engine/index.ts';
+import { AdamW, backward, concat, crossEntropy, resizeNearest, tensor, tidy, zeroGrad } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import { IGNORE, type LabelMap } from '../dataset/labels.ts';
-import { inputSize, modelInput, perFrame } from '../eval/predict.ts';
+import { atInputSize, modelInput, perFrame } from '../eval/predict.ts';
 import type { Student } from '../models/student.ts';
 
 /** A frame with its labels; `previous` (the frame before it in its video) is a temporal model's context. */
@@ -47,13 +47,13 @@ export async function fineTune(model: Student, samples: LabeledFrame[], o: FineT
         const inputs = batch.map((s) => modelInput(model, [s.frame], s.previous));
         const clip = inputs[0]!.clip;
         const { width, height } = batch[0]!.labels;
-        const size = inputSize(model.config, height, width);
-        const images = concat(inputs.map((x) => x.images), 0);
-        const same = size[0] === height && size[1] === width;
-        const logits = perFrame(model.forward(same ? images : resizeBilinear(images, size), { clip }).logits, clip);
+        const input = atInputSize(model, concat(inputs.map((x) => x.images), 0));
+        const size: [number, number] = [input.shape[2]!, input.shape[3]!];
+        const logits = perFrame(model.forward(input, { clip }).logits, clip);
         const target = new Int32Array(batch.length * width * height);
         batch.forEach((s, i) => target.set(s.labels.labels, i * width * height));
         const labels = tensor(target, [batch.length, 1, height, width], 'i32');
+        const same = size[0] === height && size[1] === width;
         const l = crossEntropy(logits, (same ? labels : resizeNearest(labels, size)).view([batch.length, ...size]), { ignoreIndex: IGNORE });
         backward(l);
         opt.step();
