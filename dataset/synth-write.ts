@@ -107,15 +107,18 @@ export function parseSynthArgs(argv: string[]): { out: string; options: Partial<
       return [Number(m[1]), Number(m[2])] as [number, number];
     });
     const { seed, videos, valVideos, frames } = options;
-    const vspw = Object.fromEntries(Object.entries({ seed, videos, valVideos, frames, sizes }).filter(([, v]) => v !== undefined)) as Partial<VspwLikeOptions>;
-    return { out: values.out, options, vspw };
+    return { out: values.out, options, vspw: given<VspwLikeOptions>({ seed, videos, valVideos, frames, sizes }) };
   }
   if (values.world === 'shapes') {
     if (values.extra !== undefined || values['extra-frames'] !== undefined) throw new Error(`--extra and --extra-frames are options of the street world\n${SYNTH_USAGE}`);
     if (Array.isArray(options.frames)) throw new Error(`--frames of the shapes world is one number\n${SYNTH_USAGE}`);
     const { seed, videos, valVideos, frames, width, height } = options;
-    const shapes = Object.fromEntries(Object.entries({ seed, videos, valVideos, frames, width, height }).filter(([, v]) => v !== undefined)) as Partial<ShapesOptions>;
-    return { out: values.out, options, shapes };
+    return { out: values.out, options, shapes: given<ShapesOptions>({ seed, videos, valVideos, frames, width, height }) };
   }
   return { out: values.out, options };
+}
+
+/** The options of another world that the command line gave (its own defaults fill the rest). */
+function given<T>(o: Record<string, unknown>): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
