@@ -141,7 +141,8 @@ export function attention(qkv: Tensor, heads: number): Tensor {
       );
     }
   } else if (weightBytes > attentionBudget()) {
-    return attentionByRows(q, k, v, B, heads, T, C, D, scale, attentionRows(B * heads * T * 4), what);
+    const rows = Math.max(1, Math.floor(attentionBudget() / (B * heads * T * 4))); // [B, H, rows, T] f32 within the budget
+    return attentionByRows(q, k, v, B, heads, T, C, D, scale, rows, what);
   }
   // A [B, H, T, T] tensor's T × T matrices.
   const square = (t: Tensor): MatView => ({ t, off: 0, bs: [heads * T * T, T * T], rs: T, cs: 1 });
@@ -181,11 +182,6 @@ let budgetOverride: number | undefined;
 /** Tests: a smaller budget than the device's (undefined restores it), to exercise the row-chunked path on small inputs. */
 export function setAttentionBudget(bytes: number | undefined): void {
   budgetOverride = bytes;
-}
-
-/** Query rows per step so that [B, H, rows, T] f32 weights fit attentionBudget(); `rowBytes` = B·H·T·4. */
-function attentionRows(rowBytes: number): number {
-  return Math.max(1, Math.floor(attentionBudget() / rowBytes));
 }
 
 /**
