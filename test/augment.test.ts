@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import { makeRng } from '../dataset/rng.ts';
-import { MEAN, STD, augment, colourMap, frameTensor, labelTensor, normalisedColourMap, photometric, type Jitter } from '../train/images.ts';
+import { MEAN, STD, augment, colourMap, frameTensor, gaussianBlur, labelTensor, normalisedColourMap, photometric, type Jitter } from '../train/images.ts';
 import { close } from './gradcheck.ts';
 import { gpu } from './setup.ts';
 
@@ -87,6 +87,37 @@ describe('colour jitter', () => {
       close(got, reference(f, j), { atol: 1e-5, rtol: 1e-5 }, `seed ${seed}`);
       expect([...got].some((v, i) => Math.abs(v - reference(f, NONE)[i]!) > 1e-3)).toBe(true); // it did change the image
     }
+  });
+});
+
+describe("blur: MIC's kernel", () => {
+  // float64: the 2-D Gaussian of σ over a ⌈0.1·W⌉ odd window (≥ 3), reflect borders (…2 1 | 0 1 2…).
+  const blurRef = (x: Float32Array, c: number, h: number, w: number, sigma: number) => {
+    const side = Math.max(3, Math.ceil(0.1 * w) | 1), r = Math.min(side >> 1, h - 1, w - 1);
+    const g = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+    const norm = g.reduce((a, b) => a + b, 0) ** 2;
+    const at = (i: number, n: number) => (i < 0 ? -i : i >= n ? 2 * n - 2 - i : i);
+    const out = new Float64Array(c * h * w);
+    for (let ch = 0; ch < c; ch++) for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) {
+      let s = 0;
+      for (let dy = -r; dy <= r; dy++) for (let dx = -r; dx <= r; dx++) s += g[dy + r]! * g[dx + r]! * x[(ch * h + at(y + dy, h)) * w + at(xx + dx, w)]!;
+      out[(ch * h + y) * w + xx] = s / norm;
+    }
+    return out;
+  };
+
+  test('gaussianBlur equals a float64 2-D Gaussian with reflect borders (fast-check, |Δ| ≤ 1e-5)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: 20 }), fc.integer({ min: 2, max: 70 }), fc.double({ min: 0.15, max: 1.15, noNaN: true }), fc.integer({ min: 1, max: 1000 }), async (h, w, sigma, seed) => {
+        const rng = makeRng(seed);
+        const x = Float32Array.from({ length: 3 * h * w }, () => rng.range(-2, 2));
+        const y = E.tidy(() => gaussianBlur(E.tensor(x, [1, 3, h, w]), sigma));
+        const got = await y.data();
+        y.dispose();
+        close(got, blurRef(x, 3, h, w, sigma), { atol: 1e-5, rtol: 1e-5 }, `blur ${h}×${w} σ ${sigma}`);
+      }),
+      { numRuns: 25 },
+    );
   });
 });
 

@@ -116,7 +116,7 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], chang
   const labels = o.labeledVideos > 0 ? `all frames of ${o.labeledVideos * 100}% of the training videos` : `every ${o.labeledEvery}th frame`;
   const lines = [
     `Labels: ${labels}. Each run: ${o.warmupSteps} shared supervised steps, then ${o.steps} steps of the method (batch ${o.batch}); ` +
-      `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of the embedded set, ${new Date().toISOString().slice(0, 10)}.` +
+      `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of ${o.data === DEFAULTS.data ? 'the embedded set' : o.data}, ${new Date().toISOString().slice(0, 10)}.` +
       (o.config ? ` Training options changed from the defaults (--config): ${JSON.stringify(changed)}.` : ''),
     '',
     ...(teachers.length

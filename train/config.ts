@@ -195,7 +195,8 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
 Semi-supervised training (METHODS.md; the switches compose with any --method):
   --method NAME         sup (labels only, default) | u2pl | mvc | ifr | full (all three)
   --u2pl                unreliable pseudo-labels: reliable-pixel CE + contrastive loss with per-class queues
-  --mvc                 masked video consistency on clips (the student gets a temporal attention block)
+  --mvc                 masked video consistency on clips (the student gets a temporal attention block;
+                        --config {"model":{"temporal":false}} masks frames one by one, as MIC)
   --ifr                 inter-frame feature reconstruction from the reference frame's class prototypes
   --sup-steps N         supervised warm-up before the EMA teacher is made (default: a quarter of --steps)
   --unlabeled-batch N   unlabeled frames per step (default: --batch)

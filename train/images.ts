@@ -38,7 +38,7 @@ export interface AugmentOptions {
    * contrast and saturation factors in [1 − s, 1 + s] and a hue shift in [−s, s] of a full turn.
    */
   jitter: { strength: number; p: number };
-  /** Gaussian blur (3×3, σ in [0.1, 2]) with probability p. */
+  /** Gaussian blur with probability p, as MIC's: a kernel of about 10% of the width, σ in [0.15, 1.15] px. */
   blurP: number;
 }
 
@@ -104,12 +104,32 @@ export function normalisedColourMap(j: Jitter): { weight: number[]; bias: number
   return { weight, bias };
 }
 
-function gaussian3(sigma: number): Tensor {
-  const k = [-1, 0, 1].map((d) => Math.exp(-(d * d) / (2 * sigma * sigma)));
+/** MIC's blur kernel: odd side ⌈0.1·width⌉ (at least 3), σ in pixels, as normalised 1-D taps. */
+function gaussianTaps(width: number, sigma: number): number[] {
+  const side = Math.max(3, Math.ceil(0.1 * width) | 1);
+  const k = Array.from({ length: side }, (_, i) => Math.exp(-((i - (side >> 1)) ** 2) / (2 * sigma * sigma)));
   const s = k.reduce((a, b) => a + b, 0);
-  const w: number[] = [];
-  for (let c = 0; c < 3; c++) for (const a of k) for (const b of k) w.push((a * b) / (s * s));
-  return tensor(w, [3, 1, 3, 3]);
+  return k.map((v) => v / s);
+}
+
+/** Mirror `r` rows and columns at each border of [B,C,H,W] (reflect, without repeating the edge, as kornia's blur does). */
+function reflectPad(img: Tensor, r: number): Tensor {
+  const [b, c, h, w] = img.shape as [number, number, number, number];
+  const rows = concat([flip(slice(img, [0, 0, 1, 0], [b, c, r + 1, w]), [2]), img, flip(slice(img, [0, 0, h - 1 - r, 0], [b, c, h - 1, w]), [2])], 2);
+  return concat([flip(slice(rows, [0, 0, 0, 1], [b, c, h + 2 * r, r + 1]), [3]), rows, flip(slice(rows, [0, 0, 0, w - 1 - r], [b, c, h + 2 * r, w - 1]), [3])], 3);
+}
+
+/** Gaussian blur of [B,3,H,W] by MIC's kernel for σ: two 1-D passes over a reflect-padded image. */
+export function gaussianBlur(img: Tensor, sigma: number): Tensor {
+  const [, , h, w] = img.shape as [number, number, number, number];
+  const taps = gaussianTaps(w, sigma);
+  const r = Math.min(taps.length >> 1, h - 1, w - 1);
+  const k = taps.slice((taps.length >> 1) - r, (taps.length >> 1) + r + 1);
+  const sum = k.reduce((a, b) => a + b, 0);
+  if (r < 1) return img;
+  const t = [0, 1, 2].flatMap(() => k.map((v) => v / sum)); // one kernel per channel (groups 3)
+  const vertical = conv2d(reflectPad(img, r), tensor(t, [3, 1, k.length, 1]), undefined, { groups: 3 });
+  return conv2d(vertical, tensor(t, [3, 1, 1, k.length]), undefined, { groups: 3 });
 }
 
 /**
@@ -162,7 +182,7 @@ export function photometric(image: Tensor, rng: Rng, o: Pick<AugmentOptions, 'ji
         const { weight, bias } = normalisedColourMap({ brightness: f(), contrast: f(), saturation: f(), hue: rng.range(-s, s) });
         img = conv2d(img, tensor(weight, [3, 3, 1, 1]), tensor(bias, [3]));
       }
-      if (rng.float() < o.blurP) img = conv2d(img, gaussian3(rng.range(0.1, 2)), undefined, { padding: 1, groups: 3 });
+      if (rng.float() < o.blurP) img = gaussianBlur(img, rng.range(0.15, 1.15));
       return img;
     }),
   );

@@ -126,8 +126,10 @@ function modelConfigFor(o: TrainOptions, ds: VideoDataset, prior: CheckpointInfo
   }
   if (c.numClasses !== ds.numClasses) throw new Error(`the model has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}`);
   const baseSize = o.baseSize >= 0 ? o.baseSize : (o.model.baseSize ?? Math.min(...c.imageSize));
-  // MVC's student looks across the frames of a clip (models/student.ts, the temporal block).
-  return checkStudentConfig({ ...c, baseSize, temporal: Boolean(c.temporal) || methodsOf(o).mvc }, 'student');
+  // MVC's student looks across the frames of a clip (models/student.ts, the temporal block), unless
+  // --config's model says temporal: false (MVC then masks frames one by one, as MIC does).
+  const temporal = o.model.temporal ?? (Boolean(c.temporal) || methodsOf(o).mvc);
+  return checkStudentConfig({ ...c, baseSize, temporal }, 'student');
 }
 
 /**
