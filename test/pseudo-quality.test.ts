@@ -31,7 +31,10 @@ describe('qualityOf', () => {
     expect(q.accuracy).toBeCloseTo(3 / 5, 12);
     // 0.2·5 = 1 pixel: #1 (wrong); 0.6·5 = 3: #1, #0, #2 (two right); all: 3/5.
     expect(q.byConfidence.map((c) => c.accuracy)).toEqual([0, 2 / 3, 3 / 5]);
-    expect(formatQuality(q)).toBe('60.0% (top 20%: 0.0%, top 60%: 66.7%, top 100%: 60.0%)');
+    // Per class (ids 0, 1, 3, 5 in the ground truth): 0 has gt {1, 5}, pred {}: 0; 1 and 3 and 5 right once, each predicted once: 1.
+    expect(q.perClassIoU).toEqual([0, 1, NaN, 1, NaN, 1, NaN]);
+    expect(q.mIoU).toBeCloseTo(3 / 4, 12);
+    expect(formatQuality(q)).toBe('60.0% (top 20%: 0.0%, top 60%: 66.7%, top 100%: 60.0%), mIoU 75.0');
     expect(() => qualityOf(labels, entropy, gt.slice(1))).toThrow(/6 labels, 6 entropies and 5 ground-truth pixels/);
   });
 
@@ -44,6 +47,11 @@ describe('qualityOf', () => {
         const q = qualityOf(Int32Array.from(ps, (p) => p.label), Float32Array.from(ps, (p) => p.ent), Int32Array.from(ps, (p) => p.gt), [share]);
         expect(q.pixels).toBe(scored.length);
         expect(q.accuracy).toBeCloseTo(scored.filter((p) => p.label === p.gt).length / scored.length, 12);
+        for (let c = 0; c < 4; c++) {
+          const tp = scored.filter((p) => p.gt === c && p.label === c).length, union = scored.filter((p) => p.gt === c || p.label === c).length;
+          if (scored.some((p) => p.gt === c)) expect(q.perClassIoU[c]).toBeCloseTo(tp / union, 12);
+          else expect(q.perClassIoU[c] ?? NaN).toBeNaN();
+        }
         // The top share: the n lowest entropies. With ties at the cut the pick is not unique, so check
         // the count of right pixels lies between the fewest and the most any tie-break could give.
         const n = Math.max(1, Math.round(share * scored.length));

@@ -37,9 +37,14 @@ const records = (dir: string): Rec[] =>
 
 describe('semi-supervised training', () => {
   test('all methods together: every loss part is logged after the warm-up, and a resumed run follows the same curve', async () => {
-    const full = await train(tiny('full', { method: 'full' }));
+    const full = await train(tiny('full', { method: 'full', evalEvery: 3 }));
     expect(full!.result.mIoU).toBeGreaterThanOrEqual(0);
     const a = records('full').filter((r) => r.loss !== undefined);
+    // At each evaluation after the warm-up, the teacher's pseudo-labels are scored on unlabeled frames.
+    const scored = a.find((r) => r.step === 3) as unknown as { pseudoMIoU: number; pseudoAccuracy: number; pseudoClassIoU: (number | null)[] };
+    expect(scored.pseudoMIoU).toBeGreaterThanOrEqual(0);
+    expect(scored.pseudoAccuracy).toBeLessThanOrEqual(1);
+    expect(scored.pseudoClassIoU).toHaveLength(VideoDataset.open(data).numClasses);
     expect(a.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(a[1]!.unsup).toBeUndefined(); // step 2 is still the supervised warm-up
     for (const r of a.slice(2)) {
@@ -52,8 +57,8 @@ describe('semi-supervised training', () => {
     expect(Object.keys(semi.tensors)).toContain('teacher.decoder.classifier.weight');
 
     // Interrupted after step 5 (checkpoint at 4, past the warm-up: teacher and queues are saved), resumed.
-    await train(tiny('resumed', { method: 'full' }), { stopAfter: 5 });
-    await train(tiny('resumed', { method: 'full', resume: true }));
+    await train(tiny('resumed', { method: 'full', evalEvery: 3 }), { stopAfter: 5 });
+    await train(tiny('resumed', { method: 'full', evalEvery: 3, resume: true }));
     const b = records('resumed').filter((r) => r.loss !== undefined);
     expect(b.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
     b.forEach((r, i) => expect(r.loss).toBeCloseTo(a[i]!.loss!, 4));

@@ -126,14 +126,16 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], chang
           '',
         ]
       : []),
-    '| method | val mIoU | mVC8 | mVC16 | pseudo-label accuracy (all / top 20%) | minutes per run |',
+    '| method | val mIoU | mVC8 | mVC16 | its pseudo-labels on the unlabeled frames: accuracy (all / top 20%) / mIoU | minutes per run |',
     '|---|---|---|---|---|---|',
   ];
   const acc = (rs: Row[]) => {
     const qs = rs.flatMap((r) => (r.pseudo ? [r.pseudo] : []));
     if (!qs.length) return '—';
     const m = (f: (q: PseudoQuality) => number) => `${((100 * qs.reduce((a, q) => a + f(q), 0)) / qs.length).toFixed(1)}%`;
-    return `${m((q) => q.accuracy)} / ${m((q) => q.byConfidence[0]!.accuracy)}`;
+    const withIoU = qs.filter((q) => q.mIoU !== undefined);
+    const miou = withIoU.length === qs.length ? ` / ${((100 * qs.reduce((a, q) => a + q.mIoU, 0)) / qs.length).toFixed(1)}` : '';
+    return `${m((q) => q.accuracy)} / ${m((q) => q.byConfidence[0]!.accuracy)}${miou}`;
   };
   for (const m of o.methods) {
     const rs = rows.filter((r) => r.method === m);
@@ -174,15 +176,15 @@ async function main(): Promise<void> {
     ds ??= VideoDataset.open(o.data);
     const { unlabeled } = trainingSplit({ ...base, seed }, ds);
     const teacherFile = path.join(warm, 'pseudo-quality.json');
-    if (!existsSync(teacherFile)) writeFileSync(teacherFile, JSON.stringify(await quality(warm, ds, unlabeled), null, 2));
+    if (!existsSync(teacherFile) || JSON.parse(readFileSync(teacherFile, 'utf8')).mIoU === undefined) writeFileSync(teacherFile, JSON.stringify(await quality(warm, ds, unlabeled), null, 2));
     teachers.push(JSON.parse(readFileSync(teacherFile, 'utf8')) as PseudoQuality);
     console.log(`warm-up teacher's pseudo-labels on the unlabeled frames: ${formatQuality(teachers[seed]!)}`);
     for (const method of o.methods) {
       const done = rows.find((r) => r.method === method && r.seed === seed);
       const dir = path.join(o.out, `${method}-s${seed}`);
       if (done) {
-        // Results from before the quality column get it now, while the run's model is still there.
-        if (!done.pseudo && existsSync(path.join(dir, 'model.safetensors'))) {
+        // Results from before the quality column (or its mIoU) get it now, while the run's model is still there.
+        if (done.pseudo?.mIoU === undefined && existsSync(path.join(dir, 'model.safetensors'))) {
           done.pseudo = await quality(dir, ds, unlabeled);
           writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
         }

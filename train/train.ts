@@ -28,11 +28,15 @@ import { classCounts, sqrtInverseWeights } from './class-weights.ts';
 import { DEFAULTS, PRETRAINED, PROFILE_WARMUP, cropSize, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
 import { TRAIN_AUGMENT } from './images.ts';
 import { Progress } from './progress.ts';
+import { formatClassIoU, formatQuality, pseudoLabelQuality } from './pseudo-quality.ts';
 import { pseudoLabelSource, writePseudoLabels } from './pseudo.ts';
 import { writeReport } from './report.ts';
 import { RunDir, claimRunDir, type CheckpointInfo } from './run-state.ts';
 import { SemiStep } from './semi.ts';
 import { MeanTeacher } from './teacher.ts';
+
+/** Unlabeled frames on which a semi-supervised run scores its teacher at each evaluation (--eval-every). */
+const WATCHED = 32;
 
 /**
  * The embedded data set is generated on first use, into a temporary folder renamed when complete. One
@@ -356,6 +360,9 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
     semi.queues?.dispose();
   };
 
+  // Up to WATCHED unlabeled frames with ground truth, spread over the list: the teacher is scored on them at each evaluation.
+  const withMasks = c.batches.unlabeled.filter((r) => c.ds.hasMask(r.video, r.frame));
+  const watched = withMasks.filter((_, i) => i % Math.ceil(withMasks.length / WATCHED) === 0);
   const profiled = c.profile ? profileWindow(o, start) : undefined;
   const t0 = performance.now();
   // The first steps compile the GPU kernels (Mesa caches them on disk, so only a first run waits long).
@@ -414,6 +421,12 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
       record.mIoU = result.mIoU;
       progress.break();
       console.log(`step ${g}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${Math.min(o.evalVideos, c.ds.split('val').length)} videos`);
+      if (teacher && watched.length) {
+        // What the unlabeled losses learn from: the teacher's pseudo-labels against the hidden ground truth.
+        const q = await pseudoLabelQuality(teacher.model, c.ds, watched, 1);
+        Object.assign(record, { pseudoAccuracy: q.accuracy, pseudoMIoU: q.mIoU, pseudoClassIoU: q.perClassIoU.map((v) => (Number.isNaN(v) ? null : v)) });
+        console.log(`step ${g}: teacher's pseudo-labels on ${watched.length} unlabeled frames: ${formatQuality(q)}; per class ${formatClassIoU(q, c.ds.classNames)}`);
+      }
     }
     run.log(record);
     history.push(record);
