@@ -194,9 +194,11 @@ export class Student {
     this.classifier = new Conv(ps, 'decoder.classifier', c.decoderDim, c.numClasses, 1);
     this.repr1 = new Conv(ps, 'repr.0', c.decoderDim, c.decoderDim, 3);
     this.repr2 = new Conv(ps, 'repr.1', c.decoderDim, c.reprDim, 1);
-    // Created last so that the other parameters draw the same initial values either way.
+    // Created last so that the other parameters draw the same initial values either way; zero frame
+    // embedding and an identity block, so that a model given the block after training (--mvc from a
+    // checkpoint without it) starts from the same predictions.
     this.temporal = c.temporal
-      ? { framePos: ps.create('temporal.frame_embed', [MAX_CLIP, c.width], { truncNormal: 0.02 }), block: new Block(ps, 'temporal.block', c.width, c.heads, c.mlpRatio) }
+      ? { framePos: ps.create('temporal.frame_embed', [MAX_CLIP, c.width], { zeros: true }), block: new Block(ps, 'temporal.block', c.width, c.heads, c.mlpRatio, true) }
       : undefined;
   }
 

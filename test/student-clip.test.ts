@@ -31,8 +31,8 @@ const config = (temporal: boolean): StudentConfig => ({
 });
 
 /**
- * Freshly initialised, the model predicts one class everywhere and the temporal block (weights of
- * std 0.02) barely moves anything; noise of std 0.3 on every parameter gives varied predictions and
+ * Freshly initialised, the model predicts one class everywhere and the temporal block is the
+ * identity (zero output projections); noise of std 0.3 on every parameter gives varied predictions and
  * a context effect far above f32 rounding, so the comparisons below can tell frames apart.
  */
 async function shake(model: Student, seed: number): Promise<Student> {
@@ -83,6 +83,17 @@ describe('student clip mode', () => {
     // With clip 1 each frame is its own clip.
     const [sa, sb] = [await logitsPerFrame(temporal, a, 1), await logitsPerFrame(temporal, b, 1)];
     expect(maxDiff(sa[1]!, sb[1]!)).toBe(0);
+  });
+
+  test('a fresh temporal block is the identity: a model given it predicts as the same weights without it', async () => {
+    const withBlock = new Student(config(true), 5); // the block's parameters are created last: the others match
+    const without = await shake(new Student(config(false), 5), 3);
+    for (const [name, t] of without.ps.tensors) E.assignData(withBlock.ps.get(name), await t.data());
+    const a = randomImages(4);
+    const want = await logitsPerFrame(without, a, 1);
+    for (const clip of [1, 2]) (await logitsPerFrame(withBlock, a, clip)).forEach((got, i) => expect(maxDiff(got, want[i]!), `clip ${clip}, frame ${i}`).toBe(0));
+    withBlock.ps.dispose();
+    without.ps.dispose();
   });
 
   test('a non-temporal model ignores clip', async () => {
