@@ -4,7 +4,7 @@
 // GPU time on lavapipe is wall time of the passes, so other processes on the machine inflate it.
 import { initNode } from '../engine/node.ts';
 import {
-  backward, beginProfiledStep, conv2d, device, formatProfile, noGrad, requireGrad, scheduler, startProfiling, stopProfiling, tensor, tidy,
+  backward, beginProfiledStep, conv2d, device, formatProfile, noGrad, requireGrad, flush, startProfiling, stopProfiling, tensor, tidy,
 } from '../engine/index.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
@@ -35,7 +35,7 @@ async function time(fn: () => void): Promise<[number, number]> {
   beginProfiledStep();
   const t0 = performance.now();
   fn();
-  scheduler.flush();
+  flush();
   await device().gpu.queue.onSubmittedWorkDone();
   const wall = performance.now() - t0;
   const p = await stopProfiling();

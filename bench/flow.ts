@@ -1,13 +1,13 @@
 // Farneback on a 640×480 pair, the engine (eval/flow.ts) beside OpenCV's own implementation (opencv.js,
 // WebAssembly, single-threaded) in the same process; part of `npm run bench` (bench/run.ts).
 //
-// The pair is a textured frame and its copy translated by (2.3, −1.4) px (test/reference/flow.ts);
+// The pair is a textured frame and its copy translated by (2.3, −1.4) px (bench/opencv-flow.ts);
 // both run with OpenCV's defaults. Each side gets one warm-up run (pipeline compilation, WebAssembly
 // start-up), then RUNS timed runs, alternating; the engine's time includes reading the flow back, as
 // OpenCV's result is on the CPU. Also returns the mean end-point difference between the two flows.
 import { tensor } from '../engine/index.ts';
 import { FARNEBACK_DEFAULTS, farneback } from '../eval/flow.ts';
-import { cvFarneback, meanEpe, motionPair, openCV } from '../test/reference/flow.ts';
+import { cvFarneback, meanEpe, motionPair, openCV } from './opencv-flow.ts';
 
 export const [W, H] = [640, 480];
 const RUNS = 5;

@@ -13,8 +13,7 @@
 // memory operand + vaddps, 24 accumulators) runs at 26-34 GFLOP/s per core in a loop, and at
 // 10 GFLOP/s per core as ~110 KB of straight-line code (README, "Why the speed targets are not met").
 import { initNode } from '../engine/node.ts';
-import { describeDevice, device, scheduler, tensor, type Tensor } from '../engine/index.ts';
-import { dispatch, kernel } from '../engine/kernel.ts';
+import { describeDevice, device, dispatch, kernel, flush, tensor, type Tensor } from '../engine/index.ts';
 
 const BN = 24;
 const WG = 128;
@@ -63,7 +62,7 @@ async function gflops(KC: number, fromStorage: boolean, allStores: boolean): Pro
   const run = async (n: number) => {
     const t0 = performance.now();
     for (let i = 0; i < n; i++) dispatch(k, [x, y, o], { J, never: 0 }, [1, groups, 1], 'ceiling');
-    scheduler.flush();
+    flush();
     await device().gpu.queue.onSubmittedWorkDone();
     return (performance.now() - t0) / n;
   };

@@ -14,7 +14,7 @@
 //   wall-clock figures when other processes load the machine, so compare variants by it.
 import { readdirSync, readFileSync } from 'node:fs';
 import { initNode } from '../engine/node.ts';
-import { device, describeDevice, matmul, scheduler, setMatmulVariant, tensor, tidy, type MatmulVariant } from '../engine/index.ts';
+import { device, describeDevice, matmul, flush, setMatmulVariant, tensor, tidy, type MatmulVariant } from '../engine/index.ts';
 
 const n = Number(process.argv[2] ?? 1024);
 const rounds = Number(process.argv[3] ?? 5);
@@ -51,7 +51,7 @@ async function batch(count: number, transA: boolean, transB: boolean, nap = 0): 
   const c0 = workerCpuMs();
   const t0 = performance.now();
   for (let i = 0; i < count; i++) tidy(() => void matmul(a, b, { transA, transB }));
-  scheduler.flush();
+  flush();
   if (nap) await sleep(nap);
   await device().gpu.queue.onSubmittedWorkDone();
   return [(performance.now() - t0) / count, (workerCpuMs() - c0) / count];

@@ -3,8 +3,8 @@ export { initDevice, device, describeDevice, setGPU, type Device, type DeviceInf
 export { Tensor, tensor, tidy, keep, assignData, sizeOf, shapeStr, sameShape, type Shape } from './tensor.ts';
 export type { DType } from './dtype.ts';
 export { backward, noGrad, detach, record, requireGrad, zeroGrad, isGradEnabled } from './autograd.ts';
-export { memoryStats, pool, resetPeak } from './memory.ts';
-export { sync, scheduler } from './scheduler.ts';
+export { memoryStats, resetPeak } from './memory.ts';
+export { sync, flush } from './scheduler.ts';
 export * from './ops/creation.ts';
 export * from './ops/elementwise.ts';
 export * from './ops/reduce.ts';
@@ -21,5 +21,6 @@ export * from './safetensors.ts';
 export { matchByName, problemsError, type MatchOptions, type Shaped } from './named.ts';
 export { checkFinite } from './debug.ts';
 export { startProfiling, beginProfiledStep, endProfiledStep, stopProfiling, formatProfile, profileSummary, type Profile, type KernelStats } from './profiler.ts';
-export { compiledSoFar, largestBinding } from './kernel.ts';
+// Writing kernels of one's own (eval/flow.ts does): compile WGSL with defines, dispatch it on tensors.
+export { compiledSoFar, largestBinding, kernel, dispatch, grid1d, type Kernel } from './kernel.ts';
 export * from './ops/gather.ts';

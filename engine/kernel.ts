@@ -80,7 +80,7 @@ function memberOf(m: any): Member {
 }
 
 /** Fill `{{KEY}}` placeholders. Every placeholder must be given, every given key must be used. */
-export function fill(name: string, source: string, defines: Record<string, string | number>): string {
+export function fillPlaceholders(name: string, source: string, defines: Record<string, string | number>): string {
   const used = new Set<string>();
   const code = source.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
     if (!(k in defines)) throw new Error(`kernel ${name}: placeholder {{${k}}} has no value`);
@@ -93,7 +93,7 @@ export function fill(name: string, source: string, defines: Record<string, strin
 
 /** Compile (once, cached by final text) the kernel `name` from WGSL `source` with placeholders filled. */
 export function kernel(name: string, source: string, defines: Record<string, string | number> = {}): Kernel {
-  const code = fill(name, source, defines);
+  const code = fillPlaceholders(name, source, defines);
   const hit = cache.get(code);
   if (hit) return hit;
   const t0 = performance.now();

@@ -17,7 +17,6 @@
 
 import { device } from './device.ts';
 import { pool } from './memory.ts';
-import { scheduler } from './scheduler.ts'; // a cycle (scheduler reports here), used only at run time
 
 const QUERIES = 4096; // timestamps per query set (WebGPU's maximum): 2 per dispatch
 
@@ -92,6 +91,11 @@ interface Held {
 const zeroCounts = (): Counts => ({ dispatches: 0, submits: 0, readbacks: 0, readbackBytes: 0, uploads: 0, uploadBytes: 0, bytesBound: 0, bindGroupsMade: 0 });
 
 class Profiler {
+  /**
+   * Submits the work recorded so far: the scheduler plugs itself in here (the scheduler reports to the
+   * profiler; the profiler needs from it only this, so neither module imports the other both ways).
+   */
+  flush: () => void = () => {};
   /** Inside a profiled step: the scheduler reports to us. */
   enabled = false;
   /** Inside a profiled step in per-dispatch mode. */
@@ -224,7 +228,7 @@ class Profiler {
 
   beginStep(): void {
     if (!this.tracking) throw new Error('beginProfiledStep: call startProfiling() first');
-    scheduler.flush(); // earlier work is not part of the step
+    this.flush(); // earlier work is not part of the step
     this.enabled = true;
     this.serial = this.mode === 'per-dispatch';
     this.stepStart = performance.now();
@@ -232,7 +236,7 @@ class Profiler {
 
   async endStep(): Promise<void> {
     if (!this.enabled) throw new Error('endProfiledStep without beginProfiledStep');
-    scheduler.flush();
+    this.flush();
     await this.drain();
     this.wallMs += performance.now() - this.stepStart;
     this.steps++;

@@ -27,8 +27,7 @@ import windowWgsl from '../shaders/farneback_window.wgsl?raw';
 import warpBilinearWgsl from '../shaders/warp_bilinear.wgsl?raw';
 import warpNearestWgsl from '../shaders/warp_nearest.wgsl?raw';
 import type { Frame } from '../dataset/image.ts';
-import { Tensor, affine, permute, resizeBilinear, shapeStr, tensor, tidy, zeros } from '../engine/index.ts';
-import { dispatch, grid1d, kernel } from '../engine/kernel.ts';
+import { Tensor, affine, dispatch, grid1d, kernel, permute, resizeBilinear, shapeStr, tensor, tidy, zeros } from '../engine/index.ts';
 
 /** Farneback's parameters, named as OpenCV's (calcOpticalFlowFarneback / FarnebackOpticalFlow). */
 export interface FarnebackOptions {

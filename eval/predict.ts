@@ -17,7 +17,7 @@
 import { add, concat, div, noGrad, pad, resizeArgmax, resizeBilinear, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import type { Student, StudentConfig } from '../models/student.ts';
-import { frameTensor } from '../train/images.ts';
+import { frameTensor } from '../models/input.ts';
 
 export type InferMode = 'whole' | 'slide';
 export const INFER_MODES: readonly InferMode[] = ['whole', 'slide'];

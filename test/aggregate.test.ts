@@ -20,7 +20,8 @@ import { evaluate, parseEvalArgs } from '../eval/evaluate.ts';
 import { SegMetrics } from '../eval/metrics.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';
 import { nd } from './reference/nd.ts';
-import { cvFarneback, cvGray, openCV, warpNearestRef } from './reference/flow.ts';
+import { cvFarneback, cvGray, openCV } from '../bench/opencv-flow.ts';
+import { warpNearestRef } from './reference/flow.ts';
 import { ssimRef } from './reference/ssim.ts';
 import { gpu } from './setup.ts';
 

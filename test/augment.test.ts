@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import { makeRng } from '../dataset/rng.ts';
-import { MEAN, STD, augment, colourMap, frameTensor, gaussianBlur, labelTensor, normalisedColourMap, photometric, type Jitter } from '../train/images.ts';
+import { MEAN, STD, frameTensor } from '../models/input.ts';
+import { augment, colourMap, gaussianBlur, labelTensor, normalisedColourMap, photometric, type Jitter } from '../train/images.ts';
 import { close } from './gradcheck.ts';
 import { gpu } from './setup.ts';
 

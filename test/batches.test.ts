@@ -12,7 +12,8 @@ import { makeRng } from '../dataset/rng.ts';
 import { labeledEvery } from '../dataset/splits.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { Batches } from '../train/batches.ts';
-import { TRAIN_AUGMENT, augment, frameTensor, labelTensor } from '../train/images.ts';
+import { frameTensor } from '../models/input.ts';
+import { TRAIN_AUGMENT, augment, labelTensor } from '../train/images.ts';
 import { gpu } from './setup.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'vss-batches-'));

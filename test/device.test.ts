@@ -4,6 +4,7 @@ import { initDevice, setGPU } from '../engine/device.ts';
 import * as E from '../engine/index.ts';
 import { bindGroupStats, dispatch, kernel } from '../engine/kernel.ts';
 import { initNode } from '../engine/node.ts';
+import { scheduler } from '../engine/scheduler.ts';
 
 describe('device', () => {
   // Runs first, before any real device exists in this process (vitest runs each file in its own fork).
@@ -73,7 +74,7 @@ describe('device', () => {
     const timed = async (ms: number) => {
       const t0 = performance.now();
       const work = new Promise((r) => setTimeout(r, ms));
-      await E.scheduler.wait(5000, () => work);
+      await scheduler.wait(5000, () => work);
       return performance.now() - t0;
     };
     for (let i = 0; i < 3; i++) await timed(20);

@@ -7,7 +7,7 @@ import type { Frame } from '../dataset/image.ts';
 import { parseEvalArgs } from '../eval/evaluate.ts';
 import { explainLimits, framesPerPass, inputSize, predictFrames, scoresAt, windowStarts } from '../eval/predict.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';
-import { frameTensor } from '../train/images.ts';
+import { frameTensor } from '../models/input.ts';
 import { close } from './gradcheck.ts';
 import { gpu } from './setup.ts';
 

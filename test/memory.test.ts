@@ -4,7 +4,7 @@
 // The step also clips gradients and updates an EMA teacher, so those are covered too.
 import { beforeAll, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
-import { bufferId } from '../engine/memory.ts';
+import { bufferId, pool } from '../engine/memory.ts';
 import { makeRng } from '../dataset/rng.ts';
 import { gpu } from './setup.ts';
 
@@ -79,12 +79,12 @@ test('500 AdamW steps of an MLP: live buffers and pooled bytes are flat, the los
 
 test('the pool hands out the free buffer of lowest id, whatever order buffers were released in', () => {
   const bytes = 3_333_333; // a size class no other test allocates
-  let bufs = [0, 1, 2, 3].map(() => E.pool.acquire(bytes, 'test'));
+  let bufs = [0, 1, 2, 3].map(() => pool.acquire(bytes, 'test'));
   const sorted = bufs.map(bufferId).sort((a, b) => a - b);
   for (const order of [[0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]]) {
-    for (const j of order) E.pool.release(bufs[j]!);
-    bufs = [0, 1, 2, 3].map(() => E.pool.acquire(bytes, 'test'));
+    for (const j of order) pool.release(bufs[j]!);
+    bufs = [0, 1, 2, 3].map(() => pool.acquire(bytes, 'test'));
     expect(bufs.map(bufferId)).toEqual(sorted);
   }
-  for (const b of bufs) E.pool.release(b);
+  for (const b of bufs) pool.release(b);
 });

@@ -9,10 +9,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeSynth } from '../dataset/synth-write.ts';
 import {
-  add, assignData, beginProfiledStep, device, endProfiledStep, matmul, relu, scheduler, setMatmulVariant, startProfiling, stopProfiling, tensor, tidy,
+  add, assignData, beginProfiledStep, device, endProfiledStep, matmul, relu, setMatmulVariant, startProfiling, stopProfiling, tensor, tidy,
   type Profile, type Tensor,
 } from '../engine/index.ts';
 import { profiler } from '../engine/profiler.ts';
+import { scheduler } from '../engine/scheduler.ts';
 import { DEFAULTS, PROFILE_STEPS, parseArgs } from '../train/config.ts';
 import { TINY_MODEL } from './fixtures.ts';
 import { gpu } from './setup.ts';

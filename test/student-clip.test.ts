@@ -9,7 +9,7 @@ import { makeRng } from '../dataset/rng.ts';
 import { classIdsAt, predictFrames, scoresAt } from '../eval/predict.ts';
 import { studentFromCheckpoint, studentMetadata } from '../models/checkpoint.ts';
 import { Student, type StudentConfig } from '../models/student.ts';
-import { frameTensor } from '../train/images.ts';
+import { frameTensor } from '../models/input.ts';
 import { gpu } from './setup.ts';
 
 beforeAll(gpu);

@@ -13,7 +13,8 @@ import type { LabelMap } from '../dataset/labels.ts';
 import type { Sample, VideoDataset } from '../dataset/reader.ts';
 import { makeRng, type Rng } from '../dataset/rng.ts';
 import type { FrameRef, VideoFrames } from '../dataset/splits.ts';
-import { augment, frameTensor, labelTensor, stackBatch, type AugmentOptions } from './images.ts';
+import { frameTensor } from '../models/input.ts';
+import { augment, labelTensor, stackBatch, type AugmentOptions } from './images.ts';
 
 export interface LabeledBatch {
   images: Tensor;

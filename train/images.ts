@@ -1,24 +1,9 @@
-// From decoded frames to GPU tensors, and the augmentations, all on the engine.
-//
-// Frames are normalised with ImageNet's mean and std (the convention of the field's backbones), laid
-// out NCHW. Labels are i32 class ids with IGNORE (255) where unlabeled.
+// The training augmentations, on the engine, of frames normalised as the student takes them
+// (models/input.ts). Labels are i32 class ids with IGNORE (255) where unlabeled.
 import { concat, conv2d, flip, noGrad, pad, resizeBilinear, resizeNearest, slice, tensor, tidy, type Tensor } from '../engine/index.ts';
-import type { Frame } from '../dataset/image.ts';
 import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import type { Rng } from '../dataset/rng.ts';
-
-export const MEAN = [0.485, 0.456, 0.406];
-export const STD = [0.229, 0.224, 0.225];
-
-/** One frame → normalised [1, 3, H, W]. */
-export function frameTensor(f: Frame): Tensor {
-  const n = f.width * f.height;
-  const out = new Float32Array(3 * n);
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) out[c * n + i] = (f.rgb[i * 3 + c]! / 255 - MEAN[c]!) / STD[c]!;
-  }
-  return tensor(out, [1, 3, f.height, f.width]);
-}
+import { MEAN, STD } from '../models/input.ts';
 
 /** One label map → [1, 1, H, W] i32 (the channel axis lets the NCHW resize ops take it). */
 export function labelTensor(l: LabelMap): Tensor {

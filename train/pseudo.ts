@@ -13,7 +13,7 @@ import type { FrameRef } from '../dataset/splits.ts';
 import { framesPerPass } from '../eval/predict.ts';
 import { meanProbabilities, ttaViews } from '../eval/tta.ts';
 import type { Student } from '../models/student.ts';
-import { frameTensor } from './images.ts';
+import { frameTensor } from '../models/input.ts';
 
 export const PSEUDO_SCALES = [0.75, 1, 1.25];
 

@@ -19,6 +19,8 @@ import {
   concat,
   crossEntropy,
   detach,
+  gatherDot,
+  gatherRows,
   l2Normalize,
   matmul,
   mul,
@@ -28,7 +30,6 @@ import {
   tidy,
   zeros,
 } from '../engine/index.ts';
-import { gatherDot, gatherRows } from '../engine/ops/gather.ts';
 import { IGNORE } from '../dataset/labels.ts';
 import type { Rng } from '../dataset/rng.ts';
 import type { ClassQueues } from './queue.ts';
