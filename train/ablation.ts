@@ -192,7 +192,10 @@ async function main(): Promise<void> {
       }
       console.log(`\n=== seed ${seed}: ${LABEL[method]}, ${o.steps} steps from the warm-up ===`);
       const t0 = performance.now();
-      const r = await train({ ...base, seed, method, steps: o.steps, warmup: 0, supSteps: 0, init: path.join(warm, 'model.safetensors'), out: dir });
+      // Four evaluations along the way: the val curve, and for the semi-supervised methods the teacher's
+      // pseudo-labels on unlabeled frames (metrics.jsonl: pseudoMIoU, pseudoClassIoU).
+      const evalEvery = Math.max(1, Math.floor(o.steps / 4));
+      const r = await train({ ...base, seed, method, steps: o.steps, warmup: 0, supSteps: 0, evalEvery, init: path.join(warm, 'model.safetensors'), out: dir });
       const minutes = (performance.now() - t0) / 60000;
       rows.push({ method, seed, mIoU: r!.result.mIoU, mVC8: r!.result.mVC8, mVC16: r!.result.mVC16, minutes, pseudo: await quality(dir, ds, unlabeled) });
       writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
