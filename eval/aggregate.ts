@@ -1,4 +1,4 @@
-// Model aggregation by optical flow and SSIM (MVC §2.3, METHODS.md §6): with no labels at test time,
+// Model aggregation by optical flow and SSIM (MVC §2.3, docs/METHODS.md §6): with no labels at test time,
 // pick per video the model whose segmentation moves with the video.
 //
 // For each pair of consecutive frames (t, t+1), the Farneback flow from t+1 back to t

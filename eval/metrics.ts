@@ -1,4 +1,4 @@
-// Segmentation metrics as the VSPW devkit computes them (METHODS.md §8): mIoU from a confusion matrix,
+// Segmentation metrics as the VSPW devkit computes them (docs/METHODS.md §8): mIoU from a confusion matrix,
 // and video consistency VC_n (mVC8, mVC16).
 //
 // mIoU. The confusion matrix counts (ground truth, prediction) pairs over pixels whose ground truth is

@@ -1,5 +1,5 @@
 // SSIM (Wang et al. 2004) on the engine, as scikit-image's structural_similarity with
-// gaussian_weights=True, sigma=1.5, use_sample_covariance=False and data_range=L (METHODS.md §6):
+// gaussian_weights=True, sigma=1.5, use_sample_covariance=False and data_range=L (docs/METHODS.md §6):
 // an 11×11 Gaussian window (σ = 1.5, truncated at 3.5σ → radius 5), population (co)variances,
 // C1 = (0.01L)², C2 = (0.03L)²; for [C, H, W] inputs the mean is over channels (and pixels).
 //

@@ -1,4 +1,4 @@
-// Test-time augmentation (MVC §2.4, METHODS.md §5): each frame is predicted at several scales
+// Test-time augmentation (MVC §2.4, docs/METHODS.md §5): each frame is predicted at several scales
 // ({0.9, 1.0, 1.1, 1.2} by default), each also horizontally flipped, and the views are merged.
 //
 // A view runs the model on the (flipped) input at scale × the training scale (predict.ts scoresAt:

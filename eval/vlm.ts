@@ -1,4 +1,4 @@
-// Multimodal class correction (MVC post-processing, METHODS.md §7): a vision-language model settles
+// Multimodal class correction (MVC post-processing, docs/METHODS.md §7): a vision-language model settles
 // which of a group of confusable stuff classes (say grass / field / ground) a video's region really is,
 // and every pixel the segmenter gave to any class of the group is relabelled to the VLM's answer, in
 // every frame of the video, so the video stays consistent.

@@ -61,3 +61,17 @@ test('the rules name the back-edges this layout once had', () => {
   expect(problem('engine/profiler.ts', 'engine/scheduler.ts')).toBeUndefined();
   expect(problem('bench/web.ts', 'web/server.ts')).toBeUndefined();
 });
+
+test('every section of docs/METHODS.md that the code cites exists', () => {
+  const headings = new Set([...readFileSync(path.join(root, 'docs/METHODS.md'), 'utf8').matchAll(/^## (\d+)\. /gm)].map((m) => Number(m[1])));
+  const cited: string[] = [];
+  for (const dir of CHAIN) {
+    for (const file of sources(dir)) {
+      for (const m of readFileSync(path.join(root, file), 'utf8').matchAll(/docs\/METHODS\.md §(\d+)(?:-(\d+))?/g)) {
+        for (let n = Number(m[1]); n <= Number(m[2] ?? m[1]); n++) cited.push(`${file} §${n}`);
+      }
+    }
+  }
+  expect(cited.length).toBeGreaterThan(10);
+  expect(cited.filter((c) => !headings.has(Number(c.split('§')[1])))).toEqual([]);
+});

@@ -129,7 +129,7 @@ export class Batches {
 
   /**
    * Another frame of r's video, any of them (r itself in a one-frame video): IFR pairs a frame with a
-   * random other frame of its clip (METHODS.md §2), so the pair may be far apart, which is IFR's point
+   * random other frame of its clip (docs/METHODS.md §2), so the pair may be far apart, which is IFR's point
    * against fitting one video's appearance; neighbours alone would be near-duplicates.
    */
   private partner(r: FrameRef, rng: Rng): FrameRef {

@@ -40,7 +40,7 @@ export interface TrainOptions {
   /** Online hard example mining in the supervised cross-entropy (train/ohem.ts). */
   ohem: boolean;
 
-  // ---- semi-supervised training (METHODS.md §1-4); train/semi.ts ----
+  // ---- semi-supervised training (docs/METHODS.md §1-4); train/semi.ts ----
   /** A preset: 'sup' (labels only), one method, or 'full' (all of them). The switches below add to it. */
   method: Method;
   u2pl: boolean;
@@ -192,7 +192,7 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
   --ohem, --no-ohem     online hard example mining (on by default): the supervised loss counts only pixels whose
                         probability of their label is below 0.7, and at least the hardest 10% (mmsegmentation's OHEM)
 
-Semi-supervised training (METHODS.md; the switches compose with any --method):
+Semi-supervised training (docs/METHODS.md; the switches compose with any --method):
   --method NAME         sup (labels only, default) | u2pl | mvc | ifr | full (all three)
   --u2pl                unreliable pseudo-labels: reliable-pixel CE + contrastive loss with per-class queues
   --mvc                 masked video consistency on clips (the student gets a temporal attention block;

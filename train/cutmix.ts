@@ -1,4 +1,4 @@
-// CutMix of an unlabeled batch, as U2PL mixes the strong view (METHODS.md §1; U2PL's
+// CutMix of an unlabeled batch, as U2PL mixes the strong view (docs/METHODS.md §1; U2PL's
 // generate_unsup_data in cutmix mode): image i takes a rectangle of about half its area from image
 // (i + 1) mod B. The same boxes are applied to the GPU images and to every per-pixel CPU array that
 // goes with them (pseudo-labels, entropies, confidences), so they stay aligned.

@@ -1,4 +1,4 @@
-// Inter-frame feature reconstruction (IFR, CVPR 2022; METHODS.md §2), as jfzhuang/IFR's
+// Inter-frame feature reconstruction (IFR, CVPR 2022; docs/METHODS.md §2), as jfzhuang/IFR's
 // mmseg/models/segmentors/ifr.py does it for one pair (target frame t, reference frame r):
 //   P[k] = mean of r's decoder features over the pixels where r's own argmax is k;
 //   f'   = softmax_k(cos(f, P[k]) / 0.5) · P   for every pixel feature f of t (P unnormalised here);

@@ -1,4 +1,4 @@
-// Pseudo-label ensembling for retraining (METHODS.md §4, the PVUW 2024 winner's last stage): the
+// Pseudo-label ensembling for retraining (docs/METHODS.md §4, the PVUW 2024 winner's last stage): the
 // teacher and the student, each at several scales and flipped, vote by averaging class probabilities
 // for every unlabeled training frame; pixels whose ensembled confidence is below a threshold stay
 // unlabeled. The masks are written as class-id PNGs (IGNORE = 255) into a folder that appears only

@@ -1,4 +1,4 @@
-// Per-class FIFO memory queues of teacher features for U2PL's contrastive loss (METHODS.md §1).
+// Per-class FIFO memory queues of teacher features for U2PL's contrastive loss (docs/METHODS.md §1).
 //
 // Each class c holds one GPU tensor [length, dim], newest rows first, at most size(c) rows: a push
 // builds the new queue as concat([keys, old]) cut to size(c), the same order as U2PL's

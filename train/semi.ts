@@ -1,4 +1,4 @@
-// One training step's losses, supervised and semi-supervised (METHODS.md §1-3), composed:
+// One training step's losses, supervised and semi-supervised (docs/METHODS.md §1-3), composed:
 //
 //   L = CE(labeled) + λu·CE(reliable pseudo-labels) + λc·contrast      (U2PL, --u2pl)
 //       + w·q·CE(student(masked clip), teacher(clip))                  (MVC,  --mvc)

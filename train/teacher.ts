@@ -1,4 +1,4 @@
-// The mean teacher (METHODS.md §1): a second student whose weights are an exponential moving average
+// The mean teacher (docs/METHODS.md §1): a second student whose weights are an exponential moving average
 // of the trained student's, m = min(1 − 1/(t + 1), max) at t steps since semi-supervised training
 // began. At t = 0 the momentum is 0, so the teacher starts as an exact copy of the student. It never
 // receives gradients: its forward passes run under noGrad, and only its parameters (not optimiser

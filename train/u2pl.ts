@@ -1,4 +1,4 @@
-// U2PL (METHODS.md §1): unreliable pseudo-labels and the pixel contrastive loss with per-class memory
+// U2PL (docs/METHODS.md §1): unreliable pseudo-labels and the pixel contrastive loss with per-class memory
 // queues of negatives.
 //
 // The selection work is done on the CPU with plain typed arrays and per-pixel loops: pseudo-labels,
