@@ -142,7 +142,11 @@ export function kernel(name: string, source: string, defines: Record<string, str
   return k;
 }
 
-/** Workgroup counts for `threads` invocations of a 1-D kernel of `wg` lanes, folded into 2-D past the 65535 limit. */
+/**
+ * Workgroup counts for `threads` invocations of a 1-D kernel of `wg` lanes, folded into 2-D past the
+ * 65535 limit. A 1-D shader declares `const WG = …u;`, `@workgroup_size(WG)` and finds its flat index as
+ * `gid.x + gid.y * nwg.x * WG`; dispatch() given a thread count calls this with the reflected WG.
+ */
 export function grid1d(threads: number, wg: number): [number, number, number] {
   const groups = Math.max(1, Math.ceil(threads / wg));
   if (groups <= 65535) return [groups, 1, 1];
@@ -188,15 +192,24 @@ export function largestBinding(reset = false): { bytes: number; what: string } {
   return out;
 }
 
+/**
+ * Run kernel `k` over `tensors` (its storage bindings, in binding order) with uniform `params`. `grid`
+ * is the workgroup counts [x, y, z], or for a 1-D kernel the number of threads, from which the counts
+ * follow by the kernel's own workgroup size (grid1d).
+ */
 export function dispatch(
   k: Kernel,
   tensors: readonly Bindable[],
   params: Record<string, number | readonly number[]> | undefined,
-  workgroups: [number, number, number],
+  grid: [number, number, number] | number,
   label: string,
 ): void {
   const d = device();
   d.checkAlive(label);
+  if (typeof grid === 'number' && (k.workgroupSize[1] !== 1 || k.workgroupSize[2] !== 1)) {
+    throw new Error(`${label}: kernel ${k.name} has a ${k.workgroupSize.join('×')} workgroup; give workgroup counts, not a thread count`);
+  }
+  const workgroups = typeof grid === 'number' ? grid1d(grid, k.workgroupSize[0]) : grid;
   if (tensors.length !== k.storage.length) {
     throw new Error(`${label}: kernel ${k.name} binds ${k.storage.length} storage buffers (${k.storage.map((s) => s.name).join(', ')}), got ${tensors.length}`);
   }

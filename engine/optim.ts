@@ -18,7 +18,7 @@ import clipSumsqWgsl from '../shaders/clip_sumsq.wgsl?raw';
 import emaWgsl from '../shaders/ema.wgsl?raw';
 import sgdWgsl from '../shaders/sgd.wgsl?raw';
 import { zeroGrad } from './autograd.ts';
-import { dispatch, grid1d, kernel } from './kernel.ts';
+import { dispatch, kernel } from './kernel.ts';
 import { matchByName, problemsError } from './named.ts';
 import { fill, zerosLike } from './ops/creation.ts';
 import { scheduler } from './scheduler.ts';
@@ -122,7 +122,7 @@ export class SGD {
       const g = gradOf('SGD.step', p, i);
       if (!g) return;
       const ts = withM ? [p, g, this.buffers[i]!] : [p, g];
-      dispatch(k, ts, { n: p.size, ...u }, grid1d(p.size, 256), `SGD.step parameter ${i} ${shapeStr(p.shape)}`);
+      dispatch(k, ts, { n: p.size, ...u }, p.size, `SGD.step parameter ${i} ${shapeStr(p.shape)}`);
     });
   }
 
@@ -238,7 +238,7 @@ export class AdamW {
         stepSize: this.lr / (1 - b1 ** t),
         bc2Sqrt: Math.sqrt(1 - b2 ** t),
       };
-      dispatch(k, [p, g, this.m[i]!, this.v[i]!], u, grid1d(p.size, 256), `AdamW.step parameter ${i} ${shapeStr(p.shape)}`);
+      dispatch(k, [p, g, this.m[i]!, this.v[i]!], u, p.size, `AdamW.step parameter ${i} ${shapeStr(p.shape)}`);
     });
   }
 
@@ -306,7 +306,7 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor
   const ksum = kernel('clip_sumsq', clipSumsqWgsl);
   let offset = 0;
   grads.forEach((g, j) => {
-    dispatch(ksum, [g, partial], { n: g.size, threads: threads[j]!, offset }, grid1d(threads[j]!, 64), `clipGradNorm gradient ${shapeStr(g.shape)}`);
+    dispatch(ksum, [g, partial], { n: g.size, threads: threads[j]!, offset }, threads[j]!, `clipGradNorm gradient ${shapeStr(g.shape)}`);
     offset += threads[j]!;
   });
   dispatch(kernel('clip_norm', clipNormWgsl), [partial, norm, scale], { count, maxNorm }, [1, 1, 1], `clipGradNorm over ${grads.length} gradients`);
@@ -317,7 +317,7 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): Tensor
   for (const g of grads) {
     if (seen.has(g.buffer())) continue;
     seen.add(g.buffer());
-    dispatch(kscale, [g, scale], { n: g.size }, grid1d(g.size, 256), `clipGradNorm scaling ${shapeStr(g.shape)}`);
+    dispatch(kscale, [g, scale], { n: g.size }, g.size, `clipGradNorm scaling ${shapeStr(g.shape)}`);
   }
   // Safe to release at once: a later reuse of these buffers is queued after the kernels above.
   partial.dispose();
@@ -355,7 +355,7 @@ export class EMA {
     checkRange('EMA.update', 'momentum', momentum, 0, 1);
     const k = kernel('ema', emaWgsl);
     this.target.forEach((t, i) => {
-      dispatch(k, [t, this.source[i]!], { n: t.size, m: momentum, c: 1 - momentum }, grid1d(t.size, 256), `EMA.update pair ${i} ${shapeStr(t.shape)}`);
+      dispatch(k, [t, this.source[i]!], { n: t.size, m: momentum, c: 1 - momentum }, t.size, `EMA.update pair ${i} ${shapeStr(t.shape)}`);
     });
   }
 }

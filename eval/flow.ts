@@ -27,7 +27,7 @@ import windowWgsl from '../shaders/farneback_window.wgsl?raw';
 import warpBilinearWgsl from '../shaders/warp_bilinear.wgsl?raw';
 import warpNearestWgsl from '../shaders/warp_nearest.wgsl?raw';
 import type { Frame } from '../dataset/image.ts';
-import { Tensor, affine, dispatch, grid1d, kernel, permute, resizeBilinear, shapeStr, tensor, tidy, zeros } from '../engine/index.ts';
+import { Tensor, affine, dispatch, kernel, permute, resizeBilinear, shapeStr, tensor, tidy, zeros } from '../engine/index.ts';
 
 /** Farneback's parameters, named as OpenCV's (calcOpticalFlowFarneback / FarnebackOpticalFlow). */
 export interface FarnebackOptions {
@@ -104,8 +104,8 @@ function gaussianBlur(img: Tensor, taps: Tensor): Tensor {
   const what = `farneback pyramid blur ${shapeStr(img.shape)}`;
   const tmp = Tensor.empty([h, w], 'f32', 'farneback');
   const out = Tensor.empty([h, w], 'f32', 'farneback');
-  dispatch(k, [img, taps, tmp], { h, w, half: taps.size - 1, axis: 1 }, grid1d(h * w, 256), what);
-  dispatch(k, [tmp, taps, out], { h, w, half: taps.size - 1, axis: 0 }, grid1d(h * w, 256), what);
+  dispatch(k, [img, taps, tmp], { h, w, half: taps.size - 1, axis: 1 }, h * w, what);
+  dispatch(k, [tmp, taps, out], { h, w, half: taps.size - 1, axis: 0 }, h * w, what);
   tmp.dispose();
   return out;
 }
@@ -157,8 +157,8 @@ export function polyExpansion(img: Tensor, n: number, sigma: number): Tensor {
   const moments = Tensor.empty([3, h, w], 'f32', 'polyExpansion');
   const out = Tensor.empty([5, h, w], 'f32', 'polyExpansion');
   const u = { h, w, n, g: a.g, xg: a.xg, xxg: a.xxg };
-  dispatch(kernel('farneback_poly_v', polyVWgsl), [img, moments], u, grid1d(h * w, 256), what);
-  dispatch(kernel('farneback_poly_h', polyHWgsl), [moments, out], { ...u, ig: a.ig }, grid1d(h * w, 256), what);
+  dispatch(kernel('farneback_poly_v', polyVWgsl), [img, moments], u, h * w, what);
+  dispatch(kernel('farneback_poly_h', polyHWgsl), [moments, out], { ...u, ig: a.ig }, h * w, what);
   moments.dispose();
   return out;
 }
@@ -216,14 +216,14 @@ export function farneback(prev: Tensor, next: Tensor, opts: FarnebackOptions = {
       const mat = Tensor.empty([5, lh, lw], 'f32', 'farneback');
       const vert = Tensor.empty([5, lh, lw], 'f32', 'farneback');
       const what = `farneback level ${k} [${lh},${lw}]`;
-      const grid = grid1d(lh * lw, 256);
-      dispatch(kernel('farneback_matrices', matricesWgsl, { MATRICES: matricesFnWgsl }), [r0, r1, f, mat], { h: lh, w: lw }, grid, what);
+      const pixels = lh * lw;
+      dispatch(kernel('farneback_matrices', matricesWgsl, { MATRICES: matricesFnWgsl }), [r0, r1, f, mat], { h: lh, w: lw }, pixels, what);
       const windowKernel = kernel('farneback_window', windowWgsl);
       const update = kernel('farneback_update', updateWgsl, { MATRICES: matricesFnWgsl });
       for (let it = 0; it < o.iterations; it++) {
-        dispatch(windowKernel, [mat, window, vert], { h: lh, w: lw, half: m }, grid, what);
+        dispatch(windowKernel, [mat, window, vert], { h: lh, w: lw, half: m }, pixels, what);
         const u = { h: lh, w: lw, half: m, update: it < o.iterations - 1 ? 1 : 0 };
-        dispatch(update, [vert, window, r0, r1, f, mat], u, grid, what);
+        dispatch(update, [vert, window, r0, r1, f, mat], u, pixels, what);
       }
       return f;
     });
@@ -269,7 +269,7 @@ export function warpImage(img: Tensor, flow: Tensor, fill?: number): Tensor {
   const [h, w] = checkWarp('warpImage', img, flow, [3, 4], 'f32');
   const out = Tensor.empty(img.shape, 'f32', 'warpImage');
   const u = { total: img.size, h, w, mode: fill === undefined ? 0 : 1, fill: fill ?? 0 };
-  dispatch(kernel('warp_bilinear', warpBilinearWgsl), [img, flow, out], u, grid1d(img.size, 256), `warpImage ${shapeStr(img.shape)}`);
+  dispatch(kernel('warp_bilinear', warpBilinearWgsl), [img, flow, out], u, img.size, `warpImage ${shapeStr(img.shape)}`);
   return out;
 }
 
@@ -283,6 +283,6 @@ export function warpLabels(labels: Tensor, flow: Tensor, fill?: number): Tensor 
   if (fill !== undefined && !(Number.isInteger(fill) && Math.abs(fill) < 2 ** 31)) throw new Error(`warpLabels: fill must be an i32 integer, got ${fill}`);
   const out = Tensor.empty(labels.shape, 'i32', 'warpLabels');
   const u = { total: labels.size, h, w, mode: fill === undefined ? 0 : 1, fill: fill ?? 0 };
-  dispatch(kernel('warp_nearest', warpNearestWgsl), [labels, flow, out], u, grid1d(labels.size, 256), `warpLabels ${shapeStr(labels.shape)}`);
+  dispatch(kernel('warp_nearest', warpNearestWgsl), [labels, flow, out], u, labels.size, `warpLabels ${shapeStr(labels.shape)}`);
   return out;
 }

@@ -10,9 +10,10 @@ struct Params { n: u32, decay: f32, b1: f32, c1: f32, b2: f32, c2: f32, eps: f32
 @group(0) @binding(3) var<storage, read_write> M: array<f32>;
 @group(0) @binding(4) var<storage, read_write> V: array<f32>;
 
-@compute @workgroup_size(256)
+const WG = 256u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   let g = G[i];
   let m = p.b1 * M[i] + p.c1 * g;

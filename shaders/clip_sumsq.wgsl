@@ -6,9 +6,10 @@ struct Params { n: u32, threads: u32, offset: u32 };
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read_write> O: array<f32>;
 
-@compute @workgroup_size(64)
+const WG = 64u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.threads) { return; }
   var acc = 0.0;
   for (var j = i; j < p.n; j += p.threads) {

@@ -12,9 +12,10 @@ struct Params { pixels: u32, c: u32, inner: u32, ignore: i32, gstride: u32 };
 
 fn nan_() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); } // a var: WGSL rejects NaN constants
 
-@compute @workgroup_size(64)
+const WG = 64u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * 64u;
+  let r = gid.x + gid.y * nwg.x * WG;
   if (r >= p.pixels) { return; }
   let label = L[r];
   let base = (r / p.inner) * p.c * p.inner + r % p.inner;

@@ -8,9 +8,10 @@ struct Params { n: u32, seed_lo: u32, seed_hi: u32, keep: f32, scale: f32 };
 
 {{RNG}}
 
-@compute @workgroup_size(256)
+const WG = 256u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   let key = rng_key(p.seed_lo, p.seed_hi);
   O[i] = select(0.0, A[i] * p.scale, rng_unit(key, i) < p.keep);

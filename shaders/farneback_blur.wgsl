@@ -15,9 +15,10 @@ fn reflect101(c: i32, n: i32) -> i32 {
   return select(j, period - j, j >= n);
 }
 
-@compute @workgroup_size(256)
+const WG = 256u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.h * p.w) { return; }
   let along_x = p.axis == 0u;
   let c = i32(select(i / p.w, i % p.w, along_x));

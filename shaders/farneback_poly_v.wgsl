@@ -7,9 +7,10 @@ struct Params { h: u32, w: u32, n: u32, g: array<vec4<f32>, 4>, xg: array<vec4<f
 @group(0) @binding(1) var<storage, read> I: array<f32>;
 @group(0) @binding(2) var<storage, read_write> T: array<f32>;
 
-@compute @workgroup_size(256)
+const WG = 256u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   let npix = p.h * p.w;
   if (i >= npix) { return; }
   let x = i % p.w;

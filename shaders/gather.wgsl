@@ -8,9 +8,10 @@ struct Params { total: u32, n: u32, m: u32, inner: u32 };
 @group(0) @binding(2) var<storage, read> Idx: array<{{I_T}}>;
 @group(0) @binding(3) var<storage, read_write> O: array<{{T}}>;
 
-@compute @workgroup_size(256)
+const WG = 256u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.total) { return; }
   let r = i % p.inner;
   let j = (i / p.inner) % p.m;

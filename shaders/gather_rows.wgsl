@@ -6,9 +6,10 @@ struct Params { total: u32, r: u32 };
 @group(0) @binding(2) var<storage, read> Rows: array<i32>;
 @group(0) @binding(3) var<storage, read_write> O: array<f32>;
 
-@compute @workgroup_size(256)
+const WG = 256u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.total) { return; }
   let c = i % p.r;
   let j = i / p.r;

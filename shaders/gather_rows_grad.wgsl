@@ -9,9 +9,10 @@ struct Params { total: u32, r: u32 };
 @group(0) @binding(3) var<storage, read> Positions: array<i32>;
 @group(0) @binding(4) var<storage, read_write> GX: array<f32>;
 
-@compute @workgroup_size(64)
+const WG = 64u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.total) { return; }
   let c = i % p.r;
   let row = i / p.r;

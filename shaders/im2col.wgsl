@@ -18,9 +18,10 @@ const PW = {{PW}}u;
 const DH = {{DH}}u;
 const DW = {{DW}}u;
 
-@compute @workgroup_size(64)
+const WG = 64u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * 64u;
+  let r = gid.x + gid.y * nwg.x * WG;
   if (r >= p.rows) { return; }
   let oy = r % p.oh;
   let t = r / p.oh;

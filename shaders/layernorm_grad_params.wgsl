@@ -9,9 +9,10 @@ struct Params { rows: u32, c: u32 };
 @group(0) @binding(4) var<storage, read_write> DGAMMA: array<f32>;
 @group(0) @binding(5) var<storage, read_write> DBETA: array<f32>;
 
-@compute @workgroup_size(64)
+const WG = 64u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let j = gid.x + gid.y * nwg.x * 64u;
+  let j = gid.x + gid.y * nwg.x * WG;
   if (j >= p.c) { return; }
   var sg = vec2<f32>(0.0); // (Σ g·xh, Σ g)
   var comp = vec2<f32>(0.0);

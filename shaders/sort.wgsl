@@ -16,9 +16,10 @@ fn key(v: {{T}}) -> u32 {
   {{KEY}}
 }
 
-@compute @workgroup_size(64)
+const WG = 64u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 64u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.total) { return; }
   let r = i % p.inner;
   let j = (i / p.inner) % p.n;

@@ -9,9 +9,10 @@ struct Params { n: u32, sbase: i32, dbase: i32, shape: array<vec4<u32>, 2>, ss: 
 @group(0) @binding(1) var<storage, read> S: array<{{T}}>;
 @group(0) @binding(2) var<storage, read_write> D: array<{{T}}>;
 
-@compute @workgroup_size(256)
+const WG = 256u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   {{OFFSETS}}
   D[p.dbase + off_d] = S[p.sbase + off_s];

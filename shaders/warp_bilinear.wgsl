@@ -14,9 +14,10 @@ fn tap(base: u32, x: i32, y: i32) -> f32 {
   return X[base + u32(clamp(y, 0, h - 1) * w + clamp(x, 0, w - 1))];
 }
 
-@compute @workgroup_size(256)
+const WG = 256u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.total) { return; }
   let npix = p.h * p.w;
   let j = i % npix;

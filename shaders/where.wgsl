@@ -6,9 +6,10 @@ struct Params { n: u32, shape: array<vec4<u32>, 2>, sc: array<vec4<u32>, 2>, sa:
 @group(0) @binding(3) var<storage, read> B: array<{{T}}>;
 @group(0) @binding(4) var<storage, read_write> O: array<{{T}}>;
 
-@compute @workgroup_size(256)
+const WG = 256u;
+@compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * 256u;
+  let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.n) { return; }
   {{OFFSETS}}
   O[i] = select(B[off_b], A[off_a], C[off_c] != {{C_T}}(0));

@@ -46,6 +46,29 @@ describe('device', () => {
     expect(() => dispatch(k, [o, o], { n: 3, alpha: 2 }, [1, 1, 1], 'test')).toThrow(/writable aliasing/);
   });
 
+  test("a thread count launches a 1-D kernel by its own workgroup size; a 2-D kernel needs counts", async () => {
+    // Each invocation writes its workgroup size into its slot: 130 threads of WG lanes need ⌈130 / WG⌉ groups.
+    for (const wg of [16, 64]) {
+      const src = `struct Params { n: u32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> O: array<f32>;
+const WG = ${wg}u;
+@compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i < p.n) { O[i] = f32(nwg.x * WG); }
+}`;
+      const k = kernel(`lanes_test_${wg}`, src);
+      expect(k.workgroupSize).toEqual([wg, 1, 1]);
+      const o = E.zeros([130]);
+      dispatch(k, [o], { n: 130 }, 130, 'test');
+      expect([...((await o.data()) as Float32Array)]).toEqual(new Array(130).fill(Math.ceil(130 / wg) * wg));
+      o.dispose();
+    }
+    const square = kernel('square_test', `@group(0) @binding(0) var<storage, read_write> O: array<f32>;
+@compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) g: vec3<u32>) { O[0] = 1.0; }`);
+    expect(() => dispatch(square, [E.zeros([1])], undefined, 64, 'test')).toThrow(/8×8×1 workgroup; give workgroup counts/);
+  });
+
   test('a bind group is reused for the same buffers, each dispatch still with its own parameters', async () => {
     const src = `struct Params { n: u32, alpha: f32 };
 @group(0) @binding(0) var<uniform> p: Params;

@@ -29,7 +29,7 @@ import gradInputWgsl from '../../shaders/conv2d_grad_input.wgsl?raw';
 import gradWeightWgsl from '../../shaders/conv2d_grad_weight.wgsl?raw';
 import im2colWgsl from '../../shaders/im2col.wgsl?raw';
 import { record } from '../autograd.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { matmul } from './matmul.ts';
 import { reshape } from './movement.ts';
@@ -118,7 +118,7 @@ function im2col(x: Tensor, g: Geometry, label: string): Tensor {
   const cols = Tensor.empty([g.n, g.cin * g.kh * g.kw, g.oh * g.ow], 'f32', 'im2col');
   const rows = g.n * g.cin * g.kh * g.kw * g.oh;
   const params = { rows, h: g.h, w: g.w, oh: g.oh, ow: g.ow };
-  dispatch(kernel('im2col', im2colWgsl, constants(g)), [x, cols], params, grid1d(rows, 64), `${label} (im2col)`);
+  dispatch(kernel('im2col', im2colWgsl, constants(g)), [x, cols], params, rows, `${label} (im2col)`);
   return record(cols, 'im2col', [x], (gc) => [col2im(gc, g, label)]);
 }
 
@@ -127,7 +127,7 @@ function col2im(gc: Tensor, g: Geometry, label: string): Tensor {
   const gx = Tensor.empty([g.n, g.cin, g.h, g.w], 'f32', 'col2im');
   const rows = g.n * g.cin * g.h;
   const params = { rows, h: g.h, w: g.w, oh: g.oh, ow: g.ow };
-  dispatch(kernel('col2im', col2imWgsl, constants(g)), [gc, gx], params, grid1d(rows, 64), `${label} (col2im)`);
+  dispatch(kernel('col2im', col2imWgsl, constants(g)), [gc, gx], params, rows, `${label} (col2im)`);
   return gx;
 }
 
@@ -135,7 +135,7 @@ function col2im(gc: Tensor, g: Geometry, label: string): Tensor {
 function addBias(y: Tensor, b: Tensor, label: string): Tensor {
   const [n, c, h, w] = y.shape as [number, number, number, number];
   const out = Tensor.empty(y.shape, 'f32', 'conv2d bias');
-  dispatch(kernel('conv2d_bias', biasWgsl), [y, b, out], { rows: n * c, c, l: h * w }, grid1d(n * c, 64), `${label} (bias)`);
+  dispatch(kernel('conv2d_bias', biasWgsl), [y, b, out], { rows: n * c, c, l: h * w }, n * c, `${label} (bias)`);
   return record(out, 'conv2d bias', [y, b], (g) => [g, b.requiresGrad ? sum(g, [0, 2, 3]) : undefined]);
 }
 
@@ -166,7 +166,7 @@ function dims(g: Geometry) {
 
 function direct(x: Tensor, w: Tensor, b: Tensor | undefined, g: Geometry, label: string): Tensor {
   const out = Tensor.empty([g.n, g.cout, g.oh, g.ow], 'f32', 'conv2d');
-  dispatch(kernel('conv2d', convWgsl), [x, w, b ?? w, out], { ...dims(g), total: out.size, has_bias: b ? 1 : 0 }, grid1d(out.size, 64), label);
+  dispatch(kernel('conv2d', convWgsl), [x, w, b ?? w, out], { ...dims(g), total: out.size, has_bias: b ? 1 : 0 }, out.size, label);
   return record(out, 'conv2d', b ? [x, w, b] : [x, w], (gy) => [
     x.requiresGrad ? gradInput(gy, w, g, label) : undefined,
     w.requiresGrad ? gradWeight(gy, x, w.shape, g, label) : undefined,
@@ -176,7 +176,7 @@ function direct(x: Tensor, w: Tensor, b: Tensor | undefined, g: Geometry, label:
 
 function gradInput(gy: Tensor, w: Tensor, g: Geometry, label: string): Tensor {
   const gx = Tensor.empty([g.n, g.cin, g.h, g.w], 'f32', 'conv2d_grad_input');
-  dispatch(kernel('conv2d_grad_input', gradInputWgsl), [gy, w, gx], { ...dims(g), total: gx.size }, grid1d(gx.size, 64), `${label} (input gradient)`);
+  dispatch(kernel('conv2d_grad_input', gradInputWgsl), [gy, w, gx], { ...dims(g), total: gx.size }, gx.size, `${label} (input gradient)`);
   return gx;
 }
 
@@ -192,7 +192,7 @@ function gradWeight(gy: Tensor, x: Tensor, shape: readonly number[], g: Geometry
     kernel('conv2d_grad_weight', gradWeightWgsl),
     [gy, x, partial],
     { ...dims(g), total: partial.size, wsize, rows, rows_per: rowsPer },
-    grid1d(partial.size, 64),
+    partial.size,
     `${label} (weight gradient, ${used} chunk${used === 1 ? '' : 's'})`,
   );
   if (used === 1) return partial;

@@ -1,7 +1,7 @@
 // Tensors made on the GPU without an upload: constants.
 import fillWgsl from '../../shaders/fill.wgsl?raw';
 import type { DType } from '../dtype.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { Tensor, shapeStr, type Shape } from '../tensor.ts';
 
 const bits = new DataView(new ArrayBuffer(4));
@@ -12,7 +12,7 @@ export function fill(shape: Shape, value: number, dtype: DType = 'f32'): Tensor 
   if (dtype === 'f32') bits.setFloat32(0, value, true);
   else if (dtype === 'i32') bits.setInt32(0, value, true);
   else bits.setUint32(0, value, true);
-  dispatch(kernel('fill', fillWgsl), [{ dtype: 'u32', size: out.size, buffer: () => out.buffer() }], { n: out.size, bits: bits.getUint32(0, true) }, grid1d(out.size, 256), `fill ${shapeStr(shape)}`);
+  dispatch(kernel('fill', fillWgsl), [{ dtype: 'u32', size: out.size, buffer: () => out.buffer() }], { n: out.size, bits: bits.getUint32(0, true) }, out.size, `fill ${shapeStr(shape)}`);
   return out;
 }
 

@@ -10,7 +10,7 @@ import unaryWgsl from '../../shaders/unary.wgsl?raw';
 import whereWgsl from '../../shaders/where.wgsl?raw';
 import { record } from '../autograd.ts';
 import type { DType } from '../dtype.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { broadcastShapes, broadcastStrides, collapseDims, offsetCode, pad8 } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
 import { sum } from './reduce.ts';
@@ -48,7 +48,7 @@ function check(t: Tensor, op: string, dtypes: readonly DType[] = ['f32']): void 
 export function mapUnary(op: string, x: Tensor, expr: string, o: { alpha?: number; beta?: number; helpers?: string; out?: DType } = {}): Tensor {
   const out = Tensor.empty(x.shape, o.out ?? x.dtype, op);
   const k = kernel(op, unaryWgsl, { A_T: x.dtype, O_T: out.dtype, EXPR: expr, HELPERS: o.helpers ?? '' });
-  dispatch(k, [x, out], { n: x.size, alpha: o.alpha ?? 0, beta: o.beta ?? 0 }, grid1d(x.size, 256), `${op} ${shapeStr(x.shape)}`);
+  dispatch(k, [x, out], { n: x.size, alpha: o.alpha ?? 0, beta: o.beta ?? 0 }, x.size, `${op} ${shapeStr(x.shape)}`);
   return out;
 }
 
@@ -63,7 +63,7 @@ export function mapBinary(op: string, a: Tensor, b: Tensor, expr: string, o: { a
     k,
     [a, b, out],
     { n: out.size, alpha: o.alpha ?? 0, shape: pad8(c.shape), sa: pad8(c.strides[0]!), sb: pad8(c.strides[1]!) },
-    grid1d(out.size, 256),
+    out.size,
     `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`,
   );
   return out;
@@ -269,7 +269,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const OFFSETS = offsetCode(c.shape.length, 'i', 'p.shape', { c: 'p.sc', a: 'p.sa', b: 'p.sb' });
   const k = kernel('where', whereWgsl, { C_T: cond.dtype, T: a.dtype, OFFSETS });
   const [sc, sa, sb] = c.strides.map((s) => pad8(s));
-  dispatch(k, [cond, a, b, out], { n: out.size, shape: pad8(c.shape), sc: sc!, sa: sa!, sb: sb! }, grid1d(out.size, 256), `where ${shapeStr(cond.shape)} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`);
+  dispatch(k, [cond, a, b, out], { n: out.size, shape: pad8(c.shape), sc: sc!, sa: sa!, sb: sb! }, out.size, `where ${shapeStr(cond.shape)} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`);
   return record(out, 'where', [a, b], (g) => {
     const zero = mapUnary('zero', g, '0.0');
     const ga = a.requiresGrad ? sumTo(where(cond, g, zero), a.shape) : undefined;

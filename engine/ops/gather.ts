@@ -16,7 +16,7 @@ import gatherDotGradBWgsl from '../../shaders/gather_dot_grad_b.wgsl?raw';
 import gatherRowsWgsl from '../../shaders/gather_rows.wgsl?raw';
 import gatherRowsGradWgsl from '../../shaders/gather_rows_grad.wgsl?raw';
 import { record } from '../autograd.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { Tensor, shapeStr, tensor } from '../tensor.ts';
 import { zeros } from './creation.ts';
 
@@ -57,14 +57,14 @@ export function gatherRows(x: Tensor, rows: Int32Array | readonly number[]): Ten
   const y = Tensor.empty([idx.length, r], 'f32', op);
   if (y.size) {
     const rowsT = tensor(idx, [idx.length], 'i32');
-    dispatch(kernel(op, gatherRowsWgsl), [x, rowsT, y], { total: y.size, r }, grid1d(y.size, 256), label);
+    dispatch(kernel(op, gatherRowsWgsl), [x, rowsT, y], { total: y.size, r }, y.size, label);
     rowsT.dispose();
   }
   return record(y, op, [x], (g) => {
     if (!x.size || !g.size) return [zeros(x.shape)];
     const gx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
     const { offsets, positions } = rowLists(idx, n);
-    dispatch(kernel(`${op}_grad`, gatherRowsGradWgsl), [g, offsets, positions, gx], { total: gx.size, r }, grid1d(gx.size, 64), `${label} backward`);
+    dispatch(kernel(`${op}_grad`, gatherRowsGradWgsl), [g, offsets, positions, gx], { total: gx.size, r }, gx.size, `${label} backward`);
     offsets.dispose();
     positions.dispose();
     return [gx];
@@ -91,7 +91,7 @@ export function gatherDot(a: Tensor, b: Tensor, rows: Int32Array | readonly numb
   const rowsT = () => tensor(idx, [idx.length], 'i32');
   if (y.size) {
     const rt = rowsT();
-    dispatch(kernel(op, gatherDotWgsl), [a, b, rt, y], { total: y.size, ...params }, grid1d(y.size, 64), label);
+    dispatch(kernel(op, gatherDotWgsl), [a, b, rt, y], { total: y.size, ...params }, y.size, label);
     rt.dispose();
   }
   return record(y, op, [a, b], (g) => {
@@ -102,7 +102,7 @@ export function gatherDot(a: Tensor, b: Tensor, rows: Int32Array | readonly numb
       else {
         ga = Tensor.empty(a.shape, 'f32', `${op}_grad`);
         const rt = rowsT();
-        dispatch(kernel(`${op}_grad_a`, gatherDotGradAWgsl), [g, b, rt, ga], { total: ga.size, ...params }, grid1d(ga.size, 64), `${label} backward (a)`);
+        dispatch(kernel(`${op}_grad_a`, gatherDotGradAWgsl), [g, b, rt, ga], { total: ga.size, ...params }, ga.size, `${label} backward (a)`);
         rt.dispose();
       }
     }
@@ -111,7 +111,7 @@ export function gatherDot(a: Tensor, b: Tensor, rows: Int32Array | readonly numb
       else {
         gb = Tensor.empty(b.shape, 'f32', `${op}_grad`);
         const { offsets, positions } = rowLists(idx, n);
-        dispatch(kernel(`${op}_grad_b`, gatherDotGradBWgsl), [g, a, offsets, positions, gb], { total: gb.size, ...params }, grid1d(gb.size, 64), `${label} backward (b)`);
+        dispatch(kernel(`${op}_grad_b`, gatherDotGradBWgsl), [g, a, offsets, positions, gb], { total: gb.size, ...params }, gb.size, `${label} backward (b)`);
         offsets.dispose();
         positions.dispose();
       }

@@ -34,7 +34,7 @@ import packWgsl from '../../shaders/matmul_pack.wgsl?raw';
 import tiledWgsl from '../../shaders/matmul_tiled.wgsl?raw';
 import { isGradEnabled, record } from '../autograd.ts';
 import { device } from '../device.ts';
-import { dispatch, grid1d, kernel, type Kernel } from '../kernel.ts';
+import { dispatch, kernel, type Kernel } from '../kernel.ts';
 import { broadcastStrides, MAX_RANK, pad8, stridesOf } from '../shape.ts';
 import { Tensor, sizeOf, shapeStr } from '../tensor.ts';
 import { zeros } from './creation.ts';
@@ -206,7 +206,7 @@ function pack(x: MatView, I: number, K: number, batch: readonly number[], what: 
   const rows = sizeOf(shape) * I;
   const t = Tensor.empty([rows * Kp], 'f32', 'matmul pack');
   const params = { rows, I, K, Kp, off: x.off, xi: x.rs, xk: x.cs, brank: dims.length, bshape: pad8(shape), bs: pad8(dims.map((d) => x.bs[d]!)) };
-  dispatch(kernel('matmul_pack', packWgsl, { BROADCAST: broadcastWgsl }), [x.t, t], params, grid1d(rows, 64), what);
+  dispatch(kernel('matmul_pack', packWgsl, { BROADCAST: broadcastWgsl }), [x.t, t], params, rows, what);
   const ps = stridesOf(shape);
   return { t, off: 0, bs: batch.map((_, d) => (x.bs[d] ? ps[dims.indexOf(d)]! * I * Kp : 0)), rs: Kp, cs: 1 };
 }

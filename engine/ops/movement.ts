@@ -14,7 +14,7 @@ import gatherWgsl from '../../shaders/gather.wgsl?raw';
 import gatherGradWgsl from '../../shaders/gather_grad.wgsl?raw';
 import stridedWgsl from '../../shaders/strided_copy.wgsl?raw';
 import { record } from '../autograd.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { broadcastStrides, collapseDims, normAxes, normAxis, offsetCode, pad8, stridesOf } from '../shape.ts';
 import { Tensor, checkShape, sizeOf, shapeStr, type Shape } from '../tensor.ts';
 import { fill, zeros } from './creation.ts';
@@ -37,7 +37,7 @@ function copy(op: string, shape: Shape, src: Side, dst: Side): void {
   const OFFSETS = offsetCode(c.shape.length, 'i', 'p.shape', { s: 'p.ss', d: 'p.ds' }, 'i32');
   const k = kernel('strided_copy', stridedWgsl, { T: src.t.dtype, OFFSETS });
   const params = { n, sbase: src.base, dbase: dst.base, shape: pad8(c.shape, op), ss: pad8(c.strides[0]!, op), ds: pad8(c.strides[1]!, op) };
-  dispatch(k, [src.t, dst.t], params, grid1d(n, 256), `${op} ${shapeStr(src.t.shape)} → ${shapeStr(dst.t.shape)}`);
+  dispatch(k, [src.t, dst.t], params, n, `${op} ${shapeStr(src.t.shape)} → ${shapeStr(dst.t.shape)}`);
 }
 
 /** A new contiguous tensor of `outShape` read from `src` over the iteration shape `iter` (same size). */
@@ -250,11 +250,11 @@ function gatherAxis(op: keyof typeof POS, x: Tensor, idx: Tensor, ax: number, ou
   const label = `${op} ${shapeStr(x.shape)} axis ${ax} index ${shapeStr(idx.shape)}`;
   const y = Tensor.empty(outShape, x.dtype, op);
   const k = kernel(op, gatherWgsl, { T: x.dtype, I_T: idx.dtype, POS: POS[op] });
-  dispatch(k, [x, idx, y], { total: y.size, n, m, inner }, grid1d(y.size, 256), label);
+  dispatch(k, [x, idx, y], { total: y.size, n, m, inner }, y.size, label);
   return record(y, op, [x], (g) => {
     const gx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
     const kg = kernel(`${op}_grad`, gatherGradWgsl, { I_T: idx.dtype, POS: POS[op] });
-    dispatch(kg, [g, idx, gx], { total: gx.size, n, m, inner }, grid1d(gx.size, 64), `${label} (gradient)`);
+    dispatch(kg, [g, idx, gx], { total: gx.size, n, m, inner }, gx.size, `${label} (gradient)`);
     return [gx];
   });
 }

@@ -24,7 +24,7 @@ import softmaxWgsl from '../../shaders/softmax.wgsl?raw';
 import softmaxGradWgsl from '../../shaders/softmax_grad.wgsl?raw';
 import { isGradEnabled, record } from '../autograd.ts';
 import { device } from '../device.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { normAxis } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
 import { fill } from './creation.ts';
@@ -58,7 +58,7 @@ const SOFTMAX = {
 function softmaxForward(op: keyof typeof SOFTMAX, x: Tensor, axis: number, alpha: number, label: string): Tensor {
   const y = Tensor.empty(x.shape, 'f32', op);
   const r = rowsAlong(x, axis, op);
-  dispatch(kernel(op, softmaxWgsl, { OUT: SOFTMAX[op].OUT }), [x, y], { ...r, alpha }, grid1d(r.rows, 64), label);
+  dispatch(kernel(op, softmaxWgsl, { OUT: SOFTMAX[op].OUT }), [x, y], { ...r, alpha }, r.rows, label);
   return y;
 }
 
@@ -66,7 +66,7 @@ function softmaxForward(op: keyof typeof SOFTMAX, x: Tensor, axis: number, alpha
 function softmaxGrad(op: keyof typeof SOFTMAX, g: Tensor, y: Tensor, axis: number, alpha: number, label: string): Tensor {
   const dx = Tensor.empty(y.shape, 'f32', `${op}_grad`);
   const r = rowsAlong(y, axis, op);
-  dispatch(kernel(`${op}_grad`, softmaxGradWgsl, { TERM: SOFTMAX[op].TERM, OUT: SOFTMAX[op].GRAD }), [g, y, dx], { ...r, alpha }, grid1d(r.rows, 64), `${label} backward`);
+  dispatch(kernel(`${op}_grad`, softmaxGradWgsl, { TERM: SOFTMAX[op].TERM, OUT: SOFTMAX[op].GRAD }), [g, y, dx], { ...r, alpha }, r.rows, `${label} backward`);
   return dx;
 }
 
@@ -261,13 +261,13 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
 
   const perPixel = Tensor.empty(labels.shape, 'f32', op);
   const kf = kernel(op, crossEntropyWgsl, { W_DECL: wDecl(4), W: weight ? 'W[r]' : '1.0' });
-  dispatch(kf, withW([logits, labels, perPixel]), params, grid1d(labels.size, 64), label);
+  dispatch(kf, withW([logits, labels, perPixel]), params, labels.size, label);
 
   /** ∂loss/∂logits given the incoming gradient per pixel (gstride 1) or as one scalar (gstride 0). */
   const grad = (g: Tensor, gstride: number): Tensor => {
     const dx = Tensor.empty(logits.shape, 'f32', `${op}_grad`);
     const kb = kernel(`${op}_grad`, crossEntropyGradWgsl, { W_DECL: wDecl(5), W: weight ? 'W[r]' : '1.0' });
-    dispatch(kb, withW([logits, labels, g, dx]), { ...params, gstride }, grid1d(labels.size, 64), `${label} backward`);
+    dispatch(kb, withW([logits, labels, g, dx]), { ...params, gstride }, labels.size, `${label} backward`);
     return dx;
   };
   /** Σ of the weights of the pixels that are not ignored: the mean's denominator. */
@@ -336,18 +336,18 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
   const rows = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
   const label = `${op} ${shapeStr(x.shape)}`;
   const y = Tensor.empty(x.shape, 'f32', op);
-  dispatch(kernel(op, layernormWgsl, { STATS: layernormStatsWgsl }), [x, gamma, beta, y], { rows, c, eps }, grid1d(rows, 64), label);
+  dispatch(kernel(op, layernormWgsl, { STATS: layernormStatsWgsl }), [x, gamma, beta, y], { rows, c, eps }, rows, label);
   return record(y, op, [x, gamma, beta], (g) => {
     const dx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
     const stats = Tensor.empty([rows, 2], 'f32', `${op}_grad`);
-    dispatch(kernel(`${op}_grad`, layernormGradWgsl, { STATS: layernormStatsWgsl }), [x, gamma, g, dx, stats], { rows, c, eps }, grid1d(rows, 64), `${label} backward`);
+    dispatch(kernel(`${op}_grad`, layernormGradWgsl, { STATS: layernormStatsWgsl }), [x, gamma, g, dx, stats], { rows, c, eps }, rows, `${label} backward`);
     if (!gamma.requiresGrad && !beta.requiresGrad) {
       stats.dispose();
       return [dx, undefined, undefined];
     }
     const dgamma = Tensor.empty([c], 'f32', `${op}_grad`);
     const dbeta = Tensor.empty([c], 'f32', `${op}_grad`);
-    dispatch(kernel(`${op}_grad_params`, layernormGradParamsWgsl), [x, g, stats, dgamma, dbeta], { rows, c }, grid1d(c, 64), `${label} backward (gamma, beta)`);
+    dispatch(kernel(`${op}_grad_params`, layernormGradParamsWgsl), [x, g, stats, dgamma, dbeta], { rows, c }, c, `${label} backward (gamma, beta)`);
     stats.dispose();
     return [dx, dgamma, dbeta];
   });
@@ -388,10 +388,10 @@ export function l2Normalize(x: Tensor, axis = -1, eps = 1e-12): Tensor {
   const r = { ...rowsAlong(x, axis, op), eps };
   const label = `${op} ${shapeStr(x.shape)} axis ${axis}`;
   const y = Tensor.empty(x.shape, 'f32', op);
-  dispatch(kernel(op, l2normWgsl), [x, y], r, grid1d(r.rows, 64), label);
+  dispatch(kernel(op, l2normWgsl), [x, y], r, r.rows, label);
   return record(y, op, [x], (g) => {
     const dx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
-    dispatch(kernel(`${op}_grad`, l2normGradWgsl), [x, g, dx], r, grid1d(r.rows, 64), `${label} backward`);
+    dispatch(kernel(`${op}_grad`, l2normGradWgsl), [x, g, dx], r, r.rows, `${label} backward`);
     return [dx];
   });
 }
@@ -414,7 +414,7 @@ export function dropout(x: Tensor, p: number, seed: number, training = true): Te
   const params = { seed_lo: lo, seed_hi: hi, keep: 1 - p, scale: p === 1 ? 0 : 1 / (1 - p) };
   const run = (a: Tensor, what: string) => {
     const out = Tensor.empty(a.shape, 'f32', op);
-    dispatch(kernel(op, dropoutWgsl, { RNG: rngWgsl }), [a, out], { n: a.size, ...params }, grid1d(a.size, 256), `${op} ${shapeStr(x.shape)} p ${p}${what}`);
+    dispatch(kernel(op, dropoutWgsl, { RNG: rngWgsl }), [a, out], { n: a.size, ...params }, a.size, `${op} ${shapeStr(x.shape)} p ${p}${what}`);
     return out;
   };
   const y = run(x, '');

@@ -8,7 +8,7 @@
 import randomWgsl from '../../shaders/random.wgsl?raw';
 import rngWgsl from '../../shaders/rng.wgsl?raw';
 import type { DType } from '../dtype.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { Tensor, checkShape, shapeStr, type Shape } from '../tensor.ts';
 
 /** The seed as the two u32 words the WGSL generator takes (low, high); throws unless it is an integer in [0, 2^53). */
@@ -33,7 +33,7 @@ function draw(op: string, shape: Shape, seed: number, dtype: DType, expr: string
     k,
     [out],
     { n: out.size, seed_lo: lo, seed_hi: hi, a: d.a ?? 0, b: d.b ?? 0, ilo: d.ilo ?? 0, range: d.range ?? 0 },
-    grid1d(out.size, 256),
+    out.size,
     `${op} ${shapeStr(shape)} seed ${seed}`,
   );
   return out;

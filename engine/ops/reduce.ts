@@ -6,7 +6,7 @@
 
 import reduceWgsl from '../../shaders/reduce.wgsl?raw';
 import { record } from '../autograd.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { collapseDims, normAxes, normAxis, offsetCode, pad8, stridesOf } from '../shape.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { mapBinary, mapUnary } from './elementwise.ts';
@@ -45,7 +45,7 @@ function reduceRaw(kind: keyof typeof KINDS, x: Tensor, axes: number[], keepdims
     kern,
     [x, out],
     { n: out.size, r, kshape: pad8(kc.shape), ks: pad8(kc.strides[0]!), rshape: pad8(rc.shape), rs: pad8(rc.strides[0]!) },
-    grid1d(out.size, 64),
+    out.size,
     `${kind} ${shapeStr(x.shape)} axes [${axes.join(',')}]`,
   );
   return out;

@@ -15,7 +15,7 @@ import coordWgsl from '../../shaders/resize_coord.wgsl?raw';
 import gradWgsl from '../../shaders/resize_grad.wgsl?raw';
 import nearestWgsl from '../../shaders/resize_nearest.wgsl?raw';
 import { record } from '../autograd.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 
 export type NearestMode = 'nearest' | 'nearest-exact';
@@ -38,7 +38,7 @@ function gradient(mode: 'nearest_weight' | 'bilinear_weight', g: Tensor, x: Tens
   const gx = Tensor.empty(x.shape, 'f32', 'resize_grad');
   const k = kernel(`resize_grad_${mode}`, gradWgsl, { COORD: coordWgsl, WEIGHT: mode });
   const u = { ...pl.u, total: gx.size, inv_y: pl.u.oh / pl.u.ih, inv_x: pl.u.ow / pl.u.iw, off };
-  dispatch(k, [g, gx], u, grid1d(gx.size, 64), `${pl.what} (gradient)`);
+  dispatch(k, [g, gx], u, gx.size, `${pl.what} (gradient)`);
   return gx;
 }
 
@@ -47,7 +47,7 @@ export function resizeBilinear(x: Tensor, size: readonly [number, number]): Tens
   const pl = plan('resizeBilinear', x, size);
   if (x.dtype !== 'f32') throw new Error(`${pl.what}: expected f32, got ${x.dtype} (resize labels with resizeNearest)`);
   const out = Tensor.empty(pl.shape, 'f32', 'resizeBilinear');
-  dispatch(kernel('resize_bilinear', bilinearWgsl, { COORD: coordWgsl }), [x, out], { ...pl.u, total: out.size }, grid1d(out.size, 256), pl.what);
+  dispatch(kernel('resize_bilinear', bilinearWgsl, { COORD: coordWgsl }), [x, out], { ...pl.u, total: out.size }, out.size, pl.what);
   return record(out, 'resizeBilinear', [x], (g) => [gradient('bilinear_weight', g, x, pl, 0)]);
 }
 
@@ -61,7 +61,7 @@ export function resizeNearest(x: Tensor, size: readonly [number, number], mode: 
   if (mode !== 'nearest' && mode !== 'nearest-exact') throw new Error(`${pl.what}: mode '${mode as string}' must be 'nearest' or 'nearest-exact'`);
   const off = mode === 'nearest' ? 0 : 0.5;
   const out = Tensor.empty(pl.shape, x.dtype, 'resizeNearest');
-  dispatch(kernel('resize_nearest', nearestWgsl, { T: x.dtype, COORD: coordWgsl }), [x, out], { ...pl.u, total: out.size, off }, grid1d(out.size, 256), pl.what);
+  dispatch(kernel('resize_nearest', nearestWgsl, { T: x.dtype, COORD: coordWgsl }), [x, out], { ...pl.u, total: out.size, off }, out.size, pl.what);
   return record(out, 'resizeNearest', [x], (g) => [gradient('nearest_weight', g, x, pl, off)]);
 }
 
@@ -79,6 +79,6 @@ export function resizeArgmax(x: Tensor, size: readonly [number, number]): { ids:
   if (k < 1) throw new Error(`${pl.what}: no classes to choose from`);
   const ids = Tensor.empty([n, oh, ow], 'i32', 'resizeArgmax');
   const max = Tensor.empty([n, oh, ow], 'f32', 'resizeArgmax');
-  dispatch(kernel('resize_argmax', argmaxWgsl, { COORD: coordWgsl }), [x, ids, max], { ...pl.u, total: ids.size, k }, grid1d(ids.size, 256), pl.what);
+  dispatch(kernel('resize_argmax', argmaxWgsl, { COORD: coordWgsl }), [x, ids, max], { ...pl.u, total: ids.size, k }, ids.size, pl.what);
   return { ids, max };
 }

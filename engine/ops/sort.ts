@@ -17,7 +17,7 @@ import gatherGradWgsl from '../../shaders/gather_grad.wgsl?raw';
 import sortWgsl from '../../shaders/sort.wgsl?raw';
 import { record } from '../autograd.ts';
 import type { DType } from '../dtype.ts';
-import { dispatch, grid1d, kernel } from '../kernel.ts';
+import { dispatch, kernel } from '../kernel.ts';
 import { normAxis } from '../shape.ts';
 import { Tensor, shapeStr, sizeOf } from '../tensor.ts';
 
@@ -54,12 +54,12 @@ function sortAlong(op: string, x: Tensor, kWanted: number | undefined, axis: num
   const indices = Tensor.empty(shape, 'i32', `${op} indices`);
   if (values.size > 0) {
     const kern = kernel('sort', sortWgsl, { T: x.dtype, KEY: KEYS[x.dtype] });
-    dispatch(kern, [x, values, indices], { total: x.size, n, k, inner, desc: descending ? 1 : 0 }, grid1d(x.size, 64), label);
+    dispatch(kern, [x, values, indices], { total: x.size, n, k, inner, desc: descending ? 1 : 0 }, x.size, label);
   }
   record(values, op, [x], (g) => {
     const gx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
     const kg = kernel('takeAlongAxis_grad', gatherGradWgsl, { I_T: 'i32', POS: 'Idx[(o * p.m + j) * p.inner + r]' });
-    dispatch(kg, [g, indices, gx], { total: gx.size, n, m: k, inner }, grid1d(gx.size, 64), `${label} (gradient)`);
+    dispatch(kg, [g, indices, gx], { total: gx.size, n, m: k, inner }, gx.size, `${label} (gradient)`);
     return [gx];
   });
   return { values, indices };
