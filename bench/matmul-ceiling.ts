@@ -1,4 +1,4 @@
-// What bounds the 'cpu' matmul kernel on lavapipe: the kernel's core (shaders/matmul_cpu.wgsl, a
+// What bounds the 'unrolled' matmul kernel on lavapipe: the kernel's core (shaders/matmul_unrolled.wgsl, a
 // workgroup of 128 rows × 24 columns, KC k per dispatch) with parts taken out, in GFLOP/s.
 // Run: npx vite-node bench/matmul-ceiling.ts [groups]
 //

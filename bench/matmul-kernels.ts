@@ -18,7 +18,7 @@ import { device, describeDevice, matmul, flush, setMatmulVariant, tensor, tidy, 
 
 const n = Number(process.argv[2] ?? 1024);
 const rounds = Number(process.argv[3] ?? 5);
-const variants = (process.argv.length > 4 ? process.argv.slice(4) : ['cpu', 'tiled']) as MatmulVariant[];
+const variants = (process.argv.length > 4 ? process.argv.slice(4) : ['unrolled', 'tiled']) as MatmulVariant[];
 const CORES = 2;
 await initNode();
 console.log(`${describeDevice()}\nmatmul ${n}×${n}×${n} f32, medians of ${rounds} rounds (GFLOP/s)`);

@@ -14,7 +14,7 @@ export interface DeviceInfo {
   description: string;
   features: string[];
   limits: Record<string, number>;
-  /** true when the adapter is a CPU implementation (lavapipe, SwiftShader): kernels pick CPU-friendly variants. */
+  /** true when the adapter is a CPU implementation (lavapipe, SwiftShader); reported only (kernels ask loopKernelsFast). */
   isCPU: boolean;
   /** true on Mesa's lavapipe (llvmpipe), whose code generation some kernels are built around. */
   isLavapipe: boolean;
@@ -143,6 +143,24 @@ export async function initDevice(opts: { powerPreference?: GPUPowerPreference } 
 export function device(): Device {
   if (!current) throw new Error('No WebGPU device: `await initDevice()` (or initNode() in Node) before using tensors.');
   return current;
+}
+
+let loopsForced: boolean | undefined;
+
+/**
+ * Whether this adapter runs kernels built on inner loops well: the 'tiled' matmul, fused attention.
+ * Not on lavapipe, where a storage load at a computed address costs ~10 instructions and only
+ * straight-line code with constant-address workgroup loads is fast (engine/ops/matmul.ts): there the
+ * 'unrolled' matmul and attention composed of matmuls are used. SwiftShader, also a CPU, runs loops
+ * well (its 'tiled' matmul is 8× faster than 'unrolled'). setLoopKernelsFast forces an answer (tests).
+ */
+export function loopKernelsFast(): boolean {
+  return loopsForced ?? !device().info.isLavapipe;
+}
+
+/** Force loopKernelsFast's answer; undefined restores the adapter's. */
+export function setLoopKernelsFast(fast: boolean | undefined): void {
+  loopsForced = fast;
 }
 
 /** One line for logs: "lavapipe (llvmpipe ...) on vulkan, 16 storage buffers/stage". */

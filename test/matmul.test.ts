@@ -61,7 +61,7 @@ async function checkForward(c: Case): Promise<void> {
   }
 }
 
-for (const variant of ['cpu', 'tiled'] as const) {
+for (const variant of ['unrolled', 'tiled'] as const) {
   describe(`matmul, ${variant} kernel`, () => {
     const use = () => E.setMatmulVariant(variant);
 
@@ -70,7 +70,7 @@ for (const variant of ['cpu', 'tiled'] as const) {
       await fc.assert(fc.asyncProperty(cases(40, 2, 3), checkForward), { numRuns: 30 });
     });
 
-    test('forward: K over several dispatch chunks (cpu kernel: 2 chunks of 80)', async () => {
+    test('forward: K over several dispatch chunks (unrolled kernel: 2 chunks of 80)', async () => {
       use();
       await fc.assert(fc.asyncProperty(fc.constantFrom(129, 150).chain((K) => cases(70, 1, 2).map((c) => ({ ...c, K }))).chain(resize), checkForward), { numRuns: 4 });
     });
@@ -155,10 +155,14 @@ function resize(c: Case): fc.Arbitrary<Case> {
 }
 
 describe('matmul and linear: choices and errors', () => {
-  test('the cpu kernel is the default on lavapipe, tiled elsewhere; a forced variant wins', () => {
+  test('the unrolled kernel is the default where loop kernels are slow (lavapipe), tiled elsewhere; a forced variant wins', () => {
     const i = E.device().info;
-    expect(E.matmulVariant()).toBe(i.isLavapipe ? 'cpu' : 'tiled');
-    if (/llvmpipe/.test(i.architecture)) expect(E.matmulVariant()).toBe('cpu'); // this machine's adapter
+    expect(E.loopKernelsFast()).toBe(!i.isLavapipe);
+    expect(E.matmulVariant()).toBe(i.isLavapipe ? 'unrolled' : 'tiled');
+    if (/llvmpipe/.test(i.architecture)) expect(E.matmulVariant()).toBe('unrolled'); // this machine's adapter
+    E.setLoopKernelsFast(!E.loopKernelsFast());
+    expect(E.matmulVariant()).toBe(i.isLavapipe ? 'tiled' : 'unrolled');
+    E.setLoopKernelsFast(undefined);
     E.setMatmulVariant('tiled');
     expect(E.matmulVariant()).toBe('tiled');
   });

@@ -45,22 +45,25 @@ describe('softmax and logSoftmax', () => {
 });
 
 describe('attention', () => {
-  // D = 4, 8 let the cpu kernel read q and k in place (rows vec4-aligned); D = 1..3 take its packed path.
+  // D = 4, 8 let the unrolled kernel read q and k in place (rows vec4-aligned); D = 1..3 take its packed path.
   const cases = fc
     .record({ B: fc.integer({ min: 1, max: 2 }), T: fc.integer({ min: 1, max: 6 }), heads: fc.integer({ min: 1, max: 3 }), D: fc.constantFrom(1, 2, 3, 4, 8) })
     .chain(({ B, T, heads, D }) => ndArb([B, T, 3 * heads * D]).map((x) => [[x], heads] as [Nd[], number]));
-  afterAll(() => E.setMatmulVariant(undefined));
-  for (const variant of ['cpu', 'tiled'] as const) {
+  afterAll(() => {
+    E.setMatmulVariant(undefined);
+    E.setLoopKernelsFast(undefined);
+  });
+  for (const variant of ['unrolled', 'tiled'] as const) {
     test(`forward and gradient of qkv, ${variant} matmul kernel`, async () => {
       E.setMatmulVariant(variant);
       await checkOpWith('attention', { cases, op: (heads, qkv) => E.attention(qkv!, heads), ref: (heads, qkv) => attentionRef(qkv!, heads), runs: 15 });
     });
   }
 
-  // Long enough for K = T to span two dispatch chunks of the cpu kernel (stored partial sums are
+  // Long enough for K = T to span two dispatch chunks of the unrolled kernel (stored partial sums are
   // re-read through the strided output) and for 128-row workgroups: checked against the composition
   // of tested ops that attention replaces, on the values and on the gradient.
-  for (const variant of ['cpu', 'tiled'] as const) {
+  for (const variant of ['unrolled', 'tiled'] as const) {
     test(`T = 150: the same as permute, slice, matmul and softmax, ${variant} matmul kernel`, async () => {
       E.setMatmulVariant(variant);
       const [B, T, H, D] = [2, 150, 2, 8];
@@ -90,10 +93,10 @@ describe('attention', () => {
     });
   }
 
-  // Without gradients, on the 'tiled' variant, one fused kernel (online softmax over blocks of 32
+  // Without gradients, where loop kernels run well, one fused kernel (online softmax over blocks of 32
   // keys, 64 queries a workgroup): T up to 130 spans several blocks of both; D = 32 is the student's.
-  test('fused kernel (no gradient, tiled variant): forward vs float64, T over several key and query blocks', async () => {
-    E.setMatmulVariant('tiled');
+  test('fused kernel (no gradient, loop kernels): forward vs float64, T over several key and query blocks', async () => {
+    E.setLoopKernelsFast(true);
     const fused = fc
       .record({ B: fc.integer({ min: 1, max: 2 }), T: fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constant(130)), heads: fc.integer({ min: 1, max: 3 }), D: fc.constantFrom(1, 3, 4, 8, 32) })
       .chain(({ B, T, heads, D }) => ndArb([B, T, 3 * heads * D]).map((x) => ({ x, heads })));
@@ -113,7 +116,7 @@ describe('attention', () => {
   // computed a block of query rows at a time: here a budget of a few rows forces 1-row to many-row
   // blocks, with a last block shorter than the others.
   test('row blocks (no gradient, weights over the budget): forward vs float64', async () => {
-    E.setMatmulVariant('cpu');
+    E.setLoopKernelsFast(false); // not the fused kernel
     const blocks = fc
       .record({ B: fc.integer({ min: 1, max: 2 }), T: fc.integer({ min: 2, max: 40 }), heads: fc.integer({ min: 1, max: 3 }), D: fc.constantFrom(1, 4, 8), rows: fc.integer({ min: 1, max: 7 }) })
       .chain(({ B, T, heads, D, rows }) => ndArb([B, T, 3 * heads * D]).map((x) => ({ x, heads, budget: B * heads * T * 4 * rows })));

@@ -21,7 +21,7 @@ import { gpu } from './setup.ts';
 const root = mkdtempSync(path.join(tmpdir(), 'vss-profile-'));
 const hasTimestamps = (await gpu()).info.features.includes('timestamp-query');
 
-beforeAll(() => setMatmulVariant('tiled')); // one dispatch per matmul (the cpu variant splits K into chunks)
+beforeAll(() => setMatmulVariant('tiled')); // one dispatch per matmul (the unrolled variant splits K into chunks)
 afterAll(() => {
   setMatmulVariant(undefined);
   rmSync(root, { recursive: true, force: true });

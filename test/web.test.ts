@@ -30,7 +30,7 @@ import { gpu } from './setup.ts';
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--enable-unsafe-webgpu'];
 /**
- * Logits of the page (SwiftShader, 'tiled' matmul) and of Node (lavapipe, 'cpu' matmul) are the same
+ * Logits of the page (SwiftShader, 'tiled' matmul) and of Node (lavapipe, 'unrolled' matmul) are the same
  * f32 arithmetic summed in different orders by different drivers: they agree to ~3e-6 here; 1e-3 leaves
  * room for other drivers. A pixel's label may then differ only where Node's two best logits are within
  * 2·TOL of each other (a near-tie that the rounding can flip).

@@ -1,13 +1,14 @@
 // Matrix products: matmul (batched, broadcasting, optionally transposed operands) and linear.
 //
 // Two kernels, chosen at run time (setMatmulVariant forces one, e.g. in tests):
-// - 'tiled' (shaders/matmul_tiled.wgsl), the default on GPUs: 64 × 64 output blocks, 4 × 4 per
-//   invocation, K tiles of 16 staged in workgroup memory.
-// - 'cpu' (shaders/matmul_cpu.wgsl), the default on lavapipe (Mesa's llvmpipe). On lavapipe a storage load with a
+// - 'tiled' (shaders/matmul_tiled.wgsl), the default where loop kernels run well (loopKernelsFast in
+//   device.ts: GPUs, SwiftShader): 64 × 64 output blocks, 4 × 4 per invocation, K tiles of 16 staged
+//   in workgroup memory.
+// - 'unrolled' (shaders/matmul_unrolled.wgsl), the default on lavapipe (Mesa's llvmpipe). On lavapipe a storage load with a
 //   computed address costs ~10 instructions a value and only constant-address workgroup-memory loads
 //   in branch-free code are cheap; the kernel is built around that (its header says how), with its
 //   straight-line part generated here, one dispatch per chunk of K. On 1024³ here it does 12–17
-//   GFLOP/s per two uncontended cores (bench/matmul-kernels.ts, "cpu" figure), against 5–7 for the
+//   GFLOP/s per two uncontended cores (bench/matmul-kernels.ts, "cpu" figure: per CPU time), against 5–7 for the
 //   best register-tiled loop kernels tried (4×8, 8×4, 8×8 blocks per invocation, vec4 loads) and
 //   2.5–4 for 'tiled'. The first use of each chunk size (and workgroup size: 32, 64 or 128 rows,
 //   the smallest that covers the product's rows) compiles for seconds (lavapipe's LLVM).
@@ -15,13 +16,13 @@
 //   default student on a 96×128 frame: 2.3 s against 19 s), so it keeps 'tiled'.
 //
 // Both kernels read their operands and write the output through strides (MatView), so transposed,
-// broadcast and interleaved operands (attention's heads, via matmulInto) need no copies. The cpu
+// broadcast and interleaved operands (attention's heads, via matmulInto) need no copies. The unrolled
 // kernel computes out[i, j] = Σ_k X[i, k] Y[k, j] and reads X rows four k at a time, so X must be
 // contiguous along K with K % 4 = 0: X is op(A), or op(B)ᵀ (it then computes outᵀ = op(B)ᵀ·op(A)ᵀ,
 // storing through swapped strides); when neither is laid out so, the smaller one is first copied
 // into that layout (O(rows·K), small next to the product).
 //
-// linear's bias is added in the kernels (the cpu kernel starts its accumulators from it), and so is its
+// linear's bias is added in the kernels (the unrolled kernel starts its accumulators from it), and so is its
 // optional GELU (the "epilogue": applied as the result is stored, the pre-activation stored beside it
 // only when backward will need it), which saves the GELU pass's read and write of the hidden tensor.
 //
@@ -29,11 +30,11 @@
 // gradients of broadcast batch dimensions are summed back with sumTo.
 
 import broadcastWgsl from '../../shaders/broadcast.wgsl?raw';
-import cpuWgsl from '../../shaders/matmul_cpu.wgsl?raw';
+import unrolledWgsl from '../../shaders/matmul_unrolled.wgsl?raw';
 import packWgsl from '../../shaders/matmul_pack.wgsl?raw';
 import tiledWgsl from '../../shaders/matmul_tiled.wgsl?raw';
 import { isGradEnabled, record } from '../autograd.ts';
-import { device } from '../device.ts';
+import { device, loopKernelsFast } from '../device.ts';
 import { dispatch, kernel, type Kernel } from '../kernel.ts';
 import { broadcastStrides, MAX_RANK, pad8, stridesOf } from '../shape.ts';
 import { Tensor, sizeOf, shapeStr } from '../tensor.ts';
@@ -41,7 +42,7 @@ import { zeros } from './creation.ts';
 import { GELU, gelu, geluBackward, mapBinary, sumTo } from './elementwise.ts';
 import { sum } from './reduce.ts';
 
-export type MatmulVariant = 'cpu' | 'tiled';
+export type MatmulVariant = 'unrolled' | 'tiled';
 
 let forced: MatmulVariant | undefined;
 
@@ -50,9 +51,9 @@ export function setMatmulVariant(v: MatmulVariant | undefined): void {
   forced = v;
 }
 
-/** The variant matmul uses now: the forced one, else 'cpu' on lavapipe and 'tiled' elsewhere. */
+/** The variant matmul uses now: the forced one, else 'tiled' where loop kernels run well and 'unrolled' where they do not (lavapipe). */
 export function matmulVariant(): MatmulVariant {
-  return forced ?? (device().info.isLavapipe ? 'cpu' : 'tiled');
+  return forced ?? (loopKernelsFast() ? 'tiled' : 'unrolled');
 }
 
 export interface MatmulOptions {
@@ -137,7 +138,7 @@ function storeCode(ep: Epilogue, o: string, last?: string): string {
   return `O[${o}] = ${last ? `select(v, act(v), ${last})` : 'act(v)'};${ep.pre ? ` Pre[${o}] = v;` : ''}`;
 }
 
-// ---- the cpu kernel --------------------------------------------------------------------------------
+// ---- the unrolled kernel ----------------------------------------------------------------------------
 
 const WGS = [32, 64, 128]; // invocations (rows of X) per workgroup: they share one tile of Y
 const BN = 24; // columns per invocation: 24 accumulators and an X vec4 fit in 32 vector registers
@@ -151,11 +152,11 @@ function chunkOf(K: number): number {
 }
 
 /**
- * The cpu kernel for chunks of KC, its straight-line parts generated (see the shader). With
+ * The unrolled kernel for chunks of KC, its straight-line parts generated (see the shader). With
  * `accumulate` (K spans several chunks), chunks after the first add to what is stored; without, the
  * kernel skips reading `out` (a fifth of the work at K = 64).
  */
-function cpuKernel(KC: number, accumulate: boolean, WG: number, ep: Epilogue): Kernel {
+function unrolledKernel(KC: number, accumulate: boolean, WG: number, ep: Epilogue): Kernel {
   const acc = (j: number) => `c${j}`;
   let body = '';
   for (let r = 0; r < KC; r += REGION) {
@@ -166,7 +167,7 @@ function cpuKernel(KC: number, accumulate: boolean, WG: number, ep: Epilogue): K
     body += `  pin[0] = ${Array.from({ length: BN }, (_, j) => acc(j)).join(' + ')};\n`;
   }
   const epi = epilogueCode(ep);
-  return kernel(`matmul_cpu_k${KC}${accumulate ? '_acc' : ''}${WG < 128 ? `_wg${WG}` : ''}${epi.suffix}`, cpuWgsl, {
+  return kernel(`matmul_unrolled_k${KC}${accumulate ? '_acc' : ''}${WG < 128 ? `_wg${WG}` : ''}${epi.suffix}`, unrolledWgsl, {
     TILE: KC * BN,
     BN,
     WG,
@@ -190,7 +191,7 @@ function zChunk(): number {
   return device().info.limits.maxComputeWorkgroupsPerDimension ?? 65535;
 }
 
-/** Whether the cpu kernel can read `x` (I × K) as its row operand in place: contiguous along K, vec4-aligned. */
+/** Whether the unrolled kernel can read `x` (I × K) as its row operand in place: contiguous along K, vec4-aligned. */
 function rowsInPlace(x: MatView, K: number): boolean {
   return x.cs === 1 && [K, x.off, x.rs, ...x.bs].every((s) => s % 4 === 0);
 }
@@ -211,7 +212,7 @@ function pack(x: MatView, I: number, K: number, batch: readonly number[], what: 
   return { t, off: 0, bs: batch.map((_, d) => (x.bs[d] ? ps[dims.indexOf(d)]! * I * Kp : 0)), rs: Kp, cs: 1 };
 }
 
-function runCpu(p: Plan, out: MatView, ep: Epilogue): void {
+function runUnrolled(p: Plan, out: MatView, ep: Epilogue): void {
   const bias = ep.bias;
   const { M, N, K, a, b } = p;
   // X (rows read per invocation, contiguous along K) and Y (staged in workgroup memory): out = X·Y
@@ -230,7 +231,7 @@ function runCpu(p: Plan, out: MatView, ep: Epilogue): void {
   // rows, convolutions' 32 or 64 output channels): 30% less time at I = 64 and 50% at I = 32 than
   // 128 rows. Larger I keeps 128, which shares each Y tile more (64 rows there cost 15-25% more).
   const WG = WGS.find((w) => w >= I) ?? 128;
-  const kern = cpuKernel(KC, K > KC, WG, ep);
+  const kern = unrolledKernel(KC, K > KC, WG, ep);
   const Z = sizeOf(p.batch);
   for (let z0 = 0; z0 < Z; z0 += zChunk()) {
     for (let k0 = 0; k0 < K; k0 += KC) {
@@ -287,7 +288,7 @@ export function matmulInto(a: MatView, b: MatView, out: MatView, M: number, N: n
 
 /** The plan on this device's kernel variant. */
 function run(p: Plan, out: MatView, ep: Epilogue): void {
-  if (matmulVariant() === 'cpu') runCpu(p, out, ep);
+  if (matmulVariant() === 'unrolled') runUnrolled(p, out, ep);
   else runTiled(p, out, ep);
 }
 

@@ -23,14 +23,14 @@ import rngWgsl from '../../shaders/rng.wgsl?raw';
 import softmaxWgsl from '../../shaders/softmax.wgsl?raw';
 import softmaxGradWgsl from '../../shaders/softmax_grad.wgsl?raw';
 import { isGradEnabled, record } from '../autograd.ts';
-import { device } from '../device.ts';
+import { device, loopKernelsFast } from '../device.ts';
 import { dispatch, kernel } from '../kernel.ts';
 import { normAxis } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
 import { fill } from './creation.ts';
 import { add, mapBinary, mapUnary, mul } from './elementwise.ts';
 import { reshape } from './movement.ts';
-import { matmulInto, matmulVariant, transposed, type MatView } from './matmul.ts';
+import { matmulInto, transposed, type MatView } from './matmul.ts';
 import { seedWords } from './random.ts';
 import { sum } from './reduce.ts';
 
@@ -104,7 +104,7 @@ const FUSED_MAX_D = 64;
  *
  * Without a backward pass to feed, weights larger than attentionBudget() are computed a block of query
  * rows at a time (attentionByRows), so a 480p frame's 6,420 tokens never need the whole T × T matrix.
- * Without a backward pass to feed, on adapters that run loops well (the 'tiled' matmul variant: GPUs,
+ * Without a backward pass to feed, on adapters that run loops well (loopKernelsFast: GPUs,
  * SwiftShader), one kernel does it all without the T × T matrices (shaders/attention_fused.wgsl).
  * Not on lavapipe, where that design ran 30× slower than the products (README, "Why the speed
  * targets are not met on lavapipe").
@@ -119,7 +119,7 @@ export function attention(qkv: Tensor, heads: number): Tensor {
   const C = C3 / 3;
   const D = C / heads;
   const scale = 1 / Math.sqrt(D);
-  if (!(isGradEnabled() && qkv.requiresGrad) && matmulVariant() === 'tiled' && D <= FUSED_MAX_D) {
+  if (!(isGradEnabled() && qkv.requiresGrad) && loopKernelsFast() && D <= FUSED_MAX_D) {
     const out = Tensor.empty([B, T, C], 'f32', 'attention');
     const DV = Math.ceil(D / 4);
     const k = kernel(`attention_fused_d${D}`, attentionFusedWgsl, { D, DV, KV: 32 * DV });
