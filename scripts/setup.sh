@@ -4,16 +4,20 @@
 #   2. a WebGPU adapter for Node: if Dawn finds none, install Mesa's lavapipe Vulkan driver (a CPU
 #      implementation) from bookworm-backports — Debian 12's own Mesa 22 is too old for Dawn;
 #   3. Chromium from Debian, for the browser page's test in `npm test` (skip with --no-browser);
-#   4. the esbuild bundles in dist/.
+#   4. PyTorch from Debian (python3-torch, with OpenBLAS), for the PyTorch twin (interop/torch/) and its
+#      parity tests in `npm test` (skip with --no-torch);
+#   5. the esbuild bundles in dist/.
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 want_browser=1
+want_torch=1
 for a in "$@"; do
   case "$a" in
     --no-browser) want_browser=0 ;;
-    *) echo "setup.sh: unknown option $a (known: --no-browser)" >&2; exit 2 ;;
+    --no-torch) want_torch=0 ;;
+    *) echo "setup.sh: unknown option $a (known: --no-browser, --no-torch)" >&2; exit 2 ;;
   esac
 done
 
@@ -59,6 +63,15 @@ if [ $want_browser = 1 ]; then
   if ! command -v chromium >/dev/null; then
     apt_update
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  fi
+fi
+
+if [ $want_torch = 1 ]; then
+  echo "== PyTorch (the twin in interop/torch/ and its parity tests)"
+  # Debian's own build, run by Debian's /usr/bin/python3; without OpenBLAS it falls back to a BLAS ~20x slower.
+  if ! /usr/bin/python3 -c 'import torch' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+    apt_update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread
   fi
 fi
 

@@ -1,0 +1,114 @@
+// Parity with the PyTorch twin (interop/torch/): on the same weights and frames, the engine's logits equal
+// PyTorch's within 1e-4 (f32, different summation orders), the supervised loss within 1e-5 relative, and
+// every parameter's gradient of that loss within 1e-3 relative (‖Δg‖ / ‖g‖, both sides f32); a checkpoint
+// read and written back by the twin is the same file, byte for byte. PyTorch runs under Debian's
+// /usr/bin/python3 (python3-torch, installed by scripts/setup.sh), two threads, as a user on this machine would.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import * as E from '../engine/index.ts';
+import { studentMetadata } from '../models/checkpoint.ts';
+import { Student, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
+import { makeRng } from '../dataset/rng.ts';
+import { gpu } from './setup.ts';
+
+const root = mkdtempSync(path.join(tmpdir(), 'vss-torch-'));
+const PYTHON = '/usr/bin/python3';
+const script = path.resolve(import.meta.dirname, '../interop/torch/parity.py');
+
+beforeAll(gpu);
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function python(...args: string[]): void {
+  const r = spawnSync(PYTHON, [script, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2', OMP_WAIT_POLICY: 'PASSIVE' } });
+  if (r.error || r.status !== 0) {
+    throw new Error(`${PYTHON} interop/torch/parity.py ${args[0]} failed (PyTorch comes from Debian's python3-torch: bash scripts/setup.sh installs it):\n${r.error?.message ?? ''}${r.stderr}`);
+  }
+}
+
+/** Random weights of a fresh student, noise on every parameter so that zero-initialised ones (the temporal block's) matter too. */
+async function randomStudent(config: StudentConfig, seed: number): Promise<Student> {
+  const model = new Student(config, seed);
+  for (const [i, t] of model.ps.list().entries()) {
+    const noisy = E.tidy(() => E.add(t, E.randNormal(t.shape, seed * 1000 + i, 0, 0.05)));
+    E.assignData(t, await noisy.data());
+    noisy.dispose();
+  }
+  return model;
+}
+
+const bytesOf = (t: E.TensorData) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+
+describe('the PyTorch twin', () => {
+  const cases: { what: string; config: StudentConfig; batch: number; clip: number; size: [number, number] }[] = [
+    { what: 'the default student with a temporal block, clips of 2, at another input size than its training grid', config: { ...defaultStudentConfig(10), temporal: true }, batch: 2, clip: 2, size: [64, 80] },
+    { what: 'an older checkpoint layout (no normalisation: conv biases), clip 1', config: { ...defaultStudentConfig(5, [32, 48]), width: 32, depth: 1, heads: 2, stemDim: 8, decoderDim: 16, reprDim: 8, norm: 'none', baseSize: 0 }, batch: 3, clip: 1, size: [32, 48] },
+  ];
+  for (const [n, c] of cases.entries()) {
+    test(`logits and the supervised loss's gradients equal the engine's: ${c.what}`, async () => {
+      const model = await randomStudent(c.config, n + 1);
+      const ckpt = path.join(root, `model-${n}.safetensors`);
+      writeFileSync(ckpt, await E.saveParams(model.ps.tensors, studentMetadata(model.config, [], { labels: 'identity', numClasses: c.config.numClasses })));
+      const [h, w] = c.size;
+      const rng = makeRng(10 + n);
+      const images = Float32Array.from({ length: c.batch * 3 * h * w }, () => rng.range(-2, 2));
+      const labels = Int32Array.from({ length: c.batch * h * w }, () => (rng.float() < 0.1 ? 255 : rng.int(c.config.numClasses)));
+      const inputs = path.join(root, `inputs-${n}.safetensors`);
+      writeFileSync(inputs, E.encodeSafetensors({ images: { dtype: 'f32', shape: [c.batch, 3, h, w], data: images }, labels: { dtype: 'i32', shape: [c.batch, h, w], data: labels } }, { clip: String(c.clip) }));
+
+      // The engine: forward, plain cross-entropy over the labeled pixels, backward.
+      const out = E.tidy(() => {
+        const logits = model.forward(E.tensor(images, [c.batch, 3, h, w]), { clip: c.clip }).logits;
+        const loss = E.crossEntropy(logits, E.tensor(labels, [c.batch, h, w], 'i32'), { ignoreIndex: 255 });
+        E.backward(loss);
+        return { logits, loss };
+      });
+      const want = { logits: (await out.logits.data()) as Float32Array, loss: ((await out.loss.data()) as Float32Array)[0]! };
+
+      const result = path.join(root, `torch-${n}.safetensors`);
+      python('grads', ckpt, inputs, result);
+      const got = E.decodeSafetensors(new Uint8Array(readFileSync(result)), result).tensors;
+      expect(got.logits!.shape).toEqual([c.batch, c.config.numClasses, h, w]);
+      const maxDiff = want.logits.reduce((m, v, i) => Math.max(m, Math.abs(v - got.logits!.data[i]!)), 0);
+      expect(maxDiff).toBeLessThan(1e-4);
+      expect(Math.abs(want.loss - got.loss!.data[0]!) / want.loss).toBeLessThan(1e-5);
+      let compared = 0, worst = 0;
+      for (const [name, p] of model.ps.tensors) {
+        const g = got[`grad.${name}`]!;
+        expect(g, `the twin has no gradient for ${name}`).toBeDefined();
+        // No gradient reached a parameter outside the loss's graph (the representation head): zeros, as the twin reports.
+        const mine = p.grad ? ((await p.grad.data()) as Float32Array) : new Float32Array(p.size);
+        let diff = 0, norm = 0;
+        mine.forEach((v, i) => {
+          diff += (v - g.data[i]!) ** 2;
+          norm += g.data[i]! ** 2;
+        });
+        if (norm === 0) expect(diff, `gradient of ${name} [${p.shape}]`).toBe(0);
+        else expect(Math.sqrt(diff / norm), `gradient of ${name} [${p.shape}]`).toBeLessThan(1e-3);
+        if (norm > 0) worst = Math.max(worst, Math.sqrt(diff / norm));
+        compared++;
+      }
+      expect(compared).toBe(model.ps.list().length);
+      console.log(`${c.what}: logits max |Δ| ${maxDiff.toExponential(2)}, loss ${want.loss.toFixed(5)}, worst gradient ‖Δg‖/‖g‖ ${worst.toExponential(2)} over ${compared} parameters`);
+      for (const t of [out.logits, out.loss, ...model.ps.list().flatMap((p) => (p.grad ? [p.grad] : []))]) t.dispose();
+      model.ps.dispose();
+    });
+  }
+
+  test('a checkpoint read and written back by the twin is the same file, byte for byte', async () => {
+    const model = await randomStudent({ ...defaultStudentConfig(7), temporal: true }, 9);
+    const a = path.join(root, 'node.safetensors');
+    const b = path.join(root, 'torch.safetensors');
+    writeFileSync(a, await E.saveParams(model.ps.tensors, studentMetadata(model.config, ['sky', 'béton', 'a "quoted" class', 'd', 'e', 'f', 'g'], { labels: 'identity', numClasses: 7 })));
+    model.ps.dispose();
+    python('resave', a, b);
+    const [x, y] = [readFileSync(a), readFileSync(b)];
+    const dx = E.decodeSafetensors(new Uint8Array(x), a), dy = E.decodeSafetensors(new Uint8Array(y), b);
+    expect(dy.metadata).toEqual(dx.metadata);
+    expect(Object.keys(dy.tensors).sort()).toEqual(Object.keys(dx.tensors).sort());
+    for (const [name, t] of Object.entries(dx.tensors)) expect(Buffer.compare(bytesOf(t), bytesOf(dy.tensors[name]!)), name).toBe(0);
+    expect(Buffer.compare(x, y)).toBe(0);
+  });
+});
