@@ -69,9 +69,9 @@ fi
 if [ $want_torch = 1 ]; then
   echo "== PyTorch (the twin in interop/torch/ and its parity tests)"
   # Debian's own build, run by Debian's /usr/bin/python3; without OpenBLAS it falls back to a BLAS ~20x slower.
-  if ! /usr/bin/python3 -c 'import torch' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+  if ! /usr/bin/python3 -c 'import torch, PIL' 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
     apt_update
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch libopenblas0-pthread python3-pil
   fi
 fi
 

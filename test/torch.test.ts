@@ -4,11 +4,15 @@
 // read and written back by the twin is the same file, byte for byte. PyTorch runs under Debian's
 // /usr/bin/python3 (python3-torch, installed by scripts/setup.sh), two threads, as a user on this machine would.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
+import { decodeMask, encodePaletteMask } from '../dataset/image.ts';
+import { VideoDataset } from '../dataset/reader.ts';
+import { encodeJpeg } from '../dataset/jpeg-encode.ts';
+import { evaluate } from '../eval/evaluate.ts';
 import { studentMetadata } from '../models/checkpoint.ts';
 import { Student, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
 import { makeRng } from '../dataset/rng.ts';
@@ -16,16 +20,18 @@ import { gpu } from './setup.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'vss-torch-'));
 const PYTHON = '/usr/bin/python3';
-const script = path.resolve(import.meta.dirname, '../interop/torch/parity.py');
+const twin = (file: string) => path.resolve(import.meta.dirname, '../interop/torch', file);
 
 beforeAll(gpu);
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function python(...args: string[]): void {
-  const r = spawnSync(PYTHON, [script, ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2', OMP_WAIT_POLICY: 'PASSIVE' } });
+/** Runs interop/torch/FILE with `args`; returns its stdout. */
+function python(file: string, ...args: string[]): string {
+  const r = spawnSync(PYTHON, [twin(file), ...args], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2', OMP_WAIT_POLICY: 'PASSIVE' } });
   if (r.error || r.status !== 0) {
-    throw new Error(`${PYTHON} interop/torch/parity.py ${args[0]} failed (PyTorch comes from Debian's python3-torch: bash scripts/setup.sh installs it):\n${r.error?.message ?? ''}${r.stderr}`);
+    throw new Error(`${PYTHON} interop/torch/${file} ${args[0]} failed (PyTorch comes from Debian's python3-torch: bash scripts/setup.sh installs it):\n${r.error?.message ?? ''}${r.stderr}`);
   }
+  return r.stdout;
 }
 
 /** Random weights of a fresh student, noise on every parameter so that zero-initialised ones (the temporal block's) matter too. */
@@ -37,6 +43,38 @@ async function randomStudent(config: StudentConfig, seed: number): Promise<Stude
     noisy.dispose();
   }
   return model;
+}
+
+/**
+ * A VSPW-layout set (values 1..K, 0 ignored) of 64×48 frames made of grey 8×8 blocks: one train video and
+ * two val videos of 10 frames; each block keeps its class over a video but for a few changes a frame.
+ */
+function blockyVspwSet(dir: string, k: number): void {
+  const rng = makeRng(21);
+  const [W, H, bw, bh] = [64, 48, 8, 6];
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'dataset.json'), JSON.stringify({ labels: 'vspw', numClasses: k }));
+  writeFileSync(path.join(dir, 'train.txt'), 'v0\n');
+  writeFileSync(path.join(dir, 'val.txt'), 'v1\nv2\n');
+  for (const video of ['v0', 'v1', 'v2']) {
+    for (const sub of ['origin', 'mask']) mkdirSync(path.join(dir, 'data', video, sub), { recursive: true });
+    const cls = Array.from({ length: bw * bh }, () => rng.int(k + 1)); // 0: ignored
+    for (let t = 0; t < 10; t++) {
+      for (let b = 0; b < cls.length; b++) if (rng.float() < 0.05) cls[b] = rng.int(k + 1);
+      const level = cls.map((c) => Math.min(255, c * 40 + rng.int(30)));
+      const rgb = new Uint8Array(W * H * 3), values = new Uint8Array(W * H);
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const b = (y >> 3) * bw + (x >> 3);
+          rgb.fill(level[b]!, (y * W + x) * 3, (y * W + x) * 3 + 3);
+          values[y * W + x] = cls[b]!;
+        }
+      }
+      const name = String(t).padStart(5, '0');
+      writeFileSync(path.join(dir, 'data', video, 'origin', `${name}.jpg`), encodeJpeg({ width: W, height: H, rgb }, 90));
+      writeFileSync(path.join(dir, 'data', video, 'mask', `${name}.png`), encodePaletteMask({ width: W, height: H, values }));
+    }
+  }
 }
 
 const bytesOf = (t: E.TensorData) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
@@ -68,7 +106,7 @@ describe('the PyTorch twin', () => {
       const want = { logits: (await out.logits.data()) as Float32Array, loss: ((await out.loss.data()) as Float32Array)[0]! };
 
       const result = path.join(root, `torch-${n}.safetensors`);
-      python('grads', ckpt, inputs, result);
+      python('parity.py', 'grads', ckpt, inputs, result);
       const got = E.decodeSafetensors(new Uint8Array(readFileSync(result)), result).tensors;
       expect(got.logits!.shape).toEqual([c.batch, c.config.numClasses, h, w]);
       const maxDiff = want.logits.reduce((m, v, i) => Math.max(m, Math.abs(v - got.logits!.data[i]!)), 0);
@@ -103,12 +141,44 @@ describe('the PyTorch twin', () => {
     const b = path.join(root, 'torch.safetensors');
     writeFileSync(a, await E.saveParams(model.ps.tensors, studentMetadata(model.config, ['sky', 'béton', 'a "quoted" class', 'd', 'e', 'f', 'g'], { labels: 'identity', numClasses: 7 })));
     model.ps.dispose();
-    python('resave', a, b);
+    python('parity.py', 'resave', a, b);
     const [x, y] = [readFileSync(a), readFileSync(b)];
     const dx = E.decodeSafetensors(new Uint8Array(x), a), dy = E.decodeSafetensors(new Uint8Array(y), b);
     expect(dy.metadata).toEqual(dx.metadata);
     expect(Object.keys(dy.tensors).sort()).toEqual(Object.keys(dx.tensors).sort());
     for (const [name, t] of Object.entries(dx.tensors)) expect(Buffer.compare(bytesOf(t), bytesOf(dy.tensors[name]!)), name).toBe(0);
     expect(Buffer.compare(x, y)).toBe(0);
+  });
+
+  test('predict.py writes the masks node eval/run.js writes and scores them alike', async () => {
+    // JPEG decoders differ (jpeg-js here, libjpeg under PIL: up to ±3 levels on the synthetic frames),
+    // which flips ~1% of a random model's labels; frames of grey 8×8 blocks decode to the same pixels in
+    // both, so this compares the rest exactly: resizing, temporal pairs, argmax, mask values, metrics.
+    // A temporal model at base size 40 on 64×48 frames (inputs 56×40), 10-frame videos (VC8 windows).
+    const data = path.join(root, 'data');
+    blockyVspwSet(data, 5);
+    const ds = VideoDataset.open(data);
+    const model = await randomStudent({ ...defaultStudentConfig(ds.numClasses, [48, 64]), width: 32, depth: 1, heads: 2, stemDim: 8, decoderDim: 16, reprDim: 8, temporal: true, baseSize: 40 }, 5);
+    const ckpt = path.join(root, 'predict.safetensors');
+    writeFileSync(ckpt, await E.saveParams(model.ps.tensors, studentMetadata(model.config, ds.classNames, ds.mapping.spec)));
+    const nodeDir = path.join(root, 'pred-node'), torchDir = path.join(root, 'pred-torch');
+    const { result } = await evaluate(model, ds, { split: 'val', predDir: nodeDir });
+    model.ps.dispose();
+    const metrics = JSON.parse(python('predict.py', '--checkpoint', ckpt, '--data', data, '--split', 'val', '--out', torchDir, '--device', 'cpu').trim().split('\n').at(-1)!);
+    let same = 0, all = 0;
+    for (const video of ds.split('val')) {
+      for (const frame of readdirSync(path.join(nodeDir, video))) {
+        const [a, b] = [nodeDir, torchDir].map((d) => decodeMask(new Uint8Array(readFileSync(path.join(d, video, frame))), frame).values);
+        all += a!.length;
+        a!.forEach((v, i) => (same += v === b![i] ? 1 : 0));
+      }
+    }
+    expect(all).toBe(2 * 10 * 64 * 48);
+    expect(same / all).toBeGreaterThan(0.999); // argmax may flip only where two classes tie within f32 rounding
+    console.log(`predict.py: ${all - same} of ${all} pixels differ; mIoU ${metrics.mIoU} (node ${result.mIoU}), mVC8 ${metrics.mVC8} (node ${result.mVC8})`);
+    expect(metrics.mIoU).toBeCloseTo(result.mIoU, 3);
+    expect(metrics.mVC8).toBeCloseTo(result.mVC8, 3);
+    expect(metrics.mVC16).toBeNull(); // 10-frame videos have no 16-frame window
+    expect(result.mVC16).toBeNaN();
   });
 });
