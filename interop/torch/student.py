@@ -17,6 +17,7 @@ in the engine.
 import json
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +29,7 @@ MAX_CLIP = 4  # rows of the frame-position embedding (models/student.ts)
 
 def frame_tensor(rgb):
     """uint8 RGB [H, W, 3] (numpy or torch) -> normalised float32 [1, 3, H, W]."""
-    x = torch.as_tensor(rgb).permute(2, 0, 1).float().unsqueeze(0) / 255
+    x = torch.as_tensor(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).float().unsqueeze(0) / 255
     return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
 
 
