@@ -1,5 +1,5 @@
 // The engine's side of the benchmarks, measured by the same protocol as bench/tfjs-peers.ts.
-import { matmul, randNormal, sync, tidy, type Tensor } from '../engine/index.ts';
+import { AdamW, backward, crossEntropy, matmul, randInt, randNormal, sync, tidy, zeroGrad, type Tensor } from '../engine/index.ts';
 import { MATMUL_REPS, MATMUL_SAMPLES, VIT_STEPS, WARMUP, median } from './tfjs-peers.ts';
 import type { Frame } from '../dataset/image.ts';
 import { predictFrames } from '../eval/predict.ts';
@@ -7,6 +7,7 @@ import { Student, defaultStudentConfig } from '../models/student.ts';
 import { vitTrainer } from './vit.ts';
 
 const STUDENT_FRAMES = 5;
+const STUDENT_STEPS = 10;
 
 /** f32 1024×1024 matmul throughput in GFLOP/s: MATMUL_REPS products, then a read-back of the last. */
 export async function engineMatmulGflops(n = 1024): Promise<number> {
@@ -70,4 +71,36 @@ export async function engineStudentFps(width = 854, height = 480): Promise<numbe
   }
   model.ps.dispose();
   return 1000 / median(times);
+}
+
+/**
+ * Median ms of one supervised training step of the default student (10 classes) on a fixed batch of 4
+ * crops of 96×128: forward, cross-entropy, backward, AdamW, loss read-back (the PyTorch peer's protocol).
+ */
+export async function engineStudentStepMs(): Promise<number> {
+  const model = new Student(defaultStudentConfig(10), 0);
+  const params = model.ps.list();
+  const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0.01 });
+  const images = randNormal([4, 3, 96, 128], 3);
+  const labels = randInt([4, 96, 128], 0, 10, 4);
+  const step = async () => {
+    const t0 = performance.now();
+    const loss = tidy(() => {
+      const l = crossEntropy(model.forward(images).logits, labels);
+      backward(l);
+      opt.step(1e-3);
+      zeroGrad(params);
+      return l;
+    });
+    await loss.item();
+    loss.dispose();
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < WARMUP; i++) await step();
+  const times: number[] = [];
+  for (let i = 0; i < STUDENT_STEPS; i++) times.push(await step());
+  for (const t of [images, labels]) t.dispose();
+  opt.dispose();
+  model.ps.dispose();
+  return median(times);
 }
