@@ -111,8 +111,9 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], chang
   const pm = (xs: (number | null)[]) => {
     // A metric with nothing to measure (mVC16 on videos of ≤ 16 frames) is NaN, stored as null in results.json.
     if (xs.some((x) => x === null || Number.isNaN(x))) return '—';
-    const mean = (xs as number[]).reduce((a, b) => a + b, 0) / xs.length;
-    const half = (Math.max(...(xs as number[])) - Math.min(...(xs as number[]))) / 2;
+    const ys = xs as number[];
+    const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
+    const half = (Math.max(...ys) - Math.min(...ys)) / 2;
     return `${(100 * mean).toFixed(1)} ± ${(100 * half).toFixed(1)}`;
   };
   const labels = o.labeledVideos > 0 ? `all frames of ${o.labeledVideos * 100}% of the training videos` : `every ${o.labeledEvery}th frame`;

@@ -89,14 +89,6 @@ export function normalisedColourMap(j: Jitter): { weight: number[]; bias: number
   return { weight, bias };
 }
 
-/** MIC's blur kernel: odd side ⌈0.1·width⌉ (at least 3), σ in pixels, as normalised 1-D taps. */
-function gaussianTaps(width: number, sigma: number): number[] {
-  const side = Math.max(3, Math.ceil(0.1 * width) | 1);
-  const k = Array.from({ length: side }, (_, i) => Math.exp(-((i - (side >> 1)) ** 2) / (2 * sigma * sigma)));
-  const s = k.reduce((a, b) => a + b, 0);
-  return k.map((v) => v / s);
-}
-
 /** Mirror `r` rows and columns at each border of [B,C,H,W] (reflect, without repeating the edge, as kornia's blur does). */
 function reflectPad(img: Tensor, r: number): Tensor {
   const [b, c, h, w] = img.shape as [number, number, number, number];
@@ -104,14 +96,16 @@ function reflectPad(img: Tensor, r: number): Tensor {
   return concat([flip(slice(rows, [0, 0, 0, 1], [b, c, h + 2 * r, r + 1]), [3]), rows, flip(slice(rows, [0, 0, 0, w - 1 - r], [b, c, h + 2 * r, w - 1]), [3])], 3);
 }
 
-/** Gaussian blur of [B,3,H,W] by MIC's kernel for σ: two 1-D passes over a reflect-padded image. */
+/**
+ * Gaussian blur of [B,3,H,W] by MIC's kernel for σ (pixels): odd side ⌈0.1·width⌉, at least 3, its
+ * radius cut to what the reflect padding allows on small images; two 1-D passes of normalised taps.
+ */
 export function gaussianBlur(img: Tensor, sigma: number): Tensor {
   const [, , h, w] = img.shape as [number, number, number, number];
-  const taps = gaussianTaps(w, sigma);
-  const r = Math.min(taps.length >> 1, h - 1, w - 1);
-  const k = taps.slice((taps.length >> 1) - r, (taps.length >> 1) + r + 1);
-  const sum = k.reduce((a, b) => a + b, 0);
+  const r = Math.min(Math.max(3, Math.ceil(0.1 * w) | 1) >> 1, h - 1, w - 1);
   if (r < 1) return img;
+  const k = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const sum = k.reduce((a, b) => a + b, 0);
   const t = [0, 1, 2].flatMap(() => k.map((v) => v / sum)); // one kernel per channel (groups 3)
   const vertical = conv2d(reflectPad(img, r), tensor(t, [3, 1, k.length, 1]), undefined, { groups: 3 });
   return conv2d(vertical, tensor(t, [3, 1, 1, k.length]), undefined, { groups: 3 });

@@ -16,7 +16,7 @@ import { readRegularFile } from '../engine/checkpoint-node.ts';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { makeRng, mixSeed } from '../dataset/rng.ts';
-import { labeledEvery, labeledVideos, type SemiSplit } from '../dataset/splits.ts';
+import { labeledEvery, labeledVideos, type FrameRef, type SemiSplit } from '../dataset/splits.ts';
 import { writeSynthWhole } from '../dataset/synth-write.ts';
 import { EMBEDDED, SYNTH_VERSION } from '../dataset/synth.ts';
 import { evaluate, formatResult } from '../eval/evaluate.ts';
@@ -360,9 +360,16 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
     semi.queues?.dispose();
   };
 
-  // Up to WATCHED unlabeled frames with ground truth, spread over the list: the teacher is scored on them at each evaluation.
-  const withMasks = c.batches.unlabeled.filter((r) => c.ds.hasMask(r.video, r.frame));
-  const watched = withMasks.filter((_, i) => i % Math.ceil(withMasks.length / WATCHED) === 0);
+  // Up to WATCHED unlabeled frames with ground truth, spread over the list: the teacher is scored on them
+  // at each evaluation. Chosen at the first one (a mask lookup per unlabeled frame: not at start-up).
+  let watched: FrameRef[] | undefined;
+  const watchedFrames = (): FrameRef[] => {
+    if (!watched) {
+      const withMasks = c.batches.unlabeled.filter((r) => c.ds.hasMask(r.video, r.frame));
+      watched = withMasks.filter((_, i) => i % Math.ceil(withMasks.length / WATCHED) === 0);
+    }
+    return watched;
+  };
   const profiled = c.profile ? profileWindow(o, start) : undefined;
   const t0 = performance.now();
   // The first steps compile the GPU kernels (Mesa caches them on disk, so only a first run waits long).
@@ -421,11 +428,12 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
       record.mIoU = result.mIoU;
       progress.break();
       console.log(`step ${g}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${Math.min(o.evalVideos, c.ds.split('val').length)} videos`);
-      if (teacher && watched.length) {
+      if (teacher && watchedFrames().length) {
         // What the unlabeled losses learn from: the teacher's pseudo-labels against the hidden ground truth.
-        const q = await pseudoLabelQuality(teacher.model, c.ds, watched, 1);
+        const frames = watchedFrames();
+        const q = await pseudoLabelQuality(teacher.model, c.ds, frames, 1);
         Object.assign(record, { pseudoAccuracy: q.accuracy, pseudoMIoU: q.mIoU, pseudoClassIoU: q.perClassIoU.map((v) => (Number.isNaN(v) ? null : v)) });
-        console.log(`step ${g}: teacher's pseudo-labels on ${watched.length} unlabeled frames: ${formatQuality(q)}; per class ${formatClassIoU(q, c.ds.classNames)}`);
+        console.log(`step ${g}: teacher's pseudo-labels on ${frames.length} unlabeled frames: ${formatQuality(q)}; per class ${formatClassIoU(q, c.ds.classNames)}`);
       }
     }
     run.log(record);

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from safetensors_io import load, save
+
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 MAX_CLIP = 4  # rows of the frame-position embedding (models/student.ts)
@@ -167,8 +169,6 @@ class Student(nn.Module):
 
 def load_student(path):
     """(Student with the checkpoint's weights, metadata) from a project checkpoint."""
-    from safetensors_io import load
-
     tensors, metadata = load(path)
     if "config" not in metadata:
         raise ValueError(f"{path}: no 'config' in the safetensors metadata: not a student checkpoint written by train/run.js")
@@ -187,6 +187,4 @@ def load_student(path):
 
 def save_student(path, model, metadata):
     """Write the model's weights with `metadata` (the checkpoint's, e.g. config and classes) in the project's format."""
-    from safetensors_io import save
-
     save(path, {k: v.float() for k, v in model.state_dict().items()}, metadata)
