@@ -47,19 +47,19 @@ const PYTHON = '/usr/bin/python3';
 const PEER_TIMEOUT_MS = 15 * 60_000;
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** The command for a peer child: PyTorch's script; for TF.js the bundle next to this one after a build, else vite-node on the source. */
+/** The command line of a peer child: PyTorch's script; for TF.js the bundle next to this one after a build, else vite-node on the source. */
 function peerCommand(backend: Peer): string[] {
   if (backend === 'torch') return [PYTHON, path.resolve(here, '../interop/torch/bench.py')];
   const flag = `--backend=${backend}`;
   if (import.meta.url.endsWith('.ts')) {
-    return [path.resolve(here, '../node_modules/.bin/vite-node'), path.join(here, 'tfjs-peers.ts'), flag];
+    return [process.execPath, path.resolve(here, '../node_modules/.bin/vite-node'), path.join(here, 'tfjs-peers.ts'), flag];
   }
-  return [path.join(here, 'bench-tfjs.js'), flag];
+  return [process.execPath, path.join(here, 'bench-tfjs.js'), flag];
 }
 
 function runPeer(backend: Peer): Promise<PeerResult> {
   return new Promise((resolve, reject) => {
-    const [cmd, ...args] = backend === 'torch' ? peerCommand(backend) : [process.execPath, ...peerCommand(backend)];
+    const [cmd, ...args] = peerCommand(backend);
     const env = { ...process.env, OMP_NUM_THREADS: '2', OMP_WAIT_POLICY: 'PASSIVE' };
     const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: PEER_TIMEOUT_MS, env });
     let out = '';
