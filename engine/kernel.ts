@@ -4,8 +4,9 @@
 // Conventions every shader in shaders/ follows:
 // - binding 0 of group 0 is `var<uniform> p: Params` (omit it if the kernel takes no parameters);
 // - the storage bindings follow, in the order the caller lists its tensors;
-// - the entry point is `main`; 1-D kernels index `i = gid.x + gid.y * nwg.x * WG` so that more than
-//   65535 workgroups can be spread over two dimensions (see `grid1d`).
+// - the entry point is `main`; 1-D kernels find their flat index as `flatIndex(gid, nwg, WG)`, so that
+//   more than 65535 workgroups can be spread over two dimensions (`grid1d`; the function is appended
+//   to every shader that calls it, so the folding is written once, here).
 //
 // Reflection lets dispatch check, before WebGPU does, what a caller binds: the number of tensors, their
 // element types, read-only vs writable, writable aliasing, and the names and types of every uniform
@@ -91,9 +92,18 @@ export function fillPlaceholders(name: string, source: string, defines: Record<s
   return code;
 }
 
+/**
+ * The flat index of an invocation of a 1-D grid that `grid1d` folded into x and y. Appended (after the
+ * shader's own text, so its line numbers stay) to every shader that calls it.
+ */
+const FLAT_INDEX = `
+fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 { return gid.x + gid.y * nwg.x * wg; }
+`;
+
 /** Compile (once, cached by final text) the kernel `name` from WGSL `source` with placeholders filled. */
 export function kernel(name: string, source: string, defines: Record<string, string | number> = {}): Kernel {
-  const code = fillPlaceholders(name, source, defines);
+  const filled = fillPlaceholders(name, source, defines);
+  const code = /\bflatIndex\(/.test(filled) ? filled + FLAT_INDEX : filled;
   const hit = cache.get(code);
   if (hit) return hit;
   const t0 = performance.now();
@@ -145,7 +155,7 @@ export function kernel(name: string, source: string, defines: Record<string, str
 /**
  * Workgroup counts for `threads` invocations of a 1-D kernel of `wg` lanes, folded into 2-D past the
  * 65535 limit. A 1-D shader declares `const WG = …u;`, `@workgroup_size(WG)` and finds its flat index as
- * `gid.x + gid.y * nwg.x * WG`; dispatch() given a thread count calls this with the reflected WG.
+ * `flatIndex(gid, nwg, WG)` (FLAT_INDEX); dispatch() given a thread count calls this with the reflected WG.
  */
 export function grid1d(threads: number, wg: number): [number, number, number] {
   const groups = Math.max(1, Math.ceil(threads / wg));

@@ -13,7 +13,7 @@ struct Params { n: u32, decay: f32, b1: f32, c1: f32, b2: f32, c2: f32, eps: f32
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.n) { return; }
   let g = G[i];
   let m = p.b1 * M[i] + p.c1 * g;

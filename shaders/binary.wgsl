@@ -12,7 +12,7 @@ struct Params { n: u32, alpha: f32, shape: array<vec4<u32>, 2>, sa: array<vec4<u
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.n) { return; }
   {{OFFSETS}}
   let a = A[off_a];

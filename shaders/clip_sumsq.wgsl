@@ -9,7 +9,7 @@ struct Params { n: u32, threads: u32, offset: u32 };
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.threads) { return; }
   var acc = 0.0;
   for (var j = i; j < p.n; j += p.threads) {

@@ -31,7 +31,7 @@ fn reach(ip: u32, S: u32, EXT: u32, n: u32) -> vec2<u32> {
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * WG;
+  let r = flatIndex(gid, nwg, WG);
   if (r >= p.rows) { return; }
   let yp = r % p.h + PH;
   let nc = r / p.h;

@@ -10,7 +10,7 @@ struct Params { rows: u32, c: u32, l: u32 };
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * WG;
+  let r = flatIndex(gid, nwg, WG);
   if (r >= p.rows) { return; }
   let b = B[r % p.c];
   let at = r * p.l;

@@ -15,7 +15,7 @@ fn nan_() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); } // a var: WGSL
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * WG;
+  let r = flatIndex(gid, nwg, WG);
   if (r >= p.pixels) { return; }
   let label = L[r];
   if (label == p.ignore) { LOSS[r] = 0.0; return; }

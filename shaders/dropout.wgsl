@@ -11,7 +11,7 @@ struct Params { n: u32, seed_lo: u32, seed_hi: u32, keep: f32, scale: f32 };
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.n) { return; }
   let key = rng_key(p.seed_lo, p.seed_hi);
   O[i] = select(0.0, A[i] * p.scale, rng_unit(key, i) < p.keep);

@@ -18,7 +18,7 @@ fn reflect101(c: i32, n: i32) -> i32 {
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.h * p.w) { return; }
   let along_x = p.axis == 0u;
   let c = i32(select(i / p.w, i % p.w, along_x));

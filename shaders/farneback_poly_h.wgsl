@@ -11,7 +11,7 @@ struct Params { h: u32, w: u32, n: u32, g: array<vec4<f32>, 4>, xg: array<vec4<f
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   let npix = p.h * p.w;
   if (i >= npix) { return; }
   let x = i32(i % p.w);

@@ -11,7 +11,7 @@ struct Params { total: u32, t: u32, r: u32 };
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.total) { return; }
   let a = (i / p.t) * p.r;
   let b = u32(Rows[i]) * p.r;

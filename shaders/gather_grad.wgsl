@@ -11,7 +11,7 @@ struct Params { total: u32, n: u32, m: u32, inner: u32 };
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.total) { return; }
   let r = i % p.inner;
   let k = i32((i / p.inner) % p.n);

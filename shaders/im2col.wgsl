@@ -21,7 +21,7 @@ const DW = {{DW}}u;
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * WG;
+  let r = flatIndex(gid, nwg, WG);
   if (r >= p.rows) { return; }
   let oy = r % p.oh;
   let t = r / p.oh;

@@ -12,7 +12,7 @@ struct Params { rows: u32, c: u32 };
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let j = gid.x + gid.y * nwg.x * WG;
+  let j = flatIndex(gid, nwg, WG);
   if (j >= p.c) { return; }
   var sg = vec2<f32>(0.0); // (Σ g·xh, Σ g)
   var comp = vec2<f32>(0.0);

@@ -13,7 +13,7 @@ struct Params { rows: u32, I: u32, K: u32, Kp: u32, off: u32, xi: u32, xk: u32, 
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let r = gid.x + gid.y * nwg.x * WG; // row b·I + i
+  let r = flatIndex(gid, nwg, WG); // row b·I + i
   if (r >= p.rows) { return; }
   let src = p.off + bcast_offset(r / p.I, p.brank, p.bshape, p.bs) + (r % p.I) * p.xi;
   let dst = r * (p.Kp / 4u);

@@ -9,7 +9,7 @@ struct Params { n: u32, seed_lo: u32, seed_hi: u32, a: f32, b: f32, ilo: i32, ra
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.n) { return; }
   let key = rng_key(p.seed_lo, p.seed_hi);
   O[i] = {{EXPR}};

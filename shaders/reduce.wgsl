@@ -11,7 +11,7 @@ struct Params { n: u32, r: u32, kshape: array<vec4<u32>, 2>, ks: array<vec4<u32>
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.n) { return; }
   {{KEPT}}
   let base = off_k;

@@ -15,7 +15,7 @@ struct Params { total: u32, k: u32, ih: u32, iw: u32, oh: u32, ow: u32, sy: f32,
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.total) { return; }
   let ox = i % p.ow;
   let oy = (i / p.ow) % p.oh;

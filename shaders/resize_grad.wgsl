@@ -20,7 +20,7 @@ fn candidates(src: u32, inv: f32, n_out: u32) -> vec2<u32> {
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.total) { return; }
   let ix = i % p.iw;
   let iy = (i / p.iw) % p.ih;

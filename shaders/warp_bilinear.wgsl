@@ -17,7 +17,7 @@ fn tap(base: u32, x: i32, y: i32) -> f32 {
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.total) { return; }
   let npix = p.h * p.w;
   let j = i % npix;

@@ -10,7 +10,7 @@ struct Params { total: u32, h: u32, w: u32, mode: u32, fill: i32 };
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.total) { return; }
   let npix = p.h * p.w;
   let j = i % npix;

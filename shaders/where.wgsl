@@ -9,7 +9,7 @@ struct Params { n: u32, shape: array<vec4<u32>, 2>, sc: array<vec4<u32>, 2>, sa:
 const WG = 256u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i >= p.n) { return; }
   {{OFFSETS}}
   O[i] = select(B[off_b], A[off_a], C[off_c] != {{C_T}}(0));

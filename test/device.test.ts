@@ -54,11 +54,12 @@ describe('device', () => {
 @group(0) @binding(1) var<storage, read_write> O: array<f32>;
 const WG = ${wg}u;
 @compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = gid.x + gid.y * nwg.x * WG;
+  let i = flatIndex(gid, nwg, WG);
   if (i < p.n) { O[i] = f32(nwg.x * WG); }
 }`;
       const k = kernel(`lanes_test_${wg}`, src);
       expect(k.workgroupSize).toEqual([wg, 1, 1]);
+      expect(k.code.startsWith(src) && /fn flatIndex\(/.test(k.code.slice(src.length))).toBe(true); // appended: line numbers stay
       const o = E.zeros([130]);
       dispatch(k, [o], { n: 130 }, 130, 'test');
       expect([...((await o.data()) as Float32Array)]).toEqual(new Array(130).fill(Math.ceil(130 / wg) * wg));
@@ -67,6 +68,7 @@ const WG = ${wg}u;
     const square = kernel('square_test', `@group(0) @binding(0) var<storage, read_write> O: array<f32>;
 @compute @workgroup_size(8, 8) fn main(@builtin(global_invocation_id) g: vec3<u32>) { O[0] = 1.0; }`);
     expect(() => dispatch(square, [E.zeros([1])], undefined, 64, 'test')).toThrow(/8×8×1 workgroup; give workgroup counts/);
+    expect(square.code).not.toMatch(/flatIndex/); // only shaders that call it get it
   });
 
   test('a bind group is reused for the same buffers, each dispatch still with its own parameters', async () => {
