@@ -34,6 +34,11 @@ describe('qualityOf', () => {
     // Per class (ids 0, 1, 3, 5 in the ground truth): 0 has gt {1, 5}, pred {}: 0; 1 and 3 and 5 right once, each predicted once: 1.
     expect(q.perClassIoU).toEqual([0, 1, NaN, 1, NaN, 1, NaN]);
     expect(q.mIoU).toBeCloseTo(3 / 4, 12);
+    // Precision: 0 and 4 are never predicted on a scored pixel (NaN); 1, 3, 5 are right each time they are predicted; 2 and 6 wrong.
+    expect(q.perClassPrecision).toEqual([NaN, 1, 0, 1, NaN, 1, 0]);
+    expect(q.perClassRecall).toEqual([0, 1, NaN, 1, NaN, 1, NaN]);
+    // The 80% lowest entropies: round(0.8·5) = 4 pixels, #1 (label 2), #0 (1), #2 (3), #5 (6); #4 (label 5) is left out.
+    expect(q.kept).toEqual({ share: 0.8, precision: [NaN, 1, 0, 1, NaN, NaN, 0], recall: [0, 1, NaN, 1, NaN, 0, NaN] });
     expect(formatQuality(q)).toBe('60.0% (top 20%: 0.0%, top 60%: 66.7%, top 100%: 60.0%), mIoU 75.0');
     expect(() => qualityOf(labels, entropy, gt.slice(1))).toThrow(/6 labels, 6 entropies and 5 ground-truth pixels/);
   });
@@ -51,6 +56,11 @@ describe('qualityOf', () => {
           const tp = scored.filter((p) => p.gt === c && p.label === c).length, union = scored.filter((p) => p.gt === c || p.label === c).length;
           if (scored.some((p) => p.gt === c)) expect(q.perClassIoU[c]).toBeCloseTo(tp / union, 12);
           else expect(q.perClassIoU[c] ?? NaN).toBeNaN();
+          const pred = scored.filter((p) => p.label === c).length, inGt = scored.filter((p) => p.gt === c).length;
+          if (pred) expect(q.perClassPrecision![c]).toBeCloseTo(tp / pred, 12);
+          else expect(q.perClassPrecision![c] ?? NaN).toBeNaN();
+          if (inGt) expect(q.perClassRecall![c]).toBeCloseTo(tp / inGt, 12);
+          else expect(q.perClassRecall![c] ?? NaN).toBeNaN();
         }
         // The top share: the n lowest entropies. With ties at the cut the pick is not unique, so check
         // the count of right pixels lies between the fewest and the most any tie-break could give.

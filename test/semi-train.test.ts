@@ -108,6 +108,19 @@ describe('semi-supervised training', () => {
     expect(parseArgs(['--method', 'u2pl', '--mvc'], () => '{}')).toMatchObject({ method: 'u2pl', mvc: true });
     expect(parseArgs(['--unsup-drop', '80'], () => '{}')!.unsupDrop).toBe(80);
     expect(() => parseArgs(['--unsup-drop', '120'], () => '{}')).toThrow(/option unsupDrop must be a number in \[0, 100\], got 120/);
+    expect(parseArgs(['--unsup-weights', 'sup'], () => '{}')!.unsupWeights).toBe('sup');
+    expect(() => parseArgs(['--unsup-weights', 'sqrt'], () => '{}')).toThrow(/option unsupWeights must be none or sup, got 'sqrt'/);
+  });
+
+  test('--unsup-weights sup weights the pseudo-labels as the labels (class weights, OHEM); the rest of the step is unchanged', async () => {
+    const steps = { method: 'u2pl', steps: 3, checkpointEvery: 3, evalEvery: 0 } as const;
+    await train(tiny('uw-none', steps));
+    await train(tiny('uw-sup', { ...steps, unsupWeights: 'sup' }));
+    const [a, b] = [records('uw-none'), records('uw-sup')].map((r) => r.filter((x) => x.loss !== undefined));
+    expect(b.slice(0, 2)).toEqual(a.slice(0, 2).map((r) => ({ ...r, seconds: b[a.indexOf(r)]!.seconds }))); // the warm-up steps are the same
+    expect(b[2]!.sup).toBe(a[2]!.sup); // the first semi step: same model, same batch, same supervised loss
+    expect(b[2]!.unsup).not.toBeCloseTo(a[2]!.unsup!, 3); // ... but another unsupervised loss
+    expect(Number.isFinite(b[2]!.unsup)).toBe(true);
   });
 });
 

@@ -12,7 +12,7 @@ import { VideoDataset } from '../dataset/reader.ts';
 import type { FrameRef } from '../dataset/splits.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { DEFAULTS, METHODS, parseArgs, type Method, type TrainOptions } from './config.ts';
-import { formatQuality, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
+import { KEPT_SHARE, formatClassPR, formatQuality, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
 import { train, trainingSplit } from './train.ts';
 
 interface AblationOptions {
@@ -107,7 +107,7 @@ function overrides(o: AblationOptions): Partial<TrainOptions> {
   return Object.fromEntries(Object.entries(opts).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(DEFAULTS[k as keyof TrainOptions])));
 }
 
-function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], changed: Partial<TrainOptions>): string {
+function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], changed: Partial<TrainOptions>, classNames: string[]): string {
   const pm = (xs: (number | null)[]) => {
     // A metric with nothing to measure (mVC16 on videos of ≤ 16 frames) is NaN, stored as null in results.json.
     if (xs.some((x) => x === null || Number.isNaN(x))) return '—';
@@ -126,6 +126,9 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], chang
       ? [
           `Pseudo-label accuracy of the warm-up teacher on the unlabeled training frames (every 4th frame), all pixels and the most ` +
             `confident shares by entropy: ${teachers.map((q, seed) => `seed ${seed} ${formatQuality(q)}`).join('; ')}.`,
+          '',
+          `Per class, the precision/recall (%) of its pseudo-labels, and in brackets of the ${100 * KEPT_SHARE}% lowest-entropy pixels ` +
+            `that U2PL's unsupervised loss keeps at first: ${teachers.map((q, seed) => `seed ${seed}: ${formatClassPR(q, classNames)}`).join('; ')}.`,
           '',
         ]
       : []),
@@ -179,9 +182,10 @@ async function main(): Promise<void> {
     ds ??= VideoDataset.open(o.data);
     const { unlabeled } = trainingSplit({ ...base, seed }, ds);
     const teacherFile = path.join(warm, 'pseudo-quality.json');
-    if (!existsSync(teacherFile) || JSON.parse(readFileSync(teacherFile, 'utf8')).mIoU === undefined) writeFileSync(teacherFile, JSON.stringify(await quality(warm, ds, unlabeled), null, 2));
+    if (!existsSync(teacherFile) || JSON.parse(readFileSync(teacherFile, 'utf8')).kept === undefined) writeFileSync(teacherFile, JSON.stringify(await quality(warm, ds, unlabeled), null, 2));
     teachers.push(JSON.parse(readFileSync(teacherFile, 'utf8')) as PseudoQuality);
     console.log(`warm-up teacher's pseudo-labels on the unlabeled frames: ${formatQuality(teachers[seed]!)}`);
+    console.log(`  per class, precision/recall % (of the ${100 * KEPT_SHARE}% lowest-entropy pixels): ${formatClassPR(teachers[seed]!, ds.classNames)}`);
     for (const method of o.methods) {
       const done = rows.find((r) => r.method === method && r.seed === seed);
       const dir = path.join(o.out, `${method}-s${seed}`);
@@ -204,7 +208,7 @@ async function main(): Promise<void> {
       writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
     }
   }
-  const md = table(rows, o, teachers, changed);
+  const md = table(rows, o, teachers, changed, ds?.classNames ?? []);
   writeFileSync(path.join(o.out, 'results.md'), `${md}\n`);
   console.log(`\n${md}`);
   if (existsSync(o.readme)) {

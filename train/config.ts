@@ -59,6 +59,9 @@ export interface TrainOptions {
   /** U2PL: percent of the highest-entropy pseudo-labels left out of the unsupervised CE at the start of the
    * semi-supervised steps, decaying linearly to 0 (U2PL's 100 − drop_percent: 20). */
   unsupDrop: number;
+  /** U2PL: per-pixel weights of the unsupervised CE: 'none' (U2PL's plain mean), or 'sup': the supervised
+   * loss's (class weights and OHEM, on the pseudo-labels), so that rare classes count as in the labels. */
+  unsupWeights: 'none' | 'sup';
   /** MVC: frames per clip, mask block size (pixels) and masked share, loss weight. */
   mvcClip: number;
   maskBlock: number;
@@ -116,6 +119,7 @@ export const DEFAULTS: TrainOptions = {
   lambdaContra: 1,
   queueSize: 2000,
   unsupDrop: 20,
+  unsupWeights: 'none',
   mvcClip: 2,
   maskBlock: mvcDefaults.block,
   maskRatio: mvcDefaults.ratio,
@@ -205,6 +209,8 @@ Semi-supervised training (docs/METHODS.md; the switches compose with any --metho
   --queue-size N        U2PL negatives kept per class (default ${DEFAULTS.queueSize})
   --unsup-drop P        U2PL: percent of the most uncertain (highest-entropy) pseudo-labels left out of the
                         unsupervised CE at first, decaying linearly to 0 (default ${DEFAULTS.unsupDrop}, as U2PL)
+  --unsup-weights W     U2PL: per-pixel weights of the unsupervised CE: none (U2PL's plain mean), or sup (those of
+                        the supervised loss: --class-weight and --ohem, on the pseudo-labels) (default ${DEFAULTS.unsupWeights})
   --mvc-clip T          MVC frames per clip (default ${DEFAULTS.mvcClip}, at most 4)
   --mask-block P        MVC mask block size in pixels (default ${DEFAULTS.maskBlock})
   --mask-ratio R        MVC share of blocks masked (default ${DEFAULTS.maskRatio})
@@ -249,6 +255,7 @@ const FLAGS: Record<string, keyof TrainOptions> = {
   '--lambda-contra': 'lambdaContra',
   '--queue-size': 'queueSize',
   '--unsup-drop': 'unsupDrop',
+  '--unsup-weights': 'unsupWeights',
   '--mvc-clip': 'mvcClip',
   '--mask-block': 'maskBlock',
   '--mask-ratio': 'maskRatio',
@@ -365,6 +372,7 @@ function validate(o: TrainOptions): void {
   num('lambdaContra', 0);
   int('queueSize', 1);
   num('unsupDrop', 0, 100);
+  if (o.unsupWeights !== 'none' && o.unsupWeights !== 'sup') throw new Error(`option unsupWeights must be none or sup, got '${o.unsupWeights}'`);
   int('mvcClip', 1);
   if (o.mvcClip > 4) throw new Error(`option mvcClip must be at most 4 (the student's frame embedding has 4 positions), got ${o.mvcClip}`);
   int('maskBlock', 1);

@@ -25,9 +25,20 @@ export interface PseudoQuality {
    */
   perClassIoU: number[];
   mIoU: number;
+  /**
+   * Per class id: precision (share of the pixels labeled c that are c; NaN if none is) and recall (share
+   * of the pixels that are c labeled c; NaN if none is), over all scored pixels and over the KEPT_SHARE
+   * lowest-entropy ones (what U2PL's unsupervised CE keeps at first). A teacher can be right on a class's
+   * pixels yet keep few of them (low kept recall), or keep wrong ones (low kept precision).
+   */
+  perClassPrecision?: number[];
+  perClassRecall?: number[];
+  kept?: { share: number; precision: number[]; recall: number[] };
 }
 
 export const QUALITY_SHARES = [0.2, 0.5, 0.8];
+/** The share of pixels U2PL's unsupervised CE keeps at the start (100 − --unsup-drop's default 20 percent). */
+export const KEPT_SHARE = 0.8;
 
 /**
  * Accuracy of `labels` against `gt` (IGNORE pixels left out), overall and over the lowest-entropy shares;
@@ -51,12 +62,21 @@ export function qualityOf(labels: Int32Array, entropy: Float32Array, gt: Int32Ar
   }
   const perClassIoU = Array.from(tp, (t, c) => (inGt[c]! > 0 ? t / (inGt[c]! + inPred[c]! - t) : NaN));
   const present = perClassIoU.filter((v) => !Number.isNaN(v));
+  const ratio = (a: Float64Array, b: Float64Array) => Array.from(a, (x, c) => (b[c]! > 0 ? x / b[c]! : NaN));
+  const [keptTp, keptPred] = [new Float64Array(k), new Float64Array(k)];
+  for (const i of ranked.slice(0, Math.max(1, Math.round(KEPT_SHARE * ranked.length)))) {
+    keptPred[labels[i]!]++;
+    if (labels[i] === gt[i]) keptTp[gt[i]!]++;
+  }
   return {
     pixels: scored.length,
     accuracy: mean(scored),
     byConfidence: shares.map((share) => ({ share, accuracy: mean(ranked.slice(0, Math.max(1, Math.round(share * ranked.length)))) })),
     perClassIoU,
     mIoU: present.length ? present.reduce((a, b) => a + b, 0) / present.length : NaN,
+    perClassPrecision: ratio(tp, inPred),
+    perClassRecall: ratio(tp, inGt),
+    kept: { share: KEPT_SHARE, precision: ratio(keptTp, keptPred), recall: ratio(keptTp, inGt) },
   };
 }
 
@@ -92,6 +112,15 @@ export function formatQuality(q: PseudoQuality): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const miou = q.mIoU === undefined ? '' : `, mIoU ${(100 * q.mIoU).toFixed(1)}`;
   return `${pct(q.accuracy)} (${q.byConfidence.map((c) => `top ${Math.round(100 * c.share)}%: ${pct(c.accuracy)}`).join(', ')})${miou}`;
+}
+
+/** "disc 56/68 (kept 76/16), …": per class present, precision/recall in percent, all pixels and the kept share. */
+export function formatClassPR(q: PseudoQuality, classNames: string[]): string {
+  if (!q.perClassPrecision || !q.perClassRecall || !q.kept) return '';
+  const n = (v: number) => (Number.isNaN(v) ? '—' : (100 * v).toFixed(0));
+  return q.perClassIoU
+    .flatMap((v, c) => (Number.isNaN(v) ? [] : [`${classNames[c] ?? c} ${n(q.perClassPrecision![c]!)}/${n(q.perClassRecall![c]!)} (kept ${n(q.kept!.precision[c]!)}/${n(q.kept!.recall[c]!)})`]))
+    .join(', ');
 }
 
 /** "sky 91.2, person 20.3, …": the per-class IoUs of `q` by class name, classes absent from the ground truth left out. */

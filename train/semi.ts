@@ -174,6 +174,12 @@ export class SemiStep {
     return p;
   }
 
+  /** The supervised loss's per-pixel weights for `labels`: class weights (--class-weight), kept by OHEM (--ohem); or none. */
+  private pixelWeight(logits: Tensor, labels: Tensor): Tensor | undefined {
+    const classWeight = this.classWeights ? pixelWeights(this.classWeights, labels) : undefined;
+    return this.o.ohem ? ohemWeight(logits, labels, classWeight) : classWeight;
+  }
+
   /** The step's total loss and its named parts (scalars), built inside the caller's tidy scope. */
   losses(step: number, p: Prepared, rng: Rng): { total: Tensor; parts: Record<string, Tensor> } {
     const { labeled } = p;
@@ -182,8 +188,7 @@ export class SemiStep {
     const out = this.model.forward(inputs.length > 1 ? concat(inputs, 0) : labeled.images, { repr: Boolean(p.u2pl) });
     const part = (t: Tensor, from: number, n: number) => slice(t, [from], [from + n]);
     const supLogits = part(out.logits, 0, bl);
-    const classWeight = this.classWeights ? pixelWeights(this.classWeights, labeled.labels) : undefined;
-    const weight = this.o.ohem ? ohemWeight(supLogits, labeled.labels, classWeight) : classWeight;
+    const weight = this.pixelWeight(supLogits, labeled.labels);
     const parts: Record<string, Tensor> = { sup: crossEntropy(supLogits, labeled.labels, { ignoreIndex: IGNORE, ...(weight ? { weight } : {}) }) };
     let total = parts.sup!;
     let at = bl;
@@ -192,7 +197,10 @@ export class SemiStep {
       const bu = p.u2pl.images.shape[0]!;
       const [, , h, w] = p.u2pl.images.shape as [number, number, number, number];
       const target = tensor(p.u2pl.target, [bu, h, w], 'i32');
-      parts.unsup = mul(crossEntropy(part(out.logits, at, bu), target, { ignoreIndex: IGNORE }), unsupScale(p.u2pl.target));
+      const logitsU = part(out.logits, at, bu);
+      // --unsup-weights sup: the pseudo-labels are weighted as labels are (class weights, OHEM).
+      const wU = this.o.unsupWeights === 'sup' ? this.pixelWeight(logitsU, target) : undefined;
+      parts.unsup = mul(crossEntropy(logitsU, target, { ignoreIndex: IGNORE, ...(wU ? { weight: wU } : {}) }), unsupScale(p.u2pl.target));
       total = add(total, mul(parts.unsup, this.o.lambdaUnsup));
       const studentRep = rows(part(out.repr!, 0, bl + bu));
       const contra = contrastiveLoss(studentRep, p.u2pl.teacherRep, p.u2pl.selection, this.queues!, rng);
