@@ -1,15 +1,20 @@
-// A live progress line: step, loss, learning rate, steps/s and ETA. Redraws in place on a terminal,
-// prints a line every `every` steps otherwise (CI logs, pipes).
+// A live progress line: step, loss, learning rate, steps/s and ETA (or any other countable work: the
+// unit names what is counted). Redraws in place on a terminal, prints a line every `every` units
+// otherwise (CI logs, pipes).
 export class Progress {
   private readonly t0 = performance.now();
   private readonly tty: boolean;
+  /** The last count shown or passed (work may advance by more than one: a line each time a multiple of `every` is crossed). */
+  private last: number;
   constructor(
     private readonly total: number,
     private readonly start: number,
     private readonly every = 25,
     private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly unit: { one: string; many: string } = { one: 'step', many: 'steps' },
   ) {
     this.tty = Boolean(out.isTTY);
+    this.last = start;
   }
 
   update(step: number, fields: Record<string, string>): void {
@@ -17,11 +22,15 @@ export class Progress {
     const secs = (performance.now() - this.t0) / 1000;
     const rate = done / Math.max(secs, 1e-9);
     const eta = (this.total - step) / Math.max(rate, 1e-9);
-    const line = `step ${String(step).padStart(String(this.total).length)}/${this.total}  ${Object.entries(fields)
-      .map(([k, v]) => `${k} ${v}`)
-      .join('  ')}  ${rate.toFixed(2)} steps/s  ETA ${formatTime(eta)}`;
+    const line = [
+      `${this.unit.one} ${String(step).padStart(String(this.total).length)}/${this.total}`,
+      ...Object.entries(fields).map(([k, v]) => `${k} ${v}`),
+      `${rate.toFixed(2)} ${this.unit.many}/s`,
+      `ETA ${formatTime(eta)}`,
+    ].join('  ');
     if (this.tty) this.out.write(`\r\x1b[K${line}`);
-    else if (step % this.every === 0 || step === this.total) this.out.write(`${line}\n`);
+    else if (Math.floor(step / this.every) > Math.floor(this.last / this.every) || step === this.total) this.out.write(`${line}\n`);
+    this.last = step;
   }
 
   /** A line of its own (ending the in-place line first). */

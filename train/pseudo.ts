@@ -26,13 +26,22 @@ export interface PseudoStats {
 }
 
 /** Writes pseudo-labels for `frames` into `dir` (atomically, as a whole folder). */
-export async function writePseudoLabels(models: Student[], ds: VideoDataset, frames: FrameRef[], dir: string, threshold: number): Promise<PseudoStats> {
+export async function writePseudoLabels(
+  models: Student[],
+  ds: VideoDataset,
+  frames: FrameRef[],
+  dir: string,
+  threshold: number,
+  /** Called with the number of frames done after each chunk (a progress line: it takes minutes). */
+  onFrames?: (done: number) => void,
+): Promise<PseudoStats> {
   const tmp = `${dir}.partial`;
   rmSync(tmp, { recursive: true, force: true });
   let kept = 0;
   let total = 0;
   let agree = 0;
   let checked = 0;
+  let done = 0;
   // Runs of consecutive frames of one video (videos may differ in size, and a batch holds one size),
   // cut into chunks of up to 4 frames (fewer for large frames: predict.ts framesPerPass). Each frame
   // is decoded once; the first of a run also sizes its chunks.
@@ -75,6 +84,8 @@ export async function writePseudoLabels(models: Student[], ds: VideoDataset, fra
         total += n;
         writePrediction(tmp, r.video, r.frame, { width, height, labels: out }, ds.mapping, { values: 'classIds' });
       });
+      done += chunk.length;
+      onFrames?.(done);
     }
   }
   rmSync(dir, { recursive: true, force: true });

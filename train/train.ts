@@ -235,7 +235,11 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       const prev = last ?? (await loadRound(run, modelConfig, o));
       progress.break();
       console.log(`round ${round}: labelling ${split.unlabeled.length} unlabeled frames with ${prev.teacher ? 'teacher + student' : 'the student'} × scales × flip...`);
-      const stats = await writePseudoLabels([prev.model, ...(prev.teacher ? [prev.teacher.model] : [])], ds, split.unlabeled, pseudoDir, o.pseudoThreshold);
+      const n = split.unlabeled.length;
+      const labelling = new Progress(n, 0, 100, process.stderr, { one: 'frame', many: 'frames' });
+      const models = [prev.model, ...(prev.teacher ? [prev.teacher.model] : [])];
+      const stats = await writePseudoLabels(models, ds, split.unlabeled, pseudoDir, o.pseudoThreshold, (done) => labelling.update(done, {}));
+      labelling.break();
       console.log(`  kept ${(100 * stats.kept).toFixed(1)}% of pixels (confidence ≥ ${o.pseudoThreshold}); ${(100 * stats.accuracy).toFixed(1)}% of them agree with the ground truth`);
       run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy });
     }
