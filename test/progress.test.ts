@@ -24,3 +24,16 @@ test('training steps from a resumed step print at the same multiples as an unint
   expect(lines.map((l) => l.replace(/ {2}[\d.]+ steps\/s.*$/, ''))).toEqual(['step  50/100  loss 1.0', 'step  75/100  loss 1.0', 'step 100/100  loss 1.0']);
   expect(formatTime(3725)).toBe('1h02m');
 });
+
+test('after restart(at), the rate counts only the work since then', async () => {
+  const { out, lines } = logged();
+  const p = new Progress(20, 0, 5, out);
+  p.update(5, {}); // 5 steps at once
+  await new Promise((r) => setTimeout(r, 300)); // a pause for other work
+  p.restart(5);
+  p.update(10, {});
+  const rate = (line: string) => Number(/ ([\d.]+) steps\/s/.exec(line)![1]);
+  // Without the restart the 300 ms pause would be counted: 10 steps in > 0.3 s, under 34 steps/s.
+  expect(rate(lines[1]!)).toBeGreaterThan(100);
+});
+

@@ -2,13 +2,13 @@
 // unit names what is counted). Redraws in place on a terminal, prints a line every `every` units
 // otherwise (CI logs, pipes).
 export class Progress {
-  private readonly t0 = performance.now();
+  private t0 = performance.now();
   private readonly tty: boolean;
   /** The last count shown or passed (work may advance by more than one: a line each time a multiple of `every` is crossed). */
   private last: number;
   constructor(
     private readonly total: number,
-    private readonly start: number,
+    private start: number,
     private readonly every = 25,
     private readonly out: NodeJS.WriteStream = process.stderr,
     private readonly unit: { one: string; many: string } = { one: 'step', many: 'steps' },
@@ -31,6 +31,13 @@ export class Progress {
     if (this.tty) this.out.write(`\r\x1b[K${line}`);
     else if (Math.floor(step / this.every) > Math.floor(this.last / this.every) || step === this.total) this.out.write(`${line}\n`);
     this.last = step;
+  }
+
+  /** Measure the rate from here on, from `at` done: after a pause for other work (pseudo-labelling), which the ETA should not count. */
+  restart(at: number): void {
+    this.t0 = performance.now();
+    this.start = at;
+    this.last = at;
   }
 
   /** A line of its own (ending the in-place line first). */

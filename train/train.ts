@@ -240,6 +240,7 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       const models = [prev.model, ...(prev.teacher ? [prev.teacher.model] : [])];
       const stats = await writePseudoLabels(models, ds, split.unlabeled, pseudoDir, o.pseudoThreshold, (done) => labelling.update(done, {}));
       labelling.break();
+      progress.restart(round * o.steps); // the rate and ETA of training, not of the labelling
       console.log(`  kept ${(100 * stats.kept).toFixed(1)}% of pixels (confidence ≥ ${o.pseudoThreshold}); ${(100 * stats.accuracy).toFixed(1)}% of them agree with the ground truth`);
       run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy });
     }
