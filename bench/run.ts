@@ -75,7 +75,17 @@ function runPeer(backend: Peer): Promise<PeerResult> {
   });
 }
 
-function parsePeers(argv: string[]): Peer[] {
+const USAGE = `usage: npm run bench [-- --peers=webgpu,wasm,torch]
+
+Times the engine against TensorFlow.js (WebGPU and WASM backends) and PyTorch on the CPU, then the default
+student's inference in Node and in the browser page, and Farneback flow beside opencv.js (~7 minutes here).
+  --peers=LIST   which peers to run (default all three; --peers= for none)`;
+
+/** The peers to run, or undefined after --help. Unknown options are refused. */
+function parsePeers(argv: string[]): Peer[] | undefined {
+  if (argv.includes('--help') || argv.includes('-h')) return void console.log(USAGE);
+  const unknown = argv.filter((a) => !a.startsWith('--peers='));
+  if (unknown.length) throw new Error(`bench: unknown option '${unknown[0]}'\n${USAGE}`);
   const opt = argv.find((a) => a.startsWith('--peers='));
   if (opt === undefined) return [...PEERS];
   const names = opt.slice('--peers='.length).split(',').filter(Boolean);
@@ -93,6 +103,7 @@ const cell = (x: number | undefined) => (x === undefined ? '—' : x >= 100 ? x.
 
 async function main(): Promise<void> {
   let peers = parsePeers(process.argv.slice(2));
+  if (!peers) return;
   if (peers.includes('torch') && !torchInstalled()) {
     console.log(`PyTorch peer skipped: ${PYTHON} cannot import torch (bash scripts/setup.sh installs Debian's python3-torch)`);
     peers = peers.filter((p) => p !== 'torch');
