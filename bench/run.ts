@@ -81,9 +81,8 @@ Times the engine against TensorFlow.js (WebGPU and WASM backends) and PyTorch on
 student's inference in Node and in the browser page, and Farneback flow beside opencv.js (~7 minutes here).
   --peers=LIST   which peers to run (default all three; --peers= for none)`;
 
-/** The peers to run, or undefined after --help. Unknown options are refused. */
-function parsePeers(argv: string[]): Peer[] | undefined {
-  if (argv.includes('--help') || argv.includes('-h')) return void console.log(USAGE);
+/** The peers to run; unknown options are refused. */
+function parsePeers(argv: string[]): Peer[] {
   const unknown = argv.filter((a) => !a.startsWith('--peers='));
   if (unknown.length) throw new Error(`bench: unknown option '${unknown[0]}'\n${USAGE}`);
   const opt = argv.find((a) => a.startsWith('--peers='));
@@ -102,8 +101,9 @@ const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** di
 const cell = (x: number | undefined) => (x === undefined ? '—' : x >= 100 ? x.toFixed(0) : x.toPrecision(3));
 
 async function main(): Promise<void> {
-  let peers = parsePeers(process.argv.slice(2));
-  if (!peers) return;
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help') || argv.includes('-h')) return void console.log(USAGE);
+  let peers = parsePeers(argv);
   if (peers.includes('torch') && !torchInstalled()) {
     console.log(`PyTorch peer skipped: ${PYTHON} cannot import torch (bash scripts/setup.sh installs Debian's python3-torch)`);
     peers = peers.filter((p) => p !== 'torch');

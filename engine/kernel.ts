@@ -54,6 +54,7 @@ export interface Bindable {
   buffer(): GPUBuffer;
 }
 
+/** Compiled kernels by their text with placeholders filled (before FLAT_INDEX is appended). */
 const cache = new Map<string, Kernel>();
 let compiled = { count: 0, ms: 0 };
 
@@ -100,12 +101,13 @@ const FLAT_INDEX = `
 fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>, wg: u32) -> u32 { return gid.x + gid.y * nwg.x * wg; }
 `;
 
-/** Compile (once, cached by final text) the kernel `name` from WGSL `source` with placeholders filled. */
+/** Compile (once, cached by the filled-in text) the kernel `name` from WGSL `source` with placeholders filled. */
 export function kernel(name: string, source: string, defines: Record<string, string | number> = {}): Kernel {
   const filled = fillPlaceholders(name, source, defines);
-  const code = /\bflatIndex\(/.test(filled) ? filled + FLAT_INDEX : filled;
-  const hit = cache.get(code);
+  const hit = cache.get(filled);
   if (hit) return hit;
+  // Only on a miss: ops call kernel() at every dispatch, and a hit should cost one lookup.
+  const code = /\bflatIndex\(/.test(filled) ? filled + FLAT_INDEX : filled;
   const t0 = performance.now();
   const r = new WgslReflect(code);
   const entry = r.entry.compute.find((e: any) => e.name === 'main');
@@ -148,7 +150,7 @@ export function kernel(name: string, source: string, defines: Record<string, str
   compiled = { count: compiled.count + 1, ms: compiled.ms + ms };
   if (profiler.tracking) profiler.compiled(name, ms);
   const k: Kernel = { id: cache.size, name, code, pipeline, layout, workgroupSize, params, storage };
-  cache.set(code, k);
+  cache.set(filled, k);
   return k;
 }
 

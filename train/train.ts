@@ -433,9 +433,9 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
       record.mIoU = result.mIoU;
       progress.break();
       console.log(`step ${g}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${Math.min(o.evalVideos, c.ds.split('val').length)} videos`);
-      if (teacher && watchedFrames().length) {
+      const frames = teacher ? watchedFrames() : [];
+      if (teacher && frames.length) {
         // What the unlabeled losses learn from: the teacher's pseudo-labels against the hidden ground truth.
-        const frames = watchedFrames();
         const q = await pseudoLabelQuality(teacher.model, c.ds, frames, 1);
         Object.assign(record, { pseudoAccuracy: q.accuracy, pseudoMIoU: q.mIoU, pseudoClassIoU: q.perClassIoU.map((v) => (Number.isNaN(v) ? null : v)) });
         console.log(`step ${g}: teacher's pseudo-labels on ${frames.length} unlabeled frames: ${formatQuality(q)}; per class ${formatClassIoU(q, c.ds.classNames)}`);
