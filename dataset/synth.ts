@@ -42,6 +42,14 @@ import { makeRng, mixSeed, type Rng } from './rng.ts';
 export const SYNTH_CLASSES = ['sky', 'building', 'road', 'grass', 'water', 'tree', 'person', 'car', 'ball', 'sign'];
 const SKY = 0, BUILDING = 1, ROAD = 2, GRASS = 3, WATER = 4, TREE = 5, PERSON = 6, CAR = 7, BALL = 8, SIGN = 9;
 const THINGS = [TREE, PERSON, CAR, BALL, SIGN];
+
+/**
+ * A coarse taxonomy of the same classes (SynthOptions.taxonomy): a world labeled with it teaches what
+ * sky, ground, structures and things look like, not which ground, structure or thing. Weights pretrained
+ * on it stand in for a backbone that has never seen the target classes (issue 17's label-scarce regime).
+ */
+export const COARSE_CLASSES = ['sky', 'ground', 'structure', 'thing'];
+const COARSE_OF = [0, 2, 1, 1, 1, 2, 3, 3, 3, 3]; // fine class id → coarse class id
 /** Ground bands below the horizon, top to bottom, with the fraction of the ground each takes (last: the rest). */
 const LAYOUTS: [number, number][][] = [
   [[WATER, 0.4], [GRASS, 1]],
@@ -68,6 +76,8 @@ export interface SynthOptions {
   extraVideos?: number;
   /** Frames per extra video (default EXTRA_FRAMES). */
   extraFrames?: number | [number, number];
+  /** 'fine' (default): SYNTH_CLASSES; 'coarse': masks carry COARSE_CLASSES instead. */
+  taxonomy?: 'fine' | 'coarse';
 }
 
 /** Frames per extra training video unless told otherwise: short, so that scenes are many and frames few. */
@@ -124,11 +134,15 @@ export function* synthFiles(options: Partial<SynthOptions> = {}): Generator<Synt
   const enc = new TextEncoder();
   const palette = vocPalette();
   const text = (path: string, s: string): SynthFile => ({ path, bytes: enc.encode(s) });
+  const taxonomy = o.taxonomy ?? 'fine';
+  if (taxonomy !== 'fine' && taxonomy !== 'coarse') throw new Error(`synth: taxonomy must be 'fine' or 'coarse', got ${JSON.stringify(taxonomy)}`);
+  const classes = taxonomy === 'coarse' ? COARSE_CLASSES : SYNTH_CLASSES;
+  const relabel = (m: Uint8Array) => (taxonomy === 'coarse' ? m.map((c) => (c === IGNORE ? c : COARSE_OF[c]!)) : m);
   const names = Array.from({ length: o.videos + extra }, (_, i) => videoName(i));
   const train = [...names.slice(0, o.videos - val), ...names.slice(o.videos)];
-  yield text('dataset.json', JSON.stringify({ labels: 'identity', numClasses: SYNTH_CLASSES.length, ignore: IGNORE }) + '\n');
+  yield text('dataset.json', JSON.stringify({ labels: 'identity', numClasses: classes.length, ignore: IGNORE }) + '\n');
   yield text('synth.json', JSON.stringify({ version: SYNTH_VERSION, options: { ...o, valVideos: val, extraVideos: extra, extraFrames } }) + '\n');
-  yield text('classes.json', JSON.stringify(SYNTH_CLASSES) + '\n');
+  yield text('classes.json', JSON.stringify(classes) + '\n');
   yield text('train.txt', train.join('\n') + '\n');
   yield text('val.txt', names.slice(o.videos - val, o.videos).join('\n') + '\n');
   for (let i = 0; i < o.videos + extra; i++) {
@@ -137,7 +151,7 @@ export function* synthFiles(options: Partial<SynthOptions> = {}): Generator<Synt
     const v = synthVideo(o.seed, i, length, o.width, o.height);
     for (let t = 0; t < length; t++) {
       yield { path: `data/${v.name}/origin/${frameName(t)}.jpg`, bytes: encodeJpeg(v.frames[t]!, 90) };
-      yield { path: `data/${v.name}/mask/${frameName(t)}.png`, bytes: encodePaletteMask({ width: o.width, height: o.height, values: v.masks[t]! }, palette) };
+      yield { path: `data/${v.name}/mask/${frameName(t)}.png`, bytes: encodePaletteMask({ width: o.width, height: o.height, values: relabel(v.masks[t]!) }, palette) };
     }
   }
 }

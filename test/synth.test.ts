@@ -4,13 +4,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { decodeFrame, type Frame } from '../dataset/image.ts';
+import { decodeFrame, decodeMask, type Frame } from '../dataset/image.ts';
 import { encodeJpeg } from '../dataset/jpeg-encode.ts';
 import { IGNORE } from '../dataset/labels.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { SHAPE_CLASSES, shapesFiles } from '../dataset/shapes.ts';
 import { parseSynthArgs, writeShapes, writeSynth } from '../dataset/synth-write.ts';
-import { EMBEDDED, SYNTH_CLASSES, SYNTH_VERSION, synthFiles, synthVideo, type SynthOptions } from '../dataset/synth.ts';
+import { COARSE_CLASSES, EMBEDDED, SYNTH_CLASSES, SYNTH_VERSION, synthFiles, synthVideo, type SynthOptions } from '../dataset/synth.ts';
 import { SegMetrics } from '../eval/metrics.ts';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'vss-synth-'));
@@ -49,6 +49,28 @@ describe('synthetic data set', () => {
       expect(n >= 2 && n <= 3, `${v}: ${n} frames`).toBe(true);
     }
     expect(JSON.parse(text(more, 'synth.json'))).toMatchObject({ version: SYNTH_VERSION, options: { extraVideos: 3, extraFrames: [2, 3], valVideos: 1 } });
+  });
+
+  test('the coarse taxonomy: same frames, each mask pixel its class merged into sky / ground / structure / thing', () => {
+    const fine = collect(SMALL), coarse = collect({ ...SMALL, taxonomy: 'coarse' });
+    const text = (m: Map<string, Uint8Array>, p: string) => new TextDecoder().decode(m.get(p));
+    expect(JSON.parse(text(coarse, 'classes.json'))).toEqual(COARSE_CLASSES);
+    expect(JSON.parse(text(coarse, 'dataset.json'))).toEqual({ labels: 'identity', numClasses: 4, ignore: 255 });
+    // Written out here by hand from the class names, not from synth.ts's table.
+    const group: Record<string, string> = { sky: 'sky', road: 'ground', grass: 'ground', water: 'ground', building: 'structure', tree: 'structure', person: 'thing', car: 'thing', ball: 'thing', sign: 'thing' };
+    const expected = SYNTH_CLASSES.map((n) => COARSE_CLASSES.indexOf(group[n]!));
+    const seen = new Set<number>();
+    for (const [p, bytes] of fine) {
+      if (p.endsWith('.jpg')) expect(Buffer.compare(bytes, coarse.get(p)!), p).toBe(0);
+      if (!p.endsWith('.png')) continue;
+      const f = decodeMask(bytes, p).values, c = decodeMask(coarse.get(p)!, p).values;
+      for (let i = 0; i < f.length; i++) {
+        expect(c[i]).toBe(f[i] === IGNORE ? IGNORE : expected[f[i]!]);
+        seen.add(c[i]!);
+      }
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, IGNORE]);
+    expect(() => [...synthFiles({ ...SMALL, taxonomy: 'medium' as 'fine' })]).toThrow(/taxonomy must be 'fine' or 'coarse'/);
   });
 
   test('written in VSPW layout and read back: splits, shapes, every class present, masks that match', () => {

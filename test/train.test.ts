@@ -280,5 +280,17 @@ describe('npm run pretrain', () => {
     expect(step).toBe(2);
     expect(model.config.numClasses).toBe(10);
     model.ps.dispose();
-  }, 120_000);
+
+    // The coarse taxonomy: a 4-class world and classifier; a run folder holding the fine world is refused.
+    const wrong = cli('--taxonomy', 'coarse', '--run', run, '--out', out);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr).toContain("holds a world with classes sky, building, road, grass, water, tree, person, car, ball, sign, not the coarse taxonomy's");
+    const coarseOut = path.join(root, 'weights', 'c.safetensors');
+    const c = cli('--taxonomy', 'coarse', '--videos', '4', '--frames', '2', '--steps', '1', '--run', path.join(root, 'pretrain-c'), '--out', coarseOut);
+    expect(c.status, c.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(root, 'pretrain-c', 'world', 'classes.json'), 'utf8'))).toEqual(['sky', 'ground', 'structure', 'thing']);
+    const coarse = studentFromCheckpoint(new Uint8Array(readFileSync(coarseOut)), coarseOut).model;
+    expect(coarse.config.numClasses).toBe(4);
+    coarse.ps.dispose();
+  }, 180_000);
 });

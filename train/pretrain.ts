@@ -7,16 +7,21 @@
 // seen. Supervised, every frame labeled, many short videos: variety, not frame count, is what the
 // student lacks (docs/EXPERIMENTS.md). Training is `train()` with the defaults otherwise.
 //
-//   node dist/pretrain.js [--steps N] [--videos N] [--frames F] [--seed S] [--run DIR] [--out FILE] [--resume]
-import { copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+//   node dist/pretrain.js [--steps N] [--videos N] [--frames F] [--seed S] [--taxonomy fine|coarse] [--run DIR] [--out FILE] [--resume]
+//
+// --taxonomy coarse labels the world with 4 super-classes (sky, ground, structure, thing): weights that
+// have seen the scenes but not the classes, the starting point of the label-scarce ablation (issue 17).
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeSynthWhole } from '../dataset/synth-write.ts';
-import { EMBEDDED, SYNTH_VERSION } from '../dataset/synth.ts';
+import { COARSE_CLASSES, EMBEDDED, SYNTH_CLASSES, SYNTH_VERSION } from '../dataset/synth.ts';
 import { DEFAULTS, PRETRAINED } from './config.ts';
 import { train } from './train.ts';
 
 export const PRETRAIN_DEFAULTS = { steps: 3500, videos: 1000, frames: 4, seed: 1, run: 'runs/pretrain', out: PRETRAINED };
+/** Where --taxonomy coarse writes by default: beside, never over, the shipped weights. */
+export const COARSE_PRETRAINED = 'weights/synth-coarse.safetensors';
 
 const USAGE = `usage: npm run pretrain -- [options]   (or node dist/pretrain.js [options])
 
@@ -27,8 +32,10 @@ and copies the weights to --out, where the default training run starts from them
   --videos N    videos in the pretraining world (default ${PRETRAIN_DEFAULTS.videos}; 2% are its val split)
   --frames F    frames per video, every one labeled (default ${PRETRAIN_DEFAULTS.frames})
   --seed S      the world's generator seed (default ${PRETRAIN_DEFAULTS.seed}; ${EMBEDDED.seed} is the embedded set's and is refused)
-  --run DIR     the training run's folder; the world is generated into DIR/world (default ${PRETRAIN_DEFAULTS.run})
-  --out FILE    where the weights go (default ${PRETRAIN_DEFAULTS.out})
+  --taxonomy T  fine (default): the embedded set's 10 classes; coarse: 4 super-classes (${COARSE_CLASSES.join(', ')}),
+                weights that know the scenes but not the classes
+  --run DIR     the training run's folder; the world is generated into DIR/world (default ${PRETRAIN_DEFAULTS.run}, -coarse appended for coarse)
+  --out FILE    where the weights go (default ${PRETRAIN_DEFAULTS.out}; coarse: ${COARSE_PRETRAINED})
   --resume      continue an interrupted pretraining in --run`;
 
 async function main(argv: string[]): Promise<void> {
@@ -39,6 +46,7 @@ async function main(argv: string[]): Promise<void> {
       videos: { type: 'string' },
       frames: { type: 'string' },
       seed: { type: 'string' },
+      taxonomy: { type: 'string' },
       run: { type: 'string' },
       out: { type: 'string' },
       resume: { type: 'boolean' },
@@ -53,10 +61,18 @@ async function main(argv: string[]): Promise<void> {
   };
   const steps = int('steps', 1), videos = int('videos', 4), frames = int('frames', 1), seed = int('seed', 0);
   if (seed === EMBEDDED.seed) throw new Error(`--seed ${seed} is the embedded set's seed: pretraining would see its train and val videos`);
-  const run = values.run ?? PRETRAIN_DEFAULTS.run;
-  const out = values.out ?? PRETRAIN_DEFAULTS.out;
+  const taxonomy = values.taxonomy ?? 'fine';
+  if (taxonomy !== 'fine' && taxonomy !== 'coarse') throw new Error(`--taxonomy must be fine or coarse, got "${taxonomy}"`);
+  const coarse = taxonomy === 'coarse';
+  const run = values.run ?? PRETRAIN_DEFAULTS.run + (coarse ? '-coarse' : '');
+  const out = values.out ?? (coarse ? COARSE_PRETRAINED : PRETRAIN_DEFAULTS.out);
   const world = path.join(run, 'world');
-  const synth = { seed, videos, frames, valVideos: Math.max(1, Math.round(videos / 50)), extraVideos: 0, width: EMBEDDED.width, height: EMBEDDED.height };
+  const synth = { seed, videos, frames, valVideos: Math.max(1, Math.round(videos / 50)), extraVideos: 0, width: EMBEDDED.width, height: EMBEDDED.height, taxonomy } as const;
+  if (existsSync(path.join(world, 'classes.json'))) {
+    const have = JSON.parse(readFileSync(path.join(world, 'classes.json'), 'utf8')) as string[];
+    const want = coarse ? COARSE_CLASSES : SYNTH_CLASSES;
+    if (have.join() !== want.join()) throw new Error(`${world} holds a world with classes ${have.join(', ')}, not the ${taxonomy} taxonomy's: use another --run`);
+  }
 
   if (!existsSync(world)) {
     console.log(`generating the pretraining world (seed ${seed}, ${videos} videos of ${frames} frames) into ${world}...`);
