@@ -9,6 +9,7 @@ import { VideoDataset } from '../dataset/reader.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import type { Frame } from '../dataset/image.ts';
 import { formatChoice } from './aggregate.ts';
+import { Progress } from './progress.ts';
 import { USAGE, evaluate, formatResult, parseEvalArgs, type EvalArgs } from './evaluate.ts';
 import { explainLimits } from './predict.ts';
 import { checkNotInput, entriesOf, lockDir, moveInto, sample, stagingDir } from './outputs.ts';
@@ -54,6 +55,7 @@ async function main(argv: string[]): Promise<void> {
   }
   resetPeak();
   largestBinding(true);
+  let progress: Progress | undefined; // made at the first video, when the count is known
   try {
     const { result, models, choices } = await evaluate(model, ds, {
       split: o.split,
@@ -62,11 +64,14 @@ async function main(argv: string[]): Promise<void> {
       ...(tmp ? { predDir: tmp } : {}),
       predValues: o.predValues,
       ...(o.tta ? { tta: o.tta } : {}),
-      ...(other ? { aggregate: other.model, onChoice: (c) => process.stderr.write(`\r${formatChoice(c, ['A', 'B'])}\n`) } : {}),
+      ...(other ? { aggregate: other.model, onChoice: (c) => (progress ? progress.note(formatChoice(c, ['A', 'B'])) : console.error(formatChoice(c, ['A', 'B']))) } : {}),
       ...(o.vlm ? { postprocess: correct } : {}),
-      progress: (d, n) => process.stderr.write(`\rvideo ${d}/${n}`),
+      progress: (d, n) => {
+        progress ??= new Progress(n, 0, 1, process.stderr, { one: 'video', many: 'videos' });
+        progress.update(d, {});
+      },
     });
-    process.stderr.write('\n');
+    progress?.break();
     if (tmp) {
       const n = moveInto(tmp, o.out!);
       console.log(`${n} predicted masks in ${o.out}`);

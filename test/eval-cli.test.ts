@@ -80,6 +80,9 @@ describe('node eval/run.js', () => {
     const r = await cli('--checkpoint', ckpt('a'), '--aggregate', ckpt('b'));
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/video_\d+: [AB] \((the higher mean SSIM of flow-warped masks|a tie, kept the first model); A 0?\.?[\d.]+, B [\d.]+ over 3 frame pairs\)/);
+    // Progress in a log (stderr is a pipe here): a line per video with its rate and ETA.
+    expect(r.stderr).toMatch(/^video 1\/2  [\d.]+ videos\/s  ETA \d+m\d\ds$/m);
+    expect(r.stderr).toMatch(/^video 2\/2  [\d.]+ videos\/s  ETA 0m00s$/m);
     expect(r.stdout).toMatch(/^A \(.*a\.safetensors\): mIoU +[\d.]+ +mVC8 .*$/m);
     expect(r.stdout).toMatch(/^B \(.*b\.safetensors\): mIoU/m);
     expect(r.stdout).toMatch(/^aggregate: mIoU .* \(videos from A: \d, from B: \d\)$/m);

@@ -1,7 +1,7 @@
 // The progress line in logs (not a terminal): one line each time a multiple of `every` is passed, even
 // when the work advances by several units at once (pseudo-labelling counts frames in chunks), and the last.
 import { expect, test } from 'vitest';
-import { Progress, formatTime } from '../train/progress.ts';
+import { Progress, formatTime } from '../eval/progress.ts';
 
 function logged(): { out: NodeJS.WriteStream; lines: string[] } {
   const lines: string[] = [];

@@ -27,7 +27,7 @@ import { Batches } from './batches.ts';
 import { classCounts, sqrtInverseWeights } from './class-weights.ts';
 import { DEFAULTS, PRETRAINED, PROFILE_WARMUP, cropSize, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
 import { TRAIN_AUGMENT } from './images.ts';
-import { Progress } from './progress.ts';
+import { Progress } from '../eval/progress.ts';
 import { formatClassIoU, formatQuality, pseudoLabelQuality } from './pseudo-quality.ts';
 import { pseudoLabelSource, writePseudoLabels } from './pseudo.ts';
 import { writeReport } from './report.ts';

@@ -1,6 +1,7 @@
 // A live progress line: step, loss, learning rate, steps/s and ETA (or any other countable work: the
-// unit names what is counted). Redraws in place on a terminal, prints a line every `every` units
-// otherwise (CI logs, pipes).
+// unit names what is counted: videos evaluated, frames pseudo-labelled). Redraws in place on a terminal,
+// prints a line every `every` units otherwise (CI logs, pipes). Node only (a stderr stream); it lives in
+// eval/ so that evaluation and training (above it in the chain) both use it.
 export class Progress {
   private t0 = performance.now();
   private readonly tty: boolean;
