@@ -45,6 +45,10 @@ describe('semi-supervised training', () => {
     expect(scored.pseudoMIoU).toBeGreaterThanOrEqual(0);
     expect(scored.pseudoAccuracy).toBeLessThanOrEqual(1);
     expect(scored.pseudoClassIoU).toHaveLength(VideoDataset.open(data).numClasses);
+    // And the GPU memory the run holds (what shows a leak over a long run).
+    const mem = a.find((r) => r.step === 3)!;
+    expect(mem.liveMiB).toBeGreaterThan(0);
+    expect(mem.heldMiB).toBeGreaterThanOrEqual(mem.liveMiB!);
     expect(a.map((r) => r.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(a[1]!.unsup).toBeUndefined(); // step 2 is still the supervised warm-up
     for (const r of a.slice(2)) {

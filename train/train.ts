@@ -10,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AdamW, SGD, assignData, keep, tensor, backward, beginProfiledStep, compiledSoFar, decodeSafetensors, describeDevice, endProfiledStep, formatProfile, polyLR, profileSummary,
-  matchByName, problemsError, resizeBilinear, stack, type Tensor, startProfiling, stopProfiling, tidy, zeroGrad,
+  matchByName, memoryStats, problemsError, resizeBilinear, stack, type Tensor, startProfiling, stopProfiling, tidy, zeroGrad,
 } from '../engine/index.ts';
 import { readRegularFile } from '../engine/checkpoint-node.ts';
 import { initNode } from '../engine/node.ts';
@@ -431,8 +431,14 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
     if (o.evalEvery && step % o.evalEvery === 0 && step < o.steps) {
       const { result } = await evaluate(model, c.ds, { split: 'val', videos: o.evalVideos });
       record.mIoU = result.mIoU;
+      // GPU memory the run holds, at each evaluation: flat over a long run, or something leaks.
+      const mem = memoryStats();
+      Object.assign(record, { liveMiB: mem.liveBytes / 2 ** 20, heldMiB: (mem.liveBytes + mem.pooledBytes) / 2 ** 20 });
       progress.break();
-      console.log(`step ${g}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${Math.min(o.evalVideos, c.ds.split('val').length)} videos`);
+      console.log(
+        `step ${g}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${Math.min(o.evalVideos, c.ds.split('val').length)} videos ` +
+          `(GPU memory: ${record.liveMiB!.toFixed(0)} MiB in use, ${record.heldMiB!.toFixed(0)} MiB held)`,
+      );
       const frames = teacher ? watchedFrames() : [];
       if (teacher && frames.length) {
         // What the unlabeled losses learn from: the teacher's pseudo-labels against the hidden ground truth.
