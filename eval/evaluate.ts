@@ -106,10 +106,19 @@ async function predictVideo(model: Student, frames: Frame[], o: EvalOptions): Pr
 }
 
 /** Per-class IoU table and the summary line, as printed by eval and at the end of training. */
+/**
+ * The per-class IoU table and the summary line. A class absent from the ground truth has no IoU (NaN, and
+ * no part in mIoU): its row is left out and counted on one line, so VSPW's 124 classes on a split that
+ * shows a few dozen print those few dozen.
+ */
 export function formatResult(r: SegResult, classNames: string[]): string {
   const pct = (x: number) => (Number.isNaN(x) ? '   —' : (100 * x).toFixed(1).padStart(5));
-  const w = Math.max(5, ...classNames.map((n) => n.length));
-  const rows = r.perClassIoU.map((iou, c) => `  ${(classNames[c] ?? String(c)).padEnd(w)} ${pct(iou)}`);
+  const shown = r.perClassIoU.flatMap((iou, c) => (Number.isNaN(iou) ? [] : [c]));
+  const name = (c: number) => classNames[c] ?? String(c);
+  const w = Math.max(5, ...shown.map((c) => name(c).length));
+  const rows = shown.map((c) => `  ${name(c).padEnd(w)} ${pct(r.perClassIoU[c]!)}`);
+  const hidden = r.perClassIoU.length - shown.length;
+  if (hidden) rows.push(`  (${hidden} of ${r.perClassIoU.length} classes absent from the ground truth: no IoU, not listed)`);
   return [`  ${'class'.padEnd(w)}   IoU`, ...rows, `mIoU ${pct(r.mIoU)}  mVC8 ${pct(r.mVC8)}  mVC16 ${pct(r.mVC16)}`].join('\n');
 }
 

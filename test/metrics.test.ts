@@ -1,6 +1,7 @@
 // The VSPW metrics (eval/metrics.ts) on small hand-made cases; each expected value is worked out by
 // hand in the comment above it.
 import { describe, expect, test } from 'vitest';
+import { formatResult } from '../eval/evaluate.ts';
 import { SegMetrics, vcScores } from '../eval/metrics.ts';
 
 const I = 255; // ignore
@@ -156,5 +157,19 @@ describe('VC_n (VC_perclip.py)', () => {
   test('frames of different sizes are refused', () => {
     expect(() => vcScores([[0], [0, 1]], [[0], [0, 1]], 2)).toThrow(/frame 1 has 2 predicted and 2 ground-truth pixels, frame 0 has 1/);
     expect(() => vcScores([[0]], [[0]], 1)).toThrow(/window length must be an integer ≥ 2/);
+  });
+});
+
+describe('formatResult', () => {
+  test('lists the classes with an IoU and counts the rest on one line', () => {
+    const r = { perClassIoU: [0.5, NaN, 0.25, NaN, NaN], mIoU: 0.375, mVC8: 0.9, mVC16: NaN, vcWindows: { 8: 1, 16: 0 }, pixels: 10 };
+    expect(formatResult(r, ['sky', 'a-very-long-name', 'road', 'x', 'y']).split('\n')).toEqual([
+      '  class   IoU',
+      '  sky    50.0',
+      '  road   25.0',
+      '  (3 of 5 classes absent from the ground truth: no IoU, not listed)',
+      'mIoU  37.5  mVC8  90.0  mVC16    —',
+    ]);
+    expect(formatResult({ ...r, perClassIoU: [0.5, 0.25] }, ['sky', 'road'])).not.toMatch(/not listed/);
   });
 });
