@@ -50,6 +50,13 @@ const THINGS = [TREE, PERSON, CAR, BALL, SIGN];
  */
 export const COARSE_CLASSES = ['sky', 'ground', 'structure', 'thing'];
 const COARSE_OF = [0, 2, 1, 1, 1, 2, 3, 3, 3, 3]; // fine class id → coarse class id
+
+/** The class names a world of this taxonomy is labeled with (its classes.json). */
+export function taxonomyClasses(taxonomy: string): string[] {
+  if (taxonomy === 'fine') return SYNTH_CLASSES;
+  if (taxonomy === 'coarse') return COARSE_CLASSES;
+  throw new Error(`synth: taxonomy must be 'fine' or 'coarse', got ${JSON.stringify(taxonomy)}`);
+}
 /** Ground bands below the horizon, top to bottom, with the fraction of the ground each takes (last: the rest). */
 const LAYOUTS: [number, number][][] = [
   [[WATER, 0.4], [GRASS, 1]],
@@ -135,8 +142,7 @@ export function* synthFiles(options: Partial<SynthOptions> = {}): Generator<Synt
   const palette = vocPalette();
   const text = (path: string, s: string): SynthFile => ({ path, bytes: enc.encode(s) });
   const taxonomy = o.taxonomy ?? 'fine';
-  if (taxonomy !== 'fine' && taxonomy !== 'coarse') throw new Error(`synth: taxonomy must be 'fine' or 'coarse', got ${JSON.stringify(taxonomy)}`);
-  const classes = taxonomy === 'coarse' ? COARSE_CLASSES : SYNTH_CLASSES;
+  const classes = taxonomyClasses(taxonomy);
   const relabel = (m: Uint8Array) => (taxonomy === 'coarse' ? m.map((c) => (c === IGNORE ? c : COARSE_OF[c]!)) : m);
   const names = Array.from({ length: o.videos + extra }, (_, i) => videoName(i));
   const train = [...names.slice(0, o.videos - val), ...names.slice(o.videos)];

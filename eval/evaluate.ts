@@ -105,9 +105,8 @@ async function predictVideo(model: Student, frames: Frame[], o: EvalOptions): Pr
   return inPasses(model, frames, undefined, Math.max(1, ...(o.tta?.scales ?? [])), predict, o.batch ?? 8);
 }
 
-/** Per-class IoU table and the summary line, as printed by eval and at the end of training. */
 /**
- * The per-class IoU table and the summary line. A class absent from the ground truth has no IoU (NaN, and
+ * The per-class IoU table and the summary line, as printed by eval and at the end of training. A class absent from the ground truth has no IoU (NaN, and
  * no part in mIoU): its row is left out and counted on one line, so VSPW's 124 classes on a split that
  * shows a few dozen print those few dozen.
  */

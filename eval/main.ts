@@ -56,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
   resetPeak();
   largestBinding(true);
   let progress: Progress | undefined; // made at the first video, when the count is known
+  const say = (line: string) => (progress ? progress.note(line) : console.error(line)); // a line of its own, beside the progress line
   try {
     const { result, models, choices } = await evaluate(model, ds, {
       split: o.split,
@@ -64,7 +65,7 @@ async function main(argv: string[]): Promise<void> {
       ...(tmp ? { predDir: tmp } : {}),
       predValues: o.predValues,
       ...(o.tta ? { tta: o.tta } : {}),
-      ...(other ? { aggregate: other.model, onChoice: (c) => (progress ? progress.note(formatChoice(c, ['A', 'B'])) : console.error(formatChoice(c, ['A', 'B']))) } : {}),
+      ...(other ? { aggregate: other.model, onChoice: (c) => say(formatChoice(c, ['A', 'B'])) } : {}),
       ...(o.vlm ? { postprocess: correct } : {}),
       progress: (d, n) => {
         progress ??= new Progress(n, 0, 1, process.stderr, { one: 'video', many: 'videos' });

@@ -15,7 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFil
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeSynthWhole } from '../dataset/synth-write.ts';
-import { COARSE_CLASSES, EMBEDDED, SYNTH_CLASSES, SYNTH_VERSION } from '../dataset/synth.ts';
+import { COARSE_CLASSES, EMBEDDED, SYNTH_VERSION, taxonomyClasses } from '../dataset/synth.ts';
 import { DEFAULTS, PRETRAINED } from './config.ts';
 import { train } from './train.ts';
 
@@ -70,7 +70,7 @@ async function main(argv: string[]): Promise<void> {
   const synth = { seed, videos, frames, valVideos: Math.max(1, Math.round(videos / 50)), extraVideos: 0, width: EMBEDDED.width, height: EMBEDDED.height, taxonomy } as const;
   if (existsSync(path.join(world, 'classes.json'))) {
     const have = JSON.parse(readFileSync(path.join(world, 'classes.json'), 'utf8')) as string[];
-    const want = coarse ? COARSE_CLASSES : SYNTH_CLASSES;
+    const want = taxonomyClasses(taxonomy);
     if (have.join() !== want.join()) throw new Error(`${world} holds a world with classes ${have.join(', ')}, not the ${taxonomy} taxonomy's: use another --run`);
   }
 

@@ -433,11 +433,12 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
       record.mIoU = result.mIoU;
       // GPU memory the run holds, at each evaluation: flat over a long run, or something leaks.
       const mem = memoryStats();
-      Object.assign(record, { liveMiB: mem.liveBytes / 2 ** 20, heldMiB: (mem.liveBytes + mem.pooledBytes) / 2 ** 20 });
+      const [liveMiB, heldMiB] = [mem.liveBytes / 2 ** 20, (mem.liveBytes + mem.pooledBytes) / 2 ** 20];
+      Object.assign(record, { liveMiB, heldMiB });
       progress.break();
       console.log(
         `step ${g}: val mIoU ${(100 * result.mIoU).toFixed(1)} on ${Math.min(o.evalVideos, c.ds.split('val').length)} videos ` +
-          `(GPU memory: ${record.liveMiB!.toFixed(0)} MiB in use, ${record.heldMiB!.toFixed(0)} MiB held)`,
+          `(GPU memory: ${liveMiB.toFixed(0)} MiB in use, ${heldMiB.toFixed(0)} MiB held)`,
       );
       const frames = teacher ? watchedFrames() : [];
       if (teacher && frames.length) {
