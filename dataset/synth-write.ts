@@ -3,6 +3,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { AERIAL_DEFAULTS, aerialFiles, type AerialOptions } from './aerial.ts';
 import { SHAPES_DEFAULTS, shapesFiles, type ShapesOptions } from './shapes.ts';
 import { EMBEDDED, SYNTH_DEFAULTS, synthFiles, type SynthFile, type SynthOptions } from './synth.ts';
 import { VSPW_LIKE_DEFAULTS, vspwLikeFiles, type VspwLikeOptions } from './vspw-like.ts';
@@ -29,6 +30,11 @@ export function writeShapes(outDir: string, options: Partial<ShapesOptions> = {}
   return writeFiles(outDir, shapesFiles(options));
 }
 
+/** Writes the aerial world (dataset/aerial.ts) under outDir; returns how many files. */
+export function writeAerial(outDir: string, options: Partial<AerialOptions> = {}): number {
+  return writeFiles(outDir, aerialFiles(options));
+}
+
 /** Writes a VSPW-like set (dataset/vspw-like.ts: VSPW's values and layout, frames of several sizes) under outDir. */
 export function writeVspwLike(outDir: string, options: Partial<VspwLikeOptions> = {}): number {
   return writeFiles(outDir, vspwLikeFiles(options));
@@ -53,11 +59,19 @@ export const SYNTH_USAGE =
   `  (no options but --out: the embedded set, 40 videos + ${EMBEDDED.extraVideos} short training videos)\n` +
   `       synth-cli --world shapes --out DIR [--seed S] [--videos N] [--frames F] [--size WxH] [--val V]\n` +
   `  (the shapes world, dataset/shapes.ts: ${SHAPES_DEFAULTS.videos} videos of ${SHAPES_DEFAULTS.frames} frames at ${SHAPES_DEFAULTS.width}x${SHAPES_DEFAULTS.height}, ${SHAPES_DEFAULTS.valVideos} of them val)\n` +
+  `       synth-cli --world aerial --out DIR [--seed S] [--videos N] [--frames F|MIN-MAX] [--size WxH] [--val V] [--extra N] [--extra-frames F|MIN-MAX]\n` +
+  `  (countryside seen from a drone, dataset/aerial.ts: by default shaped as the embedded set, ${AERIAL_DEFAULTS.videos} videos + ${AERIAL_DEFAULTS.extraVideos} short ones, ${AERIAL_DEFAULTS.valVideos} val)\n` +
   `       synth-cli --world vspw --out DIR [--seed S] [--videos N] [--frames F] [--sizes WxH,WxH,...] [--val V]\n` +
   `  (street scenes in VSPW's values and layout, no dataset.json, dataset/vspw-like.ts: ${VSPW_LIKE_DEFAULTS.videos} videos of ${VSPW_LIKE_DEFAULTS.frames} frames, sizes ${VSPW_LIKE_DEFAULTS.sizes.map(([w, h]) => `${w}x${h}`).join(',')})`;
 
 /** Parses the command line into synth options and the output folder; throws with the usage line on bad input. */
-export function parseSynthArgs(argv: string[]): { out: string; options: Partial<SynthOptions>; shapes?: Partial<ShapesOptions>; vspw?: Partial<VspwLikeOptions> } {
+export function parseSynthArgs(argv: string[]): {
+  out: string;
+  options: Partial<SynthOptions>;
+  shapes?: Partial<ShapesOptions>;
+  aerial?: Partial<AerialOptions>;
+  vspw?: Partial<VspwLikeOptions>;
+} {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -73,7 +87,7 @@ export function parseSynthArgs(argv: string[]): { out: string; options: Partial<
       sizes: { type: 'string' },
     },
   });
-  if (values.world !== undefined && !['street', 'shapes', 'vspw'].includes(values.world)) throw new Error(`--world must be street (the embedded set's), shapes or vspw, got "${values.world}"\n${SYNTH_USAGE}`);
+  if (values.world !== undefined && !['street', 'shapes', 'aerial', 'vspw'].includes(values.world)) throw new Error(`--world must be street (the embedded set's), shapes, aerial or vspw, got "${values.world}"\n${SYNTH_USAGE}`);
   if (values.sizes !== undefined && values.world !== 'vspw') throw new Error(`--sizes is an option of --world vspw\n${SYNTH_USAGE}`);
   if (!values.out) throw new Error(`--out is required\n${SYNTH_USAGE}`);
   const int = (name: string, s: string) => {
@@ -114,6 +128,12 @@ export function parseSynthArgs(argv: string[]): { out: string; options: Partial<
     if (Array.isArray(options.frames)) throw new Error(`--frames of the shapes world is one number\n${SYNTH_USAGE}`);
     const { seed, videos, valVideos, frames, width, height } = options;
     return { out: values.out, options, shapes: given<ShapesOptions>({ seed, videos, valVideos, frames, width, height }) };
+  }
+  if (values.world === 'aerial') {
+    const { seed, videos, valVideos, frames, width, height } = options;
+    const extraVideos = values.extra !== undefined ? options.extraVideos : undefined;
+    const extraFrames = values['extra-frames'] !== undefined ? options.extraFrames : undefined;
+    return { out: values.out, options, aerial: given<AerialOptions>({ seed, videos, valVideos, frames, width, height, extraVideos, extraFrames }) };
   }
   return { out: values.out, options };
 }

@@ -116,7 +116,7 @@ export interface SynthFile {
   bytes: Uint8Array;
 }
 
-type RGB = [number, number, number];
+export type RGB = [number, number, number];
 
 export const videoName = (i: number) => `video_${String(i).padStart(3, '0')}`;
 export const frameName = (t: number) => String(t).padStart(8, '0');
@@ -174,7 +174,7 @@ function ihash(ix: number, iy: number, seed: number): number {
 }
 
 /** Hash of two integers and a seed to [0, 1). */
-const hash = (ix: number, iy: number, seed: number) => ihash(ix, iy, seed) / 2 ** 32;
+export const hash = (ix: number, iy: number, seed: number) => ihash(ix, iy, seed) / 2 ** 32;
 
 /** Smooth value noise in [0, 1) at lattice spacing 1. */
 export function vnoise(x: number, y: number, seed: number): number {
@@ -193,9 +193,9 @@ export function hsv(h: number, s: number, v: number): RGB {
   return [f(5), f(3), f(1)];
 }
 
-const mix = (a: RGB, b: RGB, w: number): RGB => [a[0] + (b[0] - a[0]) * w, a[1] + (b[1] - a[1]) * w, a[2] + (b[2] - a[2]) * w];
-const scale = (a: RGB, k: number): RGB => [a[0] * k, a[1] * k, a[2] * k];
-const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
+export const mix = (a: RGB, b: RGB, w: number): RGB => [a[0] + (b[0] - a[0]) * w, a[1] + (b[1] - a[1]) * w, a[2] + (b[2] - a[2]) * w];
+export const scale = (a: RGB, k: number): RGB => [a[0] * k, a[1] * k, a[2] * k];
+export const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
 
 /** Distance from (x, y) to the segment (ax, ay)–(bx, by). */
 function segDist(x: number, y: number, ax: number, ay: number, bx: number, by: number): number {
@@ -525,7 +525,7 @@ export function synthVideo(seed: number, index: number, length: number, W: numbe
   return { name: videoName(index), frames, masks };
 }
 
-interface Sensor {
+export interface Sensor {
   gain: number;
   cast: number[];
   lightA: number;
@@ -536,7 +536,7 @@ interface Sensor {
 }
 
 /** Lighting (gain, colour cast, a light gradient), optional blur (0 none, 1 box 3×3, 2 horizontal), noise, 8-bit. */
-function develop(col: Float32Array, W: number, H: number, p: Sensor): Frame {
+export function develop(col: Float32Array, W: number, H: number, p: Sensor): Frame {
   let lit: Float32Array = new Float32Array(col.length);
   const dx = Math.cos(p.lightA) * p.lightK, dy = Math.sin(p.lightA) * p.lightK;
   const [c0, c1, c2] = p.cast as [number, number, number];

@@ -8,8 +8,9 @@ import { decodeFrame, decodeMask, type Frame } from '../dataset/image.ts';
 import { encodeJpeg } from '../dataset/jpeg-encode.ts';
 import { IGNORE } from '../dataset/labels.ts';
 import { VideoDataset } from '../dataset/reader.ts';
+import { AERIAL_CLASSES, aerialFiles } from '../dataset/aerial.ts';
 import { SHAPE_CLASSES, shapesFiles } from '../dataset/shapes.ts';
-import { parseSynthArgs, writeShapes, writeSynth } from '../dataset/synth-write.ts';
+import { parseSynthArgs, writeAerial, writeShapes, writeSynth } from '../dataset/synth-write.ts';
 import { COARSE_CLASSES, EMBEDDED, SYNTH_CLASSES, SYNTH_VERSION, synthFiles, synthVideo, type SynthOptions } from '../dataset/synth.ts';
 import { SegMetrics } from '../eval/metrics.ts';
 
@@ -182,9 +183,53 @@ describe('synthetic data set', () => {
     expect(bytes(3)).not.toBe(bytes(2));
   });
 
+  test('the aerial world: VSPW values, every class, hedges as others, cars on the road and boats in the water, deterministic', () => {
+    const o = { seed: 1, videos: 6, valVideos: 2, frames: 3, extraVideos: 3, extraFrames: 2, width: 128, height: 96 };
+    const root = path.join(tmp, 'aerial');
+    expect(writeAerial(root, o)).toBe(4 + (6 * 3 + 3 * 2) * 2); // dataset.json, classes.json, train.txt, val.txt
+    const ds = VideoDataset.open(root);
+    expect(ds.mapping.spec).toMatchObject({ labels: 'vspw', numClasses: 8 });
+    expect(ds.classNames).toEqual(AERIAL_CLASSES);
+    expect(ds.split('train')).toEqual(['video_000', 'video_001', 'video_002', 'video_003', 'video_006', 'video_007', 'video_008']);
+    expect(ds.split('val')).toEqual(['video_004', 'video_005']);
+    const pixels = new Array<number>(9).fill(0); // by mask value: 0 others, class k at k + 1
+    const [road, water, car, boat] = ['road', 'water', 'car', 'boat'].map((c) => AERIAL_CLASSES.indexOf(c) + 1) as [number, number, number, number];
+    const beside = { [car]: new Map<number, number>(), [boat]: new Map<number, number>() };
+    for (const v of [...ds.split('train'), ...ds.split('val')]) {
+      for (const f of ds.frames(v)) {
+        const { width: W, height: H, values } = ds.readRawMask(v, f);
+        for (let y = 0; y < H; y++) {
+          for (let x = 0; x < W; x++) {
+            const m = values[y * W + x]!;
+            expect(m <= 8, `${v}/${f}: mask value ${m}`).toBe(true);
+            pixels[m]!++;
+            if (m !== car && m !== boat) continue;
+            // What borders a car or a boat: its 4-neighbours of another class.
+            for (const [nx, ny] of [[x - 1, y], [x + 1, y], [x, y - 1], [x, y + 1]] as const) {
+              const n = nx >= 0 && ny >= 0 && nx < W && ny < H ? values[ny * W + nx]! : m;
+              if (n !== m) beside[m]!.set(n, (beside[m]!.get(n) ?? 0) + 1);
+            }
+          }
+        }
+      }
+    }
+    const total = pixels.reduce((a, b) => a + b, 0);
+    AERIAL_CLASSES.forEach((c, k) => expect(pixels[k + 1], c).toBeGreaterThan(0));
+    expect(pixels[0]! / total).toBeGreaterThan(0.005); // hedges: "others"
+    expect(pixels[0]! / total).toBeLessThan(0.1);
+    const share = (m: Map<number, number>, ok: number[]) => ok.reduce((a, k) => a + (m.get(k) ?? 0), 0) / [...m.values()].reduce((a, b) => a + b, 0);
+    expect(share(beside[car]!, [road])).toBeGreaterThan(0.95); // cars drive on the road
+    expect(share(beside[boat]!, [water, road])).toBeGreaterThan(0.95); // boats sail on the river (or under a bridge)
+    const bytes = (s: number) => [...aerialFiles({ ...o, seed: s, videos: 2, valVideos: 1, extraVideos: 0 })].map((f) => Buffer.from(f.bytes).toString('base64')).join();
+    expect(bytes(1)).toBe(bytes(1));
+    expect(bytes(2)).not.toBe(bytes(1));
+  });
+
   test('command line', () => {
     expect(parseSynthArgs(['--world', 'shapes', '--out', 'd', '--videos', '8', '--frames', '5', '--size', '64x48']).shapes).toEqual({ videos: 8, frames: 5, width: 64, height: 48 });
-    expect(() => parseSynthArgs(['--world', 'moon', '--out', 'd'])).toThrow(/--world must be street .*, shapes or vspw/);
+    expect(() => parseSynthArgs(['--world', 'moon', '--out', 'd'])).toThrow(/--world must be street .*, shapes, aerial or vspw/);
+    expect(parseSynthArgs(['--world', 'aerial', '--out', 'd', '--videos', '8', '--frames', '5-7', '--size', '64x48', '--extra', '2']).aerial).toEqual({ videos: 8, frames: [5, 7], width: 64, height: 48, extraVideos: 2 });
+    expect(parseSynthArgs(['--world', 'aerial', '--out', 'd']).aerial).toEqual({}); // its own defaults: the embedded set's shape
     expect(parseSynthArgs(['--world', 'vspw', '--out', 'd', '--sizes', '854x480,250x190', '--frames', '2']).vspw).toEqual({ frames: 2, sizes: [[854, 480], [250, 190]] });
     expect(() => parseSynthArgs(['--world', 'vspw', '--out', 'd', '--sizes', '854x'])).toThrow(/--sizes must be WxH,WxH,..., got "854x"/);
     expect(() => parseSynthArgs(['--out', 'd', '--sizes', '854x480'])).toThrow(/--sizes is an option of --world vspw/);
