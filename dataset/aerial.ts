@@ -28,10 +28,11 @@
  * val, and 1000 short training videos of 4–6 frames) at 128×96. Same options → byte-identical files.
  * Pure (no file access): synth-write.ts writes it.
  */
-import { encodePaletteMask, vocPalette, type Frame } from './image.ts';
-import { encodeJpeg } from './jpeg-encode.ts';
+import type { Frame } from './image.ts';
 import { makeRng, mixSeed, type Rng } from './rng.ts';
-import { clamp01, develop, EXTRA_FRAMES, frameName, hash, hsv, mix, scale, videoName, vnoise, type RGB, type SynthFile } from './synth.ts';
+import {
+  checkWorld, clamp01, develop, EXTRA_FRAMES, frameRange, hash, hsv, mix, scale, textFile, videoFiles, videoName, vnoise, type RGB, type SynthFile,
+} from './synth.ts';
 
 export const AERIAL_CLASSES = ['field', 'meadow', 'forest', 'water', 'road', 'roof', 'car', 'boat'];
 const FIELD = 0, MEADOW = 1, FOREST = 2, WATER = 3, ROAD = 4, ROOF = 5, CAR = 6, BOAT = 7;
@@ -316,33 +317,17 @@ export function aerialVideo(seed: number, index: number, length: number, W: numb
 /** Every file of the aerial set in VSPW's layout, in a fixed order. */
 export function* aerialFiles(options: Partial<AerialOptions> = {}): Generator<SynthFile> {
   const o = { ...AERIAL_DEFAULTS, ...options };
-  if (!(Number.isInteger(o.videos) && o.videos >= 2 && Number.isInteger(o.valVideos) && o.valVideos >= 1 && o.valVideos < o.videos)) {
-    throw new Error(`aerial: need videos ≥ 2 and 1 ≤ valVideos < videos, got ${o.videos} and ${o.valVideos}`);
-  }
+  checkWorld('aerial', o.videos, o.valVideos, o.width, o.height);
   if (!Number.isInteger(o.extraVideos) || o.extraVideos < 0) throw new Error(`aerial: extraVideos must be a non-negative integer, got ${o.extraVideos}`);
-  if (!Number.isInteger(o.width) || !Number.isInteger(o.height) || o.width < 16 || o.height < 16) throw new Error(`aerial: frames must be at least 16×16, got ${o.width}×${o.height}`);
-  const range = (f: number | [number, number]): [number, number] => {
-    const [lo, hi] = typeof f === 'number' ? [f, f] : f;
-    if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) throw new Error(`aerial: bad frame count ${JSON.stringify(f)}`);
-    return [lo, hi];
-  };
-  const frames = range(o.frames), extraFrames = range(o.extraFrames);
-  const enc = new TextEncoder();
-  const text = (path: string, s: string): SynthFile => ({ path, bytes: enc.encode(s) });
+  const frames = frameRange('aerial', o.frames), extraFrames = frameRange('aerial', o.extraFrames);
   const names = Array.from({ length: o.videos + o.extraVideos }, (_, i) => videoName(i));
-  const train = [...names.slice(0, o.videos - o.valVideos), ...names.slice(o.videos)];
-  yield text('dataset.json', JSON.stringify({ labels: 'vspw', numClasses: AERIAL_CLASSES.length }) + '\n');
-  yield text('classes.json', JSON.stringify(AERIAL_CLASSES) + '\n');
-  yield text('train.txt', train.join('\n') + '\n');
-  yield text('val.txt', names.slice(o.videos - o.valVideos, o.videos).join('\n') + '\n');
-  const palette = vocPalette();
+  yield textFile('dataset.json', JSON.stringify({ labels: 'vspw', numClasses: AERIAL_CLASSES.length }));
+  yield textFile('classes.json', JSON.stringify(AERIAL_CLASSES));
+  yield textFile('train.txt', [...names.slice(0, o.videos - o.valVideos), ...names.slice(o.videos)].join('\n'));
+  yield textFile('val.txt', names.slice(o.videos - o.valVideos, o.videos).join('\n'));
   for (let i = 0; i < names.length; i++) {
     const [lo, hi] = i < o.videos ? frames : extraFrames;
-    const length = lo + makeRng(mixSeed(o.seed, i, 20)).int(hi - lo + 1);
-    const v = aerialVideo(o.seed, i, length, o.width, o.height);
-    for (let t = 0; t < length; t++) {
-      yield { path: `data/${v.name}/origin/${frameName(t)}.jpg`, bytes: encodeJpeg(v.frames[t]!, 90) };
-      yield { path: `data/${v.name}/mask/${frameName(t)}.png`, bytes: encodePaletteMask({ width: o.width, height: o.height, values: v.masks[t]! }, palette) };
-    }
+    const v = aerialVideo(o.seed, i, lo + makeRng(mixSeed(o.seed, i, 20)).int(hi - lo + 1), o.width, o.height);
+    yield* videoFiles(v.name, v.frames, v.masks);
   }
 }

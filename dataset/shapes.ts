@@ -12,10 +12,9 @@
  * `labels: "vspw"`): class k is k + 1, 0 is "others" (here: a thin outline around every shape, the
  * anti-aliased edge whose class is unclear), 255 void (unused). Frames are JPEG (quality 90).
  */
-import { encodePaletteMask, vocPalette, type Frame } from './image.ts';
-import { encodeJpeg } from './jpeg-encode.ts';
+import type { Frame } from './image.ts';
 import { makeRng, mixSeed } from './rng.ts';
-import { frameName, hsv, videoName, vnoise, type SynthFile } from './synth.ts';
+import { checkWorld, hsv, textFile, videoFiles, videoName, vnoise, type SynthFile } from './synth.ts';
 
 export const SHAPE_CLASSES = ['background', 'disc', 'square', 'triangle', 'ring', 'cross'];
 
@@ -94,22 +93,14 @@ export function shapesVideo(seed: number, index: number, length: number, W: numb
 /** Every file of the shapes set in VSPW's layout, in a fixed order. */
 export function* shapesFiles(options: Partial<ShapesOptions> = {}): Generator<SynthFile> {
   const o = { ...SHAPES_DEFAULTS, ...options };
-  if (!(Number.isInteger(o.videos) && o.videos >= 2 && Number.isInteger(o.valVideos) && o.valVideos >= 1 && o.valVideos < o.videos)) {
-    throw new Error(`shapes: need videos ≥ 2 and 1 ≤ valVideos < videos, got ${o.videos} and ${o.valVideos}`);
-  }
-  const enc = new TextEncoder();
-  const text = (path: string, s: string): SynthFile => ({ path, bytes: enc.encode(s) });
+  checkWorld('shapes', o.videos, o.valVideos, o.width, o.height);
   const names = Array.from({ length: o.videos }, (_, i) => videoName(i));
-  yield text('dataset.json', JSON.stringify({ labels: 'vspw', numClasses: SHAPE_CLASSES.length }) + '\n');
-  yield text('classes.json', JSON.stringify(SHAPE_CLASSES) + '\n');
-  yield text('train.txt', names.slice(0, o.videos - o.valVideos).join('\n') + '\n');
-  yield text('val.txt', names.slice(o.videos - o.valVideos).join('\n') + '\n');
-  const palette = vocPalette();
+  yield textFile('dataset.json', JSON.stringify({ labels: 'vspw', numClasses: SHAPE_CLASSES.length }));
+  yield textFile('classes.json', JSON.stringify(SHAPE_CLASSES));
+  yield textFile('train.txt', names.slice(0, o.videos - o.valVideos).join('\n'));
+  yield textFile('val.txt', names.slice(o.videos - o.valVideos).join('\n'));
   for (let i = 0; i < o.videos; i++) {
     const v = shapesVideo(o.seed, i, o.frames, o.width, o.height);
-    for (let t = 0; t < o.frames; t++) {
-      yield { path: `data/${v.name}/origin/${frameName(t)}.jpg`, bytes: encodeJpeg(v.frames[t]!, 90) };
-      yield { path: `data/${v.name}/mask/${frameName(t)}.png`, bytes: encodePaletteMask({ width: o.width, height: o.height, values: v.masks[t]! }, palette) };
-    }
+    yield* videoFiles(v.name, v.frames, v.masks);
   }
 }

@@ -125,40 +125,58 @@ export const frameName = (t: number) => String(t).padStart(8, '0');
 export function* synthFiles(options: Partial<SynthOptions> = {}): Generator<SynthFile> {
   const o = { ...SYNTH_DEFAULTS, ...options };
   const val = o.valVideos ?? Math.max(1, Math.round(o.videos / 4));
-  if (!Number.isInteger(o.videos) || o.videos < 2) throw new Error(`synth: need at least 2 videos (train and val), got ${o.videos}`);
-  if (!Number.isInteger(val) || val < 1 || val >= o.videos) throw new Error(`synth: valVideos must be in 1..${o.videos - 1}, got ${val}`);
-  const range = (f: number | [number, number]): [number, number] => {
-    const [lo, hi] = typeof f === 'number' ? [f, f] : f;
-    if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) throw new Error(`synth: bad frame count ${JSON.stringify(f)}`);
-    return [lo, hi];
-  };
-  const frames = range(o.frames);
-  const extraFrames = range(o.extraFrames ?? EXTRA_FRAMES);
+  checkWorld('synth', o.videos, val, o.width, o.height);
+  const frames = frameRange('synth', o.frames);
+  const extraFrames = frameRange('synth', o.extraFrames ?? EXTRA_FRAMES);
   const extra = o.extraVideos ?? 0;
   if (!Number.isInteger(extra) || extra < 0) throw new Error(`synth: extraVideos must be a non-negative integer, got ${extra}`);
-  if (!Number.isInteger(o.width) || !Number.isInteger(o.height) || o.width < 16 || o.height < 16)
-    throw new Error(`synth: frames must be at least 16×16, got ${o.width}×${o.height}`);
-  const enc = new TextEncoder();
-  const palette = vocPalette();
-  const text = (path: string, s: string): SynthFile => ({ path, bytes: enc.encode(s) });
   const taxonomy = o.taxonomy ?? 'fine';
   const classes = taxonomyClasses(taxonomy);
   const relabel = (m: Uint8Array) => (taxonomy === 'coarse' ? m.map((c) => (c === IGNORE ? c : COARSE_OF[c]!)) : m);
   const names = Array.from({ length: o.videos + extra }, (_, i) => videoName(i));
   const train = [...names.slice(0, o.videos - val), ...names.slice(o.videos)];
-  yield text('dataset.json', JSON.stringify({ labels: 'identity', numClasses: classes.length, ignore: IGNORE }) + '\n');
-  yield text('synth.json', JSON.stringify({ version: SYNTH_VERSION, options: { ...o, valVideos: val, extraVideos: extra, extraFrames } }) + '\n');
-  yield text('classes.json', JSON.stringify(classes) + '\n');
-  yield text('train.txt', train.join('\n') + '\n');
-  yield text('val.txt', names.slice(o.videos - val, o.videos).join('\n') + '\n');
+  yield textFile('dataset.json', JSON.stringify({ labels: 'identity', numClasses: classes.length, ignore: IGNORE }));
+  yield textFile('synth.json', JSON.stringify({ version: SYNTH_VERSION, options: { ...o, valVideos: val, extraVideos: extra, extraFrames } }));
+  yield textFile('classes.json', JSON.stringify(classes));
+  yield textFile('train.txt', train.join('\n'));
+  yield textFile('val.txt', names.slice(o.videos - val, o.videos).join('\n'));
   for (let i = 0; i < o.videos + extra; i++) {
     const [fMin, fMax] = i < o.videos ? frames : extraFrames;
     const length = fMin + makeRng(mixSeed(o.seed, i, 1)).int(fMax - fMin + 1);
     const v = synthVideo(o.seed, i, length, o.width, o.height);
-    for (let t = 0; t < length; t++) {
-      yield { path: `data/${v.name}/origin/${frameName(t)}.jpg`, bytes: encodeJpeg(v.frames[t]!, 90) };
-      yield { path: `data/${v.name}/mask/${frameName(t)}.png`, bytes: encodePaletteMask({ width: o.width, height: o.height, values: relabel(v.masks[t]!) }, palette) };
-    }
+    yield* videoFiles(v.name, v.frames, v.masks.map(relabel));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// What every world's files share (the shapes, aerial and VSPW-like worlds use these too).
+
+/** A text file of a world: the text and a final newline. */
+export const textFile = (path: string, text: string): SynthFile => ({ path, bytes: new TextEncoder().encode(text + '\n') });
+
+/** Checks a world's split and frame size: at least 2 videos, 1 ≤ valVideos < videos, frames of at least 16×16 (width/height optional). */
+export function checkWorld(world: string, videos: number, valVideos: number, width = 16, height = 16): void {
+  if (!(Number.isInteger(videos) && videos >= 2 && Number.isInteger(valVideos) && valVideos >= 1 && valVideos < videos)) {
+    throw new Error(`${world}: need videos ≥ 2 and 1 ≤ valVideos < videos, got ${videos} and ${valVideos}`);
+  }
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 16 || height < 16) throw new Error(`${world}: frames must be at least 16×16, got ${width}×${height}`);
+}
+
+/** A frame count or an inclusive range of them, as [min, max]. */
+export function frameRange(world: string, f: number | [number, number]): [number, number] {
+  const [lo, hi] = typeof f === 'number' ? [f, f] : f;
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) throw new Error(`${world}: bad frame count ${JSON.stringify(f)}`);
+  return [lo, hi];
+}
+
+const PALETTE = vocPalette();
+
+/** One video's files in VSPW's layout: JPEG frames (quality 90) and palette-PNG masks (index = value). */
+export function* videoFiles(name: string, frames: Frame[], masks: Uint8Array[]): Generator<SynthFile> {
+  for (let t = 0; t < frames.length; t++) {
+    const { width, height } = frames[t]!;
+    yield { path: `data/${name}/origin/${frameName(t)}.jpg`, bytes: encodeJpeg(frames[t]!, 90) };
+    yield { path: `data/${name}/mask/${frameName(t)}.png`, bytes: encodePaletteMask({ width, height, values: masks[t]! }, PALETTE) };
   }
 }
 

@@ -10,10 +10,8 @@
  * val.txt (the last `valVideos` videos). Video i has size sizes[i mod sizes.length]. Pure (no file
  * access): synth-write.ts writes it.
  */
-import { encodePaletteMask, vocPalette } from './image.ts';
-import { encodeJpeg } from './jpeg-encode.ts';
 import { IGNORE } from './labels.ts';
-import { frameName, synthVideo, videoName, type SynthFile } from './synth.ts';
+import { checkWorld, synthVideo, textFile, videoFiles, videoName, type SynthFile } from './synth.ts';
 
 export interface VspwLikeOptions {
   seed: number;
@@ -43,28 +41,24 @@ const BORDER = 2;
 
 export function* vspwLikeFiles(options: Partial<VspwLikeOptions> = {}): Generator<SynthFile> {
   const o = { ...VSPW_LIKE_DEFAULTS, ...options };
-  if (!(Number.isInteger(o.videos) && o.videos >= 2 && Number.isInteger(o.valVideos) && o.valVideos >= 1 && o.valVideos < o.videos)) {
-    throw new Error(`vspw-like: need videos ≥ 2 and 1 ≤ valVideos < videos, got ${o.videos} and ${o.valVideos}`);
-  }
+  checkWorld('vspw-like', o.videos, o.valVideos);
   if (!(Number.isInteger(o.frames) && o.frames >= 1)) throw new Error(`vspw-like: frames must be a positive integer, got ${o.frames}`);
   if (!o.sizes.length || o.sizes.some(([w, h]) => !(Number.isInteger(w) && Number.isInteger(h) && w >= 16 && h >= 16))) {
     throw new Error(`vspw-like: sizes must be [width, height] pairs of at least 16, got ${JSON.stringify(o.sizes)}`);
   }
-  const enc = new TextEncoder();
   const names = Array.from({ length: o.videos }, (_, i) => videoName(i));
-  yield { path: 'train.txt', bytes: enc.encode(names.slice(0, o.videos - o.valVideos).join('\n') + '\n') };
-  yield { path: 'val.txt', bytes: enc.encode(names.slice(o.videos - o.valVideos).join('\n') + '\n') };
-  const palette = vocPalette();
+  yield textFile('train.txt', names.slice(0, o.videos - o.valVideos).join('\n'));
+  yield textFile('val.txt', names.slice(o.videos - o.valVideos).join('\n'));
   for (let i = 0; i < o.videos; i++) {
     const [w, h] = o.sizes[i % o.sizes.length]!;
     const v = synthVideo(o.seed, i, o.frames, w, h);
-    for (let t = 0; t < o.frames; t++) {
-      const values = v.masks[t]!.map(vspwValue);
+    const masks = v.masks.map((m) => {
+      const values = m.map(vspwValue);
       for (let y = 0; y < h; y++) {
         for (let x = 0; x < w; x++) if (y < BORDER || x < BORDER || y >= h - BORDER || x >= w - BORDER) values[y * w + x] = VOID;
       }
-      yield { path: `data/${v.name}/origin/${frameName(t)}.jpg`, bytes: encodeJpeg(v.frames[t]!, 90) };
-      yield { path: `data/${v.name}/mask/${frameName(t)}.png`, bytes: encodePaletteMask({ width: w, height: h, values }, palette) };
-    }
+      return values;
+    });
+    yield* videoFiles(v.name, v.frames, masks);
   }
 }

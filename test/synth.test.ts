@@ -122,8 +122,8 @@ describe('synthetic data set', () => {
     expect(lengths.size).toBeGreaterThan(1);
     const v = synthVideo(0, 0, 2, 40, 30);
     expect([v.frames[0]!.width, v.frames[0]!.height, v.frames[0]!.rgb.length, v.masks[0]!.length]).toEqual([40, 30, 40 * 30 * 3, 40 * 30]);
-    expect(() => [...synthFiles({ videos: 1 })]).toThrow(/at least 2 videos/);
-    expect(() => [...synthFiles({ videos: 4, valVideos: 4 })]).toThrow(/valVideos must be in 1\.\.3/);
+    expect(() => [...synthFiles({ videos: 1 })]).toThrow(/synth: need videos ≥ 2 .*, got 1 and 1/);
+    expect(() => [...synthFiles({ videos: 4, valVideos: 4 })]).toThrow(/need videos ≥ 2 and 1 ≤ valVideos < videos, got 4 and 4/);
     expect(() => [...synthFiles({ frames: [5, 3] })]).toThrow(/bad frame count \[5,3\]/);
     expect(() => [...synthFiles({ width: 8 })]).toThrow(/at least 16×16/);
   });
