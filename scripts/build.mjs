@@ -19,6 +19,7 @@ const rawText = {
 const nodeEntries = {
   train: 'train/main.ts',
   ablation: 'train/ablation.ts',
+  'ifr-probe': 'train/ifr-probe-cli.ts',
   pretrain: 'train/pretrain.ts',
   eval: 'eval/main.ts',
   flow: 'eval/flow-cli.ts',

@@ -3,16 +3,26 @@
 // features; and a fast-check property over random sizes, classes and labels comparing the loss with the
 // reference and its gradient (target, reference, classifier weight and bias) with central differences
 // of the reference (the classes are fixed per case, so the loss is smooth). Bad arguments throw.
+// The probe (train/ifr-probe.ts) is checked against a forward pass of each target alone.
 //
 // Case values: features in [0.1, 2], as after the decoder's ReLU and away from 0 so that a class mean
 // never nears the zero vector, where the cosine is ill-conditioned; classifier weights in [−0.1, 0.1],
 // about the student's initial scale, so that logits / 0.01 stay O(10) and the cross-entropy is not
 // saturated everywhere.
 import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { makeRng } from '../dataset/rng.ts';
 import * as E from '../engine/index.ts';
+import { VideoDataset } from '../dataset/reader.ts';
+import { writeSynth } from '../dataset/synth-write.ts';
+import { frameTensor } from '../models/input.ts';
+import { Student, defaultStudentConfig } from '../models/student.ts';
 import { ifrAttention, ifrLoss, ifrRamp, prototypes, reconstruct } from '../train/ifr.ts';
+import { formatProbe, framePairs, probeIfr } from '../train/ifr-probe.ts';
+import { TINY_MODEL } from './fixtures.ts';
 import { FWD, checkOpWith, close, values } from './gradcheck.ts';
 import { ifrLossRef, prototypesRef, type IfrRefCase } from './reference/ifr.ts';
 import { nd, type Nd } from './reference/nd.ts';
@@ -167,5 +177,47 @@ describe('ifr', () => {
     expect(() => ifrLoss(id, t, t, cls, E.zeros([6, 8], 'i32'), 2)).toThrow(/ifrLoss: labels must be i32 \[1, H, W\], got Tensor\(\[6,8\]/);
     // The identity "classifier" gives D = 2 channels, not K = 3.
     expect(() => ifrLoss(id, t, t, cls, labels, 3)).toThrow(/ifrLoss: classify gave \[1,2,3,4\] for features \[1,2,3,4\], expected \[1, 3, 3, 4\]/);
+  });
+});
+
+describe('ifr-probe: what IFR asks of a model, on pairs of frames', () => {
+  test('counts each target pixel once per class; plain hits match a forward pass of the target alone; pairs share a video', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vss-ifr-probe-'));
+    try {
+      writeSynth(dir, { seed: 5, videos: 3, frames: 4, width: 48, height: 32, valVideos: 1 });
+      const ds = VideoDataset.open(dir);
+      const refs = ds.videoFrames('train').flatMap((v) => v.frames.map((frame, index) => ({ video: v.video, frame, index })));
+      const pairs = framePairs(refs, 5, 2);
+      for (const [t, r] of pairs) {
+        expect(t.video).toBe(r.video);
+        expect(t.frame).not.toBe(r.frame);
+      }
+      expect(() => framePairs(refs.slice(0, 1), 1, 0)).toThrow(/no video has two frames/);
+      const model = new Student({ ...defaultStudentConfig(ds.numClasses, [32, 48]), ...TINY_MODEL }, 3);
+      const rows = await probeIfr(model, ds, pairs);
+      expect(rows).toHaveLength(ds.numClasses);
+      const pixels = new Array<number>(ds.numClasses).fill(0), hits = new Array<number>(ds.numClasses).fill(0);
+      for (const [t] of pairs) {
+        const { frame, labels } = ds.readSample(t.video, t.frame);
+        const pred = E.noGrad(() => E.tidy(() => E.keep(E.argmax(model.forward(frameTensor(frame), {}).logits, 1))));
+        const p = (await pred.data()) as Int32Array;
+        pred.dispose();
+        labels.labels.forEach((c, i) => {
+          if (c < 0 || c >= ds.numClasses) return;
+          pixels[c]!++;
+          if (p[i] === c) hits[c]!++;
+        });
+      }
+      expect(rows.map((r) => r.pixels)).toEqual(pixels);
+      expect(rows.map((r) => r.plain)).toEqual(hits);
+      for (const r of rows) {
+        expect(r.absent).toBeLessThanOrEqual(r.pixels);
+        expect(r.reconstructed).toBeLessThanOrEqual(r.pixels);
+      }
+      expect(formatProbe(rows, ds.classNames).split('\n')).toHaveLength(ds.numClasses + 1);
+      model.ps.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
