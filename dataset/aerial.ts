@@ -31,7 +31,8 @@
 import type { Frame } from './image.ts';
 import { makeRng, mixSeed, type Rng } from './rng.ts';
 import {
-  checkWorld, clamp01, develop, EXTRA_FRAMES, frameRange, hash, hsv, mix, scale, textFile, videoFiles, videoName, vnoise, type RGB, type SynthFile,
+  checkSize, checkSplit, clamp01, develop, EXTRA_FRAMES, frameRange, hash, hsv, mix, scale, splitFiles, textFile, videoFiles, videoName, vnoise, type RGB,
+  type SynthFile,
 } from './synth.ts';
 
 export const AERIAL_CLASSES = ['field', 'meadow', 'forest', 'water', 'road', 'roof', 'car', 'boat'];
@@ -82,9 +83,8 @@ function courseAt(c: Course, u: number, side: number): { x: number; y: number; h
   return { x: c.ox + u * c.dx - off * c.dy, y: c.oy + u * c.dy + off * c.dx, hx: hx0 * k, hy: hy0 * k };
 }
 
-/** A moving or standing object: a box of half length a and half width b about its centre, along a heading. */
+/** A car or a boat: a box of half length a and half width b about its centre, heading along its course. */
 interface Mover {
-  cls: number;
   course: Course;
   u0: number;
   speed: number;
@@ -104,6 +104,12 @@ interface House {
   b: number;
   colour: RGB;
 }
+
+/** World point (x, y) in the frame of an object at (cx, cy) heading (hx, hy): [along the heading, across it]. */
+const local = (x: number, y: number, cx: number, cy: number, hx: number, hy: number): [number, number] => {
+  const dx = x - cx, dy = y - cy;
+  return [dx * hx + dy * hy, -dx * hy + dy * hx];
+};
 
 function makeCourse(rng: Rng, cx: number, cy: number, S: number, half: [number, number], amp: [number, number], angle = rng.range(0, Math.PI)): Course {
   return {
@@ -154,19 +160,19 @@ export function aerialVideo(seed: number, index: number, length: number, W: numb
   const mid = cam(length / 2);
   const road = hasRoad ? makeCourse(rng, mid.x, mid.y, S, [4, 6], [0, 12]) : null;
   const river = hasRiver ? makeCourse(rng, mid.x, mid.y, S, [6, 13], [4, 22], road ? Math.atan2(road.dy, road.dx) + rng.range(0.6, 2.5) : undefined) : null;
-  const movers: Mover[] = [];
+  const cars: Mover[] = [], boats: Mover[] = [];
   const span = 60 * S;
   if (road) {
     for (let k = 2 + rng.int(5); k > 0; k--) {
       // Driving on the right, in the middle of its lane (half the road), 0.5–0.7 of the lane wide.
       const right = rng.float() < 0.5 ? 1 : -1, b = road.half * rng.range(0.25, 0.35);
-      movers.push({ cls: CAR, course: road, u0: rng.range(-span, span), speed: right * rng.range(0.6, 2.5) * S, side: right * road.half * 0.5, a: b * rng.range(2.2, 2.6), b, colour: rng.pick(paints), trim: hsv(rng.range(0.5, 0.7), rng.range(0, 0.4), rng.range(0.1, 0.3)) });
+      cars.push({ course: road, u0: rng.range(-span, span), speed: right * rng.range(0.6, 2.5) * S, side: right * road.half * 0.5, a: b * rng.range(2.2, 2.6), b, colour: rng.pick(paints), trim: hsv(rng.range(0.5, 0.7), rng.range(0, 0.4), rng.range(0.1, 0.3)) });
     }
   }
   if (river) {
     for (let k = 1 + rng.int(3); k > 0; k--) {
       const a = rng.range(3.5, 6) * S;
-      movers.push({ cls: BOAT, course: river, u0: rng.range(-span, span), speed: (rng.float() < 0.5 ? -1 : 1) * rng.range(0.3, 1.4) * S, side: rng.range(-0.4, 0.4) * river.half, a, b: a * rng.range(0.3, 0.4), colour: rng.float() < 0.5 ? [0.93, 0.93, 0.9] : rng.pick(paints), trim: rng.pick(paints) });
+      boats.push({ course: river, u0: rng.range(-span, span), speed: (rng.float() < 0.5 ? -1 : 1) * rng.range(0.3, 1.4) * S, side: rng.range(-0.4, 0.4) * river.half, a, b: a * rng.range(0.3, 0.4), colour: rng.float() < 0.5 ? [0.93, 0.93, 0.9] : rng.pick(paints), trim: rng.pick(paints) });
     }
   }
   const houses: House[] = [];
@@ -244,24 +250,20 @@ export function aerialVideo(seed: number, index: number, length: number, W: numb
   const col = new Float32Array(W * H * 3);
   for (let t = 0; t < length; t++) {
     const c = cam(t), ct = Math.cos(c.th), st = Math.sin(c.th);
-    const placed = movers.map((m) => ({ m, ...courseAt(m.course, m.u0 + m.speed * t, m.side) }));
+    const at = (m: Mover) => ({ m, ...courseAt(m.course, m.u0 + m.speed * t, m.side) });
+    const [carsNow, boatsNow] = [cars.map(at), boats.map(at)];
     const mask = new Uint8Array(W * H);
     for (let y = 0; y < H; y++) {
       for (let x = 0; x < W; x++) {
         const px = (x + 0.5 - W / 2) / c.z, py = (y + 0.5 - H / 2) / c.z;
         const wx = c.x + ct * px - st * py, wy = c.y + st * px + ct * py;
         let [cls, rgb] = ground(wx, wy, t);
-        // A boat's wake: two foam lines in a V behind it (still water).
-        for (const { m, x: bx, y: by, hx, hy } of placed) {
-          if (m.cls !== BOAT || cls !== WATER) continue;
-          const along = (wx - bx) * hx + (wy - by) * hy, across = -(wx - bx) * hy + (wy - by) * hx;
+        // Boats, each with its wake: two foam lines in a V behind it, on water only (not on another boat);
+        // then the road (a bridge covers them), then what stands on it.
+        for (const { m, x: bx, y: by, hx, hy } of boatsNow) {
+          const [along, across] = local(wx, wy, bx, by, hx, hy);
           const behind = -along - m.a;
-          if (behind > 0 && behind < 4 * m.a && Math.abs(Math.abs(across) - 0.35 * behind - 0.5 * m.b) < 0.6 * S) rgb = mix(rgb, foam, 1 - behind / (4 * m.a));
-        }
-        // Boats (the bridge covers them), then the road, then what stands on it.
-        for (const { m, x: bx, y: by, hx, hy } of placed) {
-          if (m.cls !== BOAT) continue;
-          const along = (wx - bx) * hx + (wy - by) * hy, across = -(wx - bx) * hy + (wy - by) * hx;
+          if (cls === WATER && behind > 0 && behind < 4 * m.a && Math.abs(Math.abs(across) - 0.35 * behind - 0.5 * m.b) < 0.6 * S) rgb = mix(rgb, foam, 1 - behind / (4 * m.a));
           const f = along / m.a, half = m.b * Math.sqrt(Math.max(0, 1 - f * f)) * (f > 0 ? 1 - 0.6 * f : 1);
           if (Math.abs(f) < 1 && Math.abs(across) < half) {
             cls = BOAT;
@@ -276,9 +278,8 @@ export function aerialVideo(seed: number, index: number, length: number, W: numb
             rgb = dash ? lane : scale(asphalt, 0.88 + 0.24 * hash(Math.floor(wx / S), Math.floor(wy / S), vseed + 12));
           }
         }
-        for (const { m, x: bx, y: by, hx, hy } of placed) {
-          if (m.cls !== CAR) continue;
-          const along = (wx - bx) * hx + (wy - by) * hy, across = -(wx - bx) * hy + (wy - by) * hx;
+        for (const { m, x: bx, y: by, hx, hy } of carsNow) {
+          const [along, across] = local(wx, wy, bx, by, hx, hy);
           if (Math.abs(along) < m.a && Math.abs(across) < m.b) {
             cls = CAR;
             const f = along / m.a * Math.sign(m.speed); // +1 at the front
@@ -286,14 +287,13 @@ export function aerialVideo(seed: number, index: number, length: number, W: numb
           }
         }
         for (const h of houses) {
-          const dx = wx - h.x, dy = wy - h.y;
-          const along = dx * h.hx + dy * h.hy, across = -dx * h.hy + dy * h.hx;
+          const [along, across] = local(wx, wy, h.x, h.y, h.hx, h.hy);
           if (Math.abs(along) < h.a && Math.abs(across) < h.b) {
             cls = ROOF;
             const tiles = 0.9 + 0.15 * ((Math.floor(along / (1.2 * S)) & 1) ? 1 : 0);
             rgb = scale(h.colour, (across > 0 ? 1.15 : 0.7) * tiles);
           } else if (cls !== ROOF) {
-            const sa = (dx - sdx) * h.hx + (dy - sdy) * h.hy, sc = -(dx - sdx) * h.hy + (dy - sdy) * h.hx;
+            const [sa, sc] = local(wx - h.x - sdx, wy - h.y - sdy, 0, 0, h.hx, h.hy); // the house moved by the sun's offset
             if (Math.abs(sa) < h.a && Math.abs(sc) < h.b) rgb = scale(rgb, 0.55); // its shadow: the ground's class
           }
         }
@@ -317,15 +317,13 @@ export function aerialVideo(seed: number, index: number, length: number, W: numb
 /** Every file of the aerial set in VSPW's layout, in a fixed order. */
 export function* aerialFiles(options: Partial<AerialOptions> = {}): Generator<SynthFile> {
   const o = { ...AERIAL_DEFAULTS, ...options };
-  checkWorld('aerial', o.videos, o.valVideos, o.width, o.height);
-  if (!Number.isInteger(o.extraVideos) || o.extraVideos < 0) throw new Error(`aerial: extraVideos must be a non-negative integer, got ${o.extraVideos}`);
+  checkSplit('aerial', o.videos, o.valVideos, o.extraVideos);
+  checkSize('aerial', o.width, o.height);
   const frames = frameRange('aerial', o.frames), extraFrames = frameRange('aerial', o.extraFrames);
-  const names = Array.from({ length: o.videos + o.extraVideos }, (_, i) => videoName(i));
   yield textFile('dataset.json', JSON.stringify({ labels: 'vspw', numClasses: AERIAL_CLASSES.length }));
   yield textFile('classes.json', JSON.stringify(AERIAL_CLASSES));
-  yield textFile('train.txt', [...names.slice(0, o.videos - o.valVideos), ...names.slice(o.videos)].join('\n'));
-  yield textFile('val.txt', names.slice(o.videos - o.valVideos, o.videos).join('\n'));
-  for (let i = 0; i < names.length; i++) {
+  yield* splitFiles(o.videos, o.valVideos, o.extraVideos);
+  for (let i = 0; i < o.videos + o.extraVideos; i++) {
     const [lo, hi] = i < o.videos ? frames : extraFrames;
     const v = aerialVideo(o.seed, i, lo + makeRng(mixSeed(o.seed, i, 20)).int(hi - lo + 1), o.width, o.height);
     yield* videoFiles(v.name, v.frames, v.masks);

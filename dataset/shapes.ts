@@ -14,7 +14,7 @@
  */
 import type { Frame } from './image.ts';
 import { makeRng, mixSeed } from './rng.ts';
-import { checkWorld, hsv, textFile, videoFiles, videoName, vnoise, type SynthFile } from './synth.ts';
+import { checkSize, checkSplit, hsv, splitFiles, textFile, videoFiles, videoName, vnoise, type SynthFile } from './synth.ts';
 
 export const SHAPE_CLASSES = ['background', 'disc', 'square', 'triangle', 'ring', 'cross'];
 
@@ -93,12 +93,11 @@ export function shapesVideo(seed: number, index: number, length: number, W: numb
 /** Every file of the shapes set in VSPW's layout, in a fixed order. */
 export function* shapesFiles(options: Partial<ShapesOptions> = {}): Generator<SynthFile> {
   const o = { ...SHAPES_DEFAULTS, ...options };
-  checkWorld('shapes', o.videos, o.valVideos, o.width, o.height);
-  const names = Array.from({ length: o.videos }, (_, i) => videoName(i));
+  checkSplit('shapes', o.videos, o.valVideos);
+  checkSize('shapes', o.width, o.height);
   yield textFile('dataset.json', JSON.stringify({ labels: 'vspw', numClasses: SHAPE_CLASSES.length }));
   yield textFile('classes.json', JSON.stringify(SHAPE_CLASSES));
-  yield textFile('train.txt', names.slice(0, o.videos - o.valVideos).join('\n'));
-  yield textFile('val.txt', names.slice(o.videos - o.valVideos).join('\n'));
+  yield* splitFiles(o.videos, o.valVideos);
   for (let i = 0; i < o.videos; i++) {
     const v = shapesVideo(o.seed, i, o.frames, o.width, o.height);
     yield* videoFiles(v.name, v.frames, v.masks);

@@ -125,21 +125,18 @@ export const frameName = (t: number) => String(t).padStart(8, '0');
 export function* synthFiles(options: Partial<SynthOptions> = {}): Generator<SynthFile> {
   const o = { ...SYNTH_DEFAULTS, ...options };
   const val = o.valVideos ?? Math.max(1, Math.round(o.videos / 4));
-  checkWorld('synth', o.videos, val, o.width, o.height);
+  const extra = o.extraVideos ?? 0;
+  checkSplit('synth', o.videos, val, extra);
+  checkSize('synth', o.width, o.height);
   const frames = frameRange('synth', o.frames);
   const extraFrames = frameRange('synth', o.extraFrames ?? EXTRA_FRAMES);
-  const extra = o.extraVideos ?? 0;
-  if (!Number.isInteger(extra) || extra < 0) throw new Error(`synth: extraVideos must be a non-negative integer, got ${extra}`);
   const taxonomy = o.taxonomy ?? 'fine';
   const classes = taxonomyClasses(taxonomy);
   const relabel = (m: Uint8Array) => (taxonomy === 'coarse' ? m.map((c) => (c === IGNORE ? c : COARSE_OF[c]!)) : m);
-  const names = Array.from({ length: o.videos + extra }, (_, i) => videoName(i));
-  const train = [...names.slice(0, o.videos - val), ...names.slice(o.videos)];
   yield textFile('dataset.json', JSON.stringify({ labels: 'identity', numClasses: classes.length, ignore: IGNORE }));
   yield textFile('synth.json', JSON.stringify({ version: SYNTH_VERSION, options: { ...o, valVideos: val, extraVideos: extra, extraFrames } }));
   yield textFile('classes.json', JSON.stringify(classes));
-  yield textFile('train.txt', train.join('\n'));
-  yield textFile('val.txt', names.slice(o.videos - val, o.videos).join('\n'));
+  yield* splitFiles(o.videos, val, extra);
   for (let i = 0; i < o.videos + extra; i++) {
     const [fMin, fMax] = i < o.videos ? frames : extraFrames;
     const length = fMin + makeRng(mixSeed(o.seed, i, 1)).int(fMax - fMin + 1);
@@ -154,12 +151,27 @@ export function* synthFiles(options: Partial<SynthOptions> = {}): Generator<Synt
 /** A text file of a world: the text and a final newline. */
 export const textFile = (path: string, text: string): SynthFile => ({ path, bytes: new TextEncoder().encode(text + '\n') });
 
-/** Checks a world's split and frame size: at least 2 videos, 1 ≤ valVideos < videos, frames of at least 16×16 (width/height optional). */
-export function checkWorld(world: string, videos: number, valVideos: number, width = 16, height = 16): void {
+/** Checks a world's split: at least 2 videos, 1 ≤ valVideos < videos, and extraVideos ≥ 0 short training videos after them. */
+export function checkSplit(world: string, videos: number, valVideos: number, extraVideos = 0): void {
   if (!(Number.isInteger(videos) && videos >= 2 && Number.isInteger(valVideos) && valVideos >= 1 && valVideos < videos)) {
     throw new Error(`${world}: need videos ≥ 2 and 1 ≤ valVideos < videos, got ${videos} and ${valVideos}`);
   }
+  if (!Number.isInteger(extraVideos) || extraVideos < 0) throw new Error(`${world}: extraVideos must be a non-negative integer, got ${extraVideos}`);
+}
+
+/** Checks a world's frame size: at least 16×16. */
+export function checkSize(world: string, width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 16 || height < 16) throw new Error(`${world}: frames must be at least 16×16, got ${width}×${height}`);
+}
+
+/**
+ * train.txt and val.txt of a world of `videos` videos (the last valVideos of them val) and extraVideos
+ * short training videos numbered after them.
+ */
+export function* splitFiles(videos: number, valVideos: number, extraVideos = 0): Generator<SynthFile> {
+  const names = Array.from({ length: videos + extraVideos }, (_, i) => videoName(i));
+  yield textFile('train.txt', [...names.slice(0, videos - valVideos), ...names.slice(videos)].join('\n'));
+  yield textFile('val.txt', names.slice(videos - valVideos, videos).join('\n'));
 }
 
 /** A frame count or an inclusive range of them, as [min, max]. */

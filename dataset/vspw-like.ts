@@ -11,7 +11,7 @@
  * access): synth-write.ts writes it.
  */
 import { IGNORE } from './labels.ts';
-import { checkWorld, synthVideo, textFile, videoFiles, videoName, type SynthFile } from './synth.ts';
+import { checkSplit, splitFiles, synthVideo, videoFiles, type SynthFile } from './synth.ts';
 
 export interface VspwLikeOptions {
   seed: number;
@@ -41,14 +41,12 @@ const BORDER = 2;
 
 export function* vspwLikeFiles(options: Partial<VspwLikeOptions> = {}): Generator<SynthFile> {
   const o = { ...VSPW_LIKE_DEFAULTS, ...options };
-  checkWorld('vspw-like', o.videos, o.valVideos);
+  checkSplit('vspw-like', o.videos, o.valVideos);
   if (!(Number.isInteger(o.frames) && o.frames >= 1)) throw new Error(`vspw-like: frames must be a positive integer, got ${o.frames}`);
   if (!o.sizes.length || o.sizes.some(([w, h]) => !(Number.isInteger(w) && Number.isInteger(h) && w >= 16 && h >= 16))) {
     throw new Error(`vspw-like: sizes must be [width, height] pairs of at least 16, got ${JSON.stringify(o.sizes)}`);
   }
-  const names = Array.from({ length: o.videos }, (_, i) => videoName(i));
-  yield textFile('train.txt', names.slice(0, o.videos - o.valVideos).join('\n'));
-  yield textFile('val.txt', names.slice(o.videos - o.valVideos).join('\n'));
+  yield* splitFiles(o.videos, o.valVideos);
   for (let i = 0; i < o.videos; i++) {
     const [w, h] = o.sizes[i % o.sizes.length]!;
     const v = synthVideo(o.seed, i, o.frames, w, h);
