@@ -106,9 +106,9 @@ async function predictVideo(model: Student, frames: Frame[], o: EvalOptions): Pr
 }
 
 /**
- * The per-class IoU table and the summary line, as printed by eval and at the end of training. A class absent from the ground truth has no IoU (NaN, and
- * no part in mIoU): its row is left out and counted on one line, so VSPW's 124 classes on a split that
- * shows a few dozen print those few dozen.
+ * The per-class IoU table and the summary line, as printed by eval and at the end of training. A class
+ * absent from the ground truth has no IoU (NaN, and no part in mIoU): its row is left out and counted on
+ * one line, so VSPW's 124 classes on a split that shows a few dozen print those few dozen.
  */
 export function formatResult(r: SegResult, classNames: string[]): string {
   const pct = (x: number) => (Number.isNaN(x) ? '   —' : (100 * x).toFixed(1).padStart(5));
