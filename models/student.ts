@@ -25,7 +25,7 @@
 // neighbours). Clips are T consecutive frames of the batch (forward's `clip`); a learned embedding
 // per frame position tells the attention which frame a token came from. Everything else, the
 // decoder included, stays per frame.
-import { add, concat, conv2d, groupNorm, layerNorm, permute, relu, reshape, resizeBilinear, slice, type Tensor } from '../engine/index.ts';
+import { add, concat, conv2d, detach, groupNorm, layerNorm, permute, relu, reshape, resizeBilinear, slice, type Tensor } from '../engine/index.ts';
 import { Block } from './layers.ts';
 import { ParamStore } from './params.ts';
 
@@ -151,10 +151,14 @@ class Conv {
       ? { gamma: ps.create(`${name}.norm.weight`, [cout], { ones: true }), beta: ps.create(`${name}.norm.bias`, [cout], { zeros: true }), groups: groupsOf(cout) }
       : undefined;
   }
-  forward(x: Tensor): Tensor {
+  /** `frozen`: the weights take no gradient from this use (the input still does). */
+  forward(x: Tensor, frozen = false): Tensor {
     const k = this.w.shape[2]!;
-    const y = conv2d(x, this.w, this.b, { stride: this.stride, padding: this.stride === k ? 0 : (k - 1) / 2 });
-    return this.norm ? groupNorm(y, this.norm.gamma, this.norm.beta, this.norm.groups) : y;
+    const [w, b] = frozen ? [detach(this.w), this.b && detach(this.b)] : [this.w, this.b];
+    const y = conv2d(x, w, b, { stride: this.stride, padding: this.stride === k ? 0 : (k - 1) / 2 });
+    if (!this.norm) return y;
+    const { gamma, beta, groups } = this.norm;
+    return frozen ? groupNorm(y, detach(gamma), detach(beta), groups) : groupNorm(y, gamma, beta, groups);
   }
 }
 
@@ -239,9 +243,9 @@ export class Student {
     return relu(this.fuse2.forward(fused));
   }
 
-  /** Class scores at the features' resolution. */
-  classify(features: Tensor): Tensor {
-    return this.classifier.forward(features);
+  /** Class scores at the features' resolution; `frozen`: gradients reach the features, not the classifier. */
+  classify(features: Tensor, frozen = false): Tensor {
+    return this.classifier.forward(features, frozen);
   }
 
   /** Projection for the contrastive loss. */

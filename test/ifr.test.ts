@@ -157,6 +157,41 @@ describe('ifr', () => {
     });
   });
 
+  test("the student's classifier frozen (--ifr-classifier frozen): the same loss, a gradient for the features and none for the classifier", async () => {
+    const model = new Student({ ...defaultStudentConfig(3, [32, 48]), ...TINY_MODEL }, 4);
+    const image = E.randUniform([2, 3, 32, 48], 9, -1, 1);
+    const labels = E.tensor(Int32Array.from({ length: 32 * 48 }, (_, i) => i % 3), [1, 32, 48], 'i32');
+    const params = model.ps.list();
+    const classifier = ['decoder.classifier.weight', 'decoder.classifier.bias'].map((n) => model.ps.get(n));
+    const feature = model.ps.get('decoder.fuse.1.weight');
+    const run = async (frozen: boolean) => {
+      const loss = E.tidy(() => {
+        const out = model.forward(image, {});
+        const f = (i: number) => E.slice(out.features, [i], [i + 1]);
+        const [h, w] = out.features.shape.slice(2) as [number, number];
+        const refClasses = E.reshape(E.argmax(E.slice(out.logitsLow, [1], [2]), 1), [h * w]);
+        const l = ifrLoss((x) => model.classify(x, frozen), f(0), f(1), refClasses, labels, 3, { temperature: 0.1 });
+        E.backward(l);
+        return l;
+      });
+      const grads = { loss: await loss.item(), classifier: classifier.map((p) => p.grad), feature: feature.grad ? await read(feature.grad) : [] };
+      loss.dispose();
+      return grads;
+    };
+    const trained = await run(false);
+    expect(trained.classifier.every((g) => g !== undefined)).toBe(true);
+    const trainedFeature = trained.feature;
+    E.zeroGrad(params);
+    const frozen = await run(true);
+    expect(frozen.loss).toBe(trained.loss);
+    for (const g of frozen.classifier) if (g) expect(Math.max(...(await read(g)).map(Math.abs))).toBe(0);
+    close(frozen.feature, trainedFeature, { atol: 1e-6, rtol: 1e-4 }, "the features' gradient");
+    expect(Math.max(...frozen.feature.map(Math.abs))).toBeGreaterThan(0);
+    E.zeroGrad(params);
+    for (const t of [image, labels]) t.dispose();
+    model.ps.dispose();
+  });
+
   test('bad arguments name the op and the shapes', () => {
     const f = E.zeros([2, 5]);
     expect(() => prototypes(E.zeros([1, 2, 5]), E.zeros([5], 'i32'), 3)).toThrow(/prototypes: features must be f32 \[D, n\], got Tensor\(\[1,2,5\]/);

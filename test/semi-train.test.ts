@@ -114,6 +114,19 @@ describe('semi-supervised training', () => {
     expect(() => parseArgs(['--unsup-drop', '120'], () => '{}')).toThrow(/option unsupDrop must be a number in \[0, 100\], got 120/);
     expect(parseArgs(['--unsup-weights', 'sup'], () => '{}')!.unsupWeights).toBe('sup');
     expect(() => parseArgs(['--unsup-weights', 'sqrt'], () => '{}')).toThrow(/option unsupWeights must be none or sup, got 'sqrt'/);
+    expect(parseArgs(['--ifr-temperature', '0.1', '--ifr-classifier', 'frozen'], () => '{}')).toMatchObject({ ifrTemperature: 0.1, ifrClassifier: 'frozen' });
+    expect(() => parseArgs(['--ifr-temperature', '0'], () => '{}')).toThrow(/option ifrTemperature must be a positive number, got 0/);
+    expect(() => parseArgs(['--ifr-classifier', 'fixed'], () => '{}')).toThrow(/option ifrClassifier must be train or frozen, got 'fixed'/);
+  });
+
+  test("--ifr-temperature reaches IFR's loss in the training step; the supervised loss of the step is unchanged", async () => {
+    const steps = { method: 'ifr', steps: 3, checkpointEvery: 3, evalEvery: 0 } as const;
+    await train(tiny('ifr-t05', steps));
+    await train(tiny('ifr-t01', { ...steps, ifrTemperature: 0.1 }));
+    const [a, b] = [records('ifr-t05'), records('ifr-t01')].map((r) => r.filter((x) => x.loss !== undefined));
+    expect(b[2]!.sup).toBe(a[2]!.sup); // the first semi step: same model, same batch
+    expect(Number.isFinite(b[2]!.ifr)).toBe(true);
+    expect(b[2]!.ifr).not.toBeCloseTo(a[2]!.ifr!, 3);
   });
 
   test('--unsup-weights sup weights the pseudo-labels as the labels (class weights, OHEM); the rest of the step is unchanged', async () => {

@@ -69,6 +69,10 @@ export interface TrainOptions {
   mvcWeight: number;
   /** IFR: ramp-up length in steps (-1: a quarter of the semi-supervised steps). */
   ifrRampup: number;
+  /** IFR: softmax temperature of the cosines between a pixel's feature and the reference's prototypes (IFR: 0.5). */
+  ifrTemperature: number;
+  /** IFR: whether its loss trains the classifier too ('train', as IFR) or only the features ('frozen'). */
+  ifrClassifier: 'train' | 'frozen';
   /** Pseudo-label ensembling + retraining rounds after the first training (0 = none). */
   retrainRounds: number;
   /** Ensembled pseudo-labels below this confidence are left unlabeled. */
@@ -125,6 +129,8 @@ export const DEFAULTS: TrainOptions = {
   maskRatio: mvcDefaults.ratio,
   mvcWeight: 1,
   ifrRampup: -1,
+  ifrTemperature: 0.1,
+  ifrClassifier: 'train',
   retrainRounds: 0,
   pseudoThreshold: 0.7,
   profile: 0,
@@ -134,7 +140,7 @@ export const DEFAULTS: TrainOptions = {
  * Options a run recorded before they existed had these values then (not today's defaults): a resumed
  * older run continues as it started.
  */
-export const BEFORE_RECORDED: Partial<TrainOptions> = { classWeight: 'none', ohem: false, crop: '', baseSize: 0 };
+export const BEFORE_RECORDED: Partial<TrainOptions> = { classWeight: 'none', ohem: false, crop: '', baseSize: 0, ifrTemperature: 0.5 };
 
 /** `--profile` without a number profiles this many steps. */
 export const PROFILE_STEPS = 5;
@@ -216,6 +222,9 @@ Semi-supervised training (docs/METHODS.md; the switches compose with any --metho
   --mask-ratio R        MVC share of blocks masked (default ${DEFAULTS.maskRatio})
   --mvc-weight X        MVC loss weight (default ${DEFAULTS.mvcWeight})
   --ifr-rampup N        IFR ramp-up steps (default: a quarter of the semi-supervised steps)
+  --ifr-temperature X   IFR: temperature of the softmax over cos(pixel feature, prototype) (default ${DEFAULTS.ifrTemperature})
+  --ifr-classifier M    IFR's loss trains the features and the classifier (train) or the features only
+                        (frozen) (default ${DEFAULTS.ifrClassifier})
   --retrain-rounds N    after training, ensemble teacher + student (multi-scale) into pseudo-labels for the
                         unlabeled frames, save them as PNG masks in OUT/pseudo-N/, train a fresh student on
                         labels + pseudo-labels; N times (default 0)
@@ -261,6 +270,8 @@ const FLAGS: Record<string, keyof TrainOptions> = {
   '--mask-ratio': 'maskRatio',
   '--mvc-weight': 'mvcWeight',
   '--ifr-rampup': 'ifrRampup',
+  '--ifr-temperature': 'ifrTemperature',
+  '--ifr-classifier': 'ifrClassifier',
   '--retrain-rounds': 'retrainRounds',
   '--pseudo-threshold': 'pseudoThreshold',
   '--profile': 'profile', // as --profile=N; a bare --profile is handled in parseArgs
@@ -379,6 +390,8 @@ function validate(o: TrainOptions): void {
   num('maskRatio', 0, 1);
   num('mvcWeight', 0);
   int('ifrRampup', -1);
+  if (!(o.ifrTemperature > 0)) throw new Error(`option ifrTemperature must be a positive number, got ${String(o.ifrTemperature)}`);
+  if (o.ifrClassifier !== 'train' && o.ifrClassifier !== 'frozen') throw new Error(`option ifrClassifier must be train or frozen, got '${o.ifrClassifier}'`);
   int('retrainRounds', 0);
   num('pseudoThreshold', 0, 1);
   int('profile', 0);

@@ -1,4 +1,4 @@
-// `node dist/ifr-probe.js --model M [--data DIR] [--labeled-videos F] [--seed S] [--pairs N]`: see ifr-probe.ts.
+// `node dist/ifr-probe.js --model M [--data DIR] [--labeled-videos F] [--seed S] [--pairs N] [--temperature T]`: see ifr-probe.ts.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { initNode } from '../engine/node.ts';
@@ -7,7 +7,7 @@ import { labeledVideos } from '../dataset/splits.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { formatProbe, framePairs, probeIfr } from './ifr-probe.ts';
 
-const USAGE = 'usage: ifr-probe --model M.safetensors [--data DIR (data/synth)] [--labeled-videos F (0.0625)] [--seed S (0)] [--pairs N (200)]';
+const USAGE = 'usage: ifr-probe --model M.safetensors [--data DIR (data/synth)] [--labeled-videos F (0.0625)] [--seed S (0)] [--pairs N (200)] [--temperature T (0.5)]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -17,6 +17,7 @@ async function main(): Promise<void> {
       'labeled-videos': { type: 'string', default: '0.0625' },
       seed: { type: 'string', default: '0' },
       pairs: { type: 'string', default: '200' },
+      temperature: { type: 'string', default: '0.5' },
     },
   });
   if (!values.model) throw new Error(`--model is required\n${USAGE}`);
@@ -25,12 +26,13 @@ async function main(): Promise<void> {
     if (!Number.isFinite(x) || x < 0) throw new Error(`--${name} must be a non-negative number, got "${s}"\n${USAGE}`);
     return x;
   };
-  const [fraction, seed, pairs] = [num('labeled-videos', values['labeled-videos']), num('seed', values.seed), num('pairs', values.pairs)];
+  const [fraction, seed, pairs, temperature] = [num('labeled-videos', values['labeled-videos']), num('seed', values.seed), num('pairs', values.pairs), num('temperature', values.temperature)];
+  if (!(temperature > 0)) throw new Error(`--temperature must be positive, got "${values.temperature}"\n${USAGE}`);
   await initNode();
   const ds = VideoDataset.open(values.data);
   const { model } = studentFromCheckpoint(new Uint8Array(readFileSync(values.model)), values.model);
   const { labeled } = labeledVideos(ds.videoFrames('train'), fraction, seed);
-  console.log(formatProbe(await probeIfr(model, ds, framePairs(labeled, pairs, seed)), ds.classNames));
+  console.log(formatProbe(await probeIfr(model, ds, framePairs(labeled, pairs, seed), temperature), ds.classNames));
 }
 
 main().then(

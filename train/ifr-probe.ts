@@ -1,6 +1,6 @@
 // What IFR's loss asks of a model (train/ifr.ts), measured on pairs of frames of the labeled videos:
 //
-//   node dist/ifr-probe.js --model M.safetensors [--data DIR] [--labeled-videos F] [--seed S] [--pairs N]
+//   node dist/ifr-probe.js --model M.safetensors [--data DIR] [--labeled-videos F] [--seed S] [--pairs N] [--temperature T]
 //   (ifr-probe-cli.ts; the labeled videos are those training picks with the same --labeled-videos and --seed)
 //
 // For each pair (target t, reference r, two frames of one labeled video), per class of t's ground truth:
@@ -26,8 +26,8 @@ export interface ProbeRow {
   reconstructed: number;
 }
 
-/** Per class (of the model's), the counts above over `pairs` of [target, reference] frames. */
-export async function probeIfr(model: Student, ds: VideoDataset, pairs: [FrameRef, FrameRef][]): Promise<ProbeRow[]> {
+/** Per class (of the model's), the counts above over `pairs` of [target, reference] frames; `temperature`: IFR's attention's. */
+export async function probeIfr(model: Student, ds: VideoDataset, pairs: [FrameRef, FrameRef][], temperature = 0.5): Promise<ProbeRow[]> {
   const K = model.config.numClasses;
   const rows: ProbeRow[] = Array.from({ length: K }, () => ({ pixels: 0, absent: 0, plain: 0, reconstructed: 0 }));
   for (const [t, r] of pairs) {
@@ -40,7 +40,7 @@ export async function probeIfr(model: Student, ds: VideoDataset, pairs: [FrameRe
         const feat = (i: number) => reshape(slice(o.features, [i], [i + 1]), [D, h * w]);
         const refClasses = reshape(argmax(slice(o.logitsLow, [1], [2]), 1), [h * w]);
         const { protos, present } = prototypes(feat(1), refClasses, K);
-        const rebuilt = reshape(reconstruct(feat(0), protos, present), [1, D, h, w]);
+        const rebuilt = reshape(reconstruct(feat(0), protos, present, temperature), [1, D, h, w]);
         return [
           keep(argmax(slice(o.logits, [0], [1]), 1)),
           keep(argmax(resizeBilinear(model.classify(rebuilt), [H, W]), 1)), // as the loss upsamples its logits
