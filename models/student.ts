@@ -154,11 +154,9 @@ class Conv {
   /** `frozen`: the weights take no gradient from this use (the input still does). */
   forward(x: Tensor, frozen = false): Tensor {
     const k = this.w.shape[2]!;
-    const [w, b] = frozen ? [detach(this.w), this.b && detach(this.b)] : [this.w, this.b];
-    const y = conv2d(x, w, b, { stride: this.stride, padding: this.stride === k ? 0 : (k - 1) / 2 });
-    if (!this.norm) return y;
-    const { gamma, beta, groups } = this.norm;
-    return frozen ? groupNorm(y, detach(gamma), detach(beta), groups) : groupNorm(y, gamma, beta, groups);
+    const use = (p: Tensor) => (frozen ? detach(p) : p);
+    const y = conv2d(x, use(this.w), this.b && use(this.b), { stride: this.stride, padding: this.stride === k ? 0 : (k - 1) / 2 });
+    return this.norm ? groupNorm(y, use(this.norm.gamma), use(this.norm.beta), this.norm.groups) : y;
   }
 }
 

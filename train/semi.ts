@@ -220,11 +220,14 @@ export class SemiStep {
       const classify = (f: Tensor) => this.model.classify(f, this.o.ifrClassifier === 'frozen');
       const k = this.model.config.numClasses;
       const ifr = { temperature: this.o.ifrTemperature };
-      const lossL = ifrLoss(classify, feat(0), feat(at), classesOf(at), part(labeled.labels, 0, 1), k, ifr);
+      // The clean references' classes serve their distorted copies too.
+      const [refL, refU] = [classesOf(at), classesOf(at + 2)];
+      const labelsL = part(labeled.labels, 0, 1);
       const pseudoU = detach(argmax(part(out.logits, at + 1, 1), 1));
-      const lossU = ifrLoss(classify, feat(at + 1), feat(at + 2), classesOf(at + 2), pseudoU, k, ifr);
-      const strongL = ifrLoss(classify, feat(0), feat(at + 3), classesOf(at), part(labeled.labels, 0, 1), k, ifr);
-      const strongU = ifrLoss(classify, feat(at + 1), feat(at + 4), classesOf(at + 2), pseudoU, k, ifr);
+      const lossL = ifrLoss(classify, feat(0), feat(at), refL, labelsL, k, ifr);
+      const lossU = ifrLoss(classify, feat(at + 1), feat(at + 2), refU, pseudoU, k, ifr);
+      const strongL = ifrLoss(classify, feat(0), feat(at + 3), refL, labelsL, k, ifr);
+      const strongU = ifrLoss(classify, feat(at + 1), feat(at + 4), refU, pseudoU, k, ifr);
       const t = step - this.supSteps;
       const rampLen = this.o.ifrRampup >= 0 ? this.o.ifrRampup : Math.floor((this.o.steps - this.supSteps) / 4);
       const weighted = (l: Tensor, u: Tensor, f: number) => add(mul(l, f * IFR_WEIGHT.labeled), mul(u, f * IFR_WEIGHT.unlabeled));
