@@ -5,9 +5,10 @@ import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import { labeledVideos } from '../dataset/splits.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
+import { DEFAULTS } from './config.ts';
 import { formatProbe, framePairs, probeIfr } from './ifr-probe.ts';
 
-const USAGE = 'usage: ifr-probe --model M.safetensors [--data DIR (data/synth)] [--labeled-videos F (0.0625)] [--seed S (0)] [--pairs N (200)] [--temperature T (0.5)]';
+const USAGE = `usage: ifr-probe --model M.safetensors [--data DIR (data/synth)] [--labeled-videos F (0.0625)] [--seed S (0)] [--pairs N (200)] [--temperature T (${DEFAULTS.ifrTemperature}, as training)]`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
       'labeled-videos': { type: 'string', default: '0.0625' },
       seed: { type: 'string', default: '0' },
       pairs: { type: 'string', default: '200' },
-      temperature: { type: 'string', default: '0.5' },
+      temperature: { type: 'string', default: String(DEFAULTS.ifrTemperature) },
     },
   });
   if (!values.model) throw new Error(`--model is required\n${USAGE}`);

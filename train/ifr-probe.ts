@@ -15,6 +15,7 @@ import { VideoDataset } from '../dataset/reader.ts';
 import type { FrameRef } from '../dataset/splits.ts';
 import { frameTensor } from '../models/input.ts';
 import type { Student } from '../models/student.ts';
+import { DEFAULTS } from './config.ts';
 import { prototypes, reconstruct } from './ifr.ts';
 
 export interface ProbeRow {
@@ -26,8 +27,8 @@ export interface ProbeRow {
   reconstructed: number;
 }
 
-/** Per class (of the model's), the counts above over `pairs` of [target, reference] frames; `temperature`: IFR's attention's. */
-export async function probeIfr(model: Student, ds: VideoDataset, pairs: [FrameRef, FrameRef][], temperature = 0.5): Promise<ProbeRow[]> {
+/** Per class (of the model's), the counts above over `pairs` of [target, reference] frames; `temperature`: IFR's attention's (training's default). */
+export async function probeIfr(model: Student, ds: VideoDataset, pairs: [FrameRef, FrameRef][], temperature = DEFAULTS.ifrTemperature): Promise<ProbeRow[]> {
   const K = model.config.numClasses;
   const rows: ProbeRow[] = Array.from({ length: K }, () => ({ pixels: 0, absent: 0, plain: 0, reconstructed: 0 }));
   for (const [t, r] of pairs) {
