@@ -85,6 +85,18 @@ describe('student clip mode', () => {
     expect(maxDiff(sa[1]!, sb[1]!)).toBe(0);
   });
 
+  test("a frame's logits do not depend on its batch: the same frames alone or after others (U2PL's one teacher pass relies on it)", async () => {
+    const a = randomImages(3);
+    const before = randomImages(4);
+    const joined = new Float32Array(before.length + a.length);
+    joined.set(before);
+    joined.set(a, before.length);
+    for (const model of [plain, temporal]) {
+      const [alone, after] = [await logitsPerFrame(model, a, 1), (await logitsPerFrame(model, joined, 1)).slice(4)];
+      alone.forEach((want, i) => expect(maxDiff(after[i]!, want), `frame ${i}`).toBe(0));
+    }
+  });
+
   test('a fresh temporal block is the identity: a model given it predicts as the same weights without it', async () => {
     const withBlock = new Student(config(true), 5); // the block's parameters are created last: the others match
     const without = await shake(new Student(config(false), 5), 3);

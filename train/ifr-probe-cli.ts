@@ -19,8 +19,10 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '0' },
       pairs: { type: 'string', default: '200' },
       temperature: { type: 'string', default: String(DEFAULTS.ifrTemperature) },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (values.help) return console.log(USAGE);
   if (!values.model) throw new Error(`--model is required\n${USAGE}`);
   const num = (name: string, s: string) => {
     const x = Number(s);

@@ -104,20 +104,24 @@ export class SemiStep {
       const bl = this.o.batch;
       const bu = this.unlabeledBatch;
       const weak = this.batches.unlabeledBatch(bu, rng);
-      const labelsT = tidy(() => argmax(teacher.forward(weak).logits, 1));
-      let labelsU = (await labelsT.data()) as Int32Array;
-      labelsT.dispose();
       const boxes = rng.float() < CUTMIX_P ? cutmixBoxes(bu, h, w, rng) : undefined;
+      // With CutMix the pseudo-labels come from the unmixed frames (a teacher pass of their own) and are
+      // mixed as the images are.
+      const unmixed = boxes ? tidy(() => argmax(teacher.forward(weak).logits, 1)) : undefined;
       const images = own(boxes ? cutmixImages(weak, boxes) : weak);
-      if (boxes) {
-        weak.dispose();
-        labelsU = cutmixPixels(labelsU, bu, h, w, boxes);
-      }
-      // The teacher again, on what the student sees: entropies for the partition, features for the contrast.
+      if (boxes) weak.dispose();
+      // The teacher on what the student sees: entropies for the partition, features for the contrast.
+      // Without CutMix that is the weak view itself, so this pass gives the pseudo-labels too (the model
+      // treats the frames of a batch independently).
       const t2 = tidy(() => {
         const out = teacher.forward(concat([labeled.images, images], 0), { repr: true });
-        return { probsU: softmax(slice(out.logits, [bl], [bl + bu]), 1), probsLow: softmax(out.logitsLow, 1), rep: rows(out.repr!) };
+        const logitsU = slice(out.logits, [bl], [bl + bu]);
+        return { labels: unmixed ? undefined : argmax(logitsU, 1), probsU: softmax(logitsU, 1), probsLow: softmax(out.logitsLow, 1), rep: rows(out.repr!) };
       });
+      const labelsT = unmixed ?? t2.labels!;
+      const raw = (await labelsT.data()) as Int32Array;
+      labelsT.dispose();
+      const labelsU = boxes ? cutmixPixels(raw, bu, h, w, boxes) : raw;
       const teacherRep = own(t2.rep);
       const f = h / t2.probsLow.shape[2]!;
       const entropy = pseudoLabels((await t2.probsU.data()) as Float32Array, bu, k, h, w).entropy;
