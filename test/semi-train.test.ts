@@ -68,11 +68,11 @@ describe('semi-supervised training', () => {
     b.forEach((r, i) => expect(r.loss).toBeCloseTo(a[i]!.loss!, 4));
   });
 
-  test("--mvc gives the student a temporal block unless --config's model says temporal: false", async () => {
+  test("--mvc gives the student a temporal block only when --config's model says temporal: true", async () => {
     const block = (dir: string) => Object.keys(decodeSafetensors(new Uint8Array(readFileSync(path.join(root, dir, 'model.safetensors'))), dir).tensors).filter((k) => k.startsWith('temporal.'));
-    await train(tiny('mvc-clip', { method: 'mvc', steps: 3, checkpointEvery: 3 }));
+    await train(tiny('mvc-clip', { method: 'mvc', steps: 3, checkpointEvery: 3, model: { ...TINY_MODEL, temporal: true } }));
     expect(block('mvc-clip')).toContain('temporal.frame_embed');
-    await train(tiny('mvc-frames', { method: 'mvc', steps: 3, checkpointEvery: 3, model: { ...TINY_MODEL, temporal: false } }));
+    await train(tiny('mvc-frames', { method: 'mvc', steps: 3, checkpointEvery: 3 }));
     expect(block('mvc-frames')).toEqual([]);
     expect(records('mvc-frames').filter((r) => r.mvc !== undefined).length).toBeGreaterThan(0); // MVC still trains, frame by frame
   });

@@ -73,6 +73,8 @@ export interface TrainOptions {
   ifrTemperature: number;
   /** IFR: whether its loss trains the classifier too ('train', as IFR) or only the features ('frozen'). */
   ifrClassifier: 'train' | 'frozen';
+  /** IFR's strong variant: also prototypes from photometrically distorted references (weight ×0.1). */
+  ifrStrong: boolean;
   /** Pseudo-label ensembling + retraining rounds after the first training (0 = none). */
   retrainRounds: number;
   /** Ensembled pseudo-labels below this confidence are left unlabeled. */
@@ -131,6 +133,7 @@ export const DEFAULTS: TrainOptions = {
   ifrRampup: -1,
   ifrTemperature: 0.1,
   ifrClassifier: 'train',
+  ifrStrong: false,
   retrainRounds: 0,
   pseudoThreshold: 0.7,
   profile: 0,
@@ -140,7 +143,7 @@ export const DEFAULTS: TrainOptions = {
  * Options a run recorded before they existed had these values then (not today's defaults): a resumed
  * older run continues as it started.
  */
-export const BEFORE_RECORDED: Partial<TrainOptions> = { classWeight: 'none', ohem: false, crop: '', baseSize: 0, ifrTemperature: 0.5 };
+export const BEFORE_RECORDED: Partial<TrainOptions> = { classWeight: 'none', ohem: false, crop: '', baseSize: 0, ifrTemperature: 0.5, ifrStrong: true };
 
 /** `--profile` without a number profiles this many steps. */
 export const PROFILE_STEPS = 5;
@@ -205,8 +208,10 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
 Semi-supervised training (docs/METHODS.md; the switches compose with any --method):
   --method NAME         sup (labels only, default) | u2pl | mvc | ifr | full (all three)
   --u2pl                unreliable pseudo-labels: reliable-pixel CE + contrastive loss with per-class queues
-  --mvc                 masked video consistency on clips (the student gets a temporal attention block;
-                        --config {"model":{"temporal":false}} masks frames one by one, as MIC)
+  --mvc                 masked consistency: the student on masked frames against the teacher on the frames
+                        (frame by frame, as MIC; with --u2pl on half of U2PL's unlabeled frames);
+                        --config {"model":{"temporal":true}} gives the student a temporal attention block
+                        and masks clips of --mvc-clip frames
   --ifr                 inter-frame feature reconstruction from the reference frame's class prototypes
   --sup-steps N         supervised warm-up before the EMA teacher is made (default: a quarter of --steps)
   --unlabeled-batch N   unlabeled frames per step (default: --batch)
@@ -225,6 +230,8 @@ Semi-supervised training (docs/METHODS.md; the switches compose with any --metho
   --ifr-temperature X   IFR: temperature of the softmax over cos(pixel feature, prototype) (default ${DEFAULTS.ifrTemperature})
   --ifr-classifier M    IFR's loss trains the features and the classifier (train) or the features only
                         (frozen) (default ${DEFAULTS.ifrClassifier})
+  --ifr-strong          IFR's strong variant too: prototypes from colour-jittered, blurred references, weight
+                        ×0.1 (two more frames per step; off by default to keep --method full within the hour)
   --retrain-rounds N    after training, ensemble teacher + student (multi-scale) into pseudo-labels for the
                         unlabeled frames, save them as PNG masks in OUT/pseudo-N/, train a fresh student on
                         labels + pseudo-labels; N times (default 0)
@@ -278,7 +285,7 @@ const FLAGS: Record<string, keyof TrainOptions> = {
 };
 
 /** Flags that take no value. */
-const SWITCHES: Record<string, keyof TrainOptions> = { '--resume': 'resume', '--overwrite': 'overwrite', '--ohem': 'ohem', '--u2pl': 'u2pl', '--mvc': 'mvc', '--ifr': 'ifr' };
+const SWITCHES: Record<string, keyof TrainOptions> = { '--resume': 'resume', '--overwrite': 'overwrite', '--ohem': 'ohem', '--u2pl': 'u2pl', '--mvc': 'mvc', '--ifr': 'ifr', '--ifr-strong': 'ifrStrong' };
 
 /**
  * Parse argv into options over `base` (the defaults; a resumed run's recorded options); returns

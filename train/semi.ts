@@ -1,15 +1,22 @@
 // One training step's losses, supervised and semi-supervised (docs/METHODS.md §1-3), composed:
 //
 //   L = CE(labeled) + λu·CE(reliable pseudo-labels) + λc·contrast      (U2PL, --u2pl)
-//       + w·q·CE(student(masked clip), teacher(clip))                  (MVC,  --mvc)
-//       + ramp(t)·(1e-2·IFR(labeled pair) + 1e-3·IFR(unlabeled pair))  (IFR,  --ifr; plus the same
-//         ×0.1 with prototypes from photometrically distorted references: the strong variant)
+//       + w·q·CE(student(masked frames), teacher(frames))              (MVC,  --mvc)
+//       + ramp(t)·(1e-2·IFR(labeled pair) + 1e-3·IFR(unlabeled pair))  (IFR,  --ifr; --ifr-strong adds
+//         the same ×0.1 with prototypes from photometrically distorted references)
 //
 // A step has two phases. `prepare` draws the batches and runs the teacher; its pseudo-labels are read
 // back to the CPU, where the reliable/unreliable partition, CutMix of labels and the contrastive
 // pixel selection are plain loops (they are data-dependent selections, not tensor arithmetic). Then
-// `losses` runs the student once on [labeled | mixed unlabeled | IFR frames] (and once on the masked
-// clips), inside the caller's tidy scope, and returns the total for backward.
+// `losses` runs the student once on [labeled | unlabeled | IFR frames] (and, for MVC on clips of a
+// temporal student, once more on the masked clips), inside the caller's tidy scope, and returns the
+// total for backward.
+//
+// MVC with U2PL on a per-frame student shares U2PL's frames: the second half of U2PL's unlabeled
+// batch is masked (after colour jitter and blur, as MIC) and trained by MVC's loss against the
+// teacher's argmax of the same frames unmasked, the first half by U2PL's unsupervised loss; both
+// halves give contrastive anchors. One teacher pass and one student pass serve both methods, which
+// keeps `--method full` within the hour on two CPU cores (a separate MVC batch cost +35% a step).
 import { add, argmax, concat, crossEntropy, detach, max, mul, permute, reshape, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
 import { IGNORE } from '../dataset/labels.ts';
 import type { Rng } from '../dataset/rng.ts';
@@ -35,12 +42,14 @@ const CUTMIX_P = 0.5;
 interface Prepared {
   labeled: LabeledBatch;
   u2pl?: {
-    images: Tensor; // the strong (mixed) view
-    target: Int32Array; // reliable pseudo-labels, IGNORE elsewhere [Bu·H·W]
+    images: Tensor; // the strong (mixed) view; its last `masked` frames are MVC's
+    target: Int32Array; // reliable pseudo-labels, IGNORE elsewhere, for the unmasked frames [(Bu−masked)·H·W]
+    masked: number;
     teacherRep: Tensor; // [N, R] over labeled then unlabeled pixels at 1/4 resolution
     selection: ReturnType<typeof selectContrast>;
   };
-  mvc?: { images: Tensor; target: Tensor; q: number; clip: number };
+  /** MVC's target and quality weight; its images are its own clips, or (no images) U2PL's masked frames. */
+  mvc?: { images?: Tensor; target: Tensor; q: number; clip: number };
   ifr?: { images: Tensor };
   dispose(): void;
 }
@@ -65,6 +74,8 @@ export class SemiStep {
   readonly supSteps: number;
   readonly queues: ClassQueues | undefined;
   private readonly unlabeledBatch: number;
+  /** U2PL frames per step that MVC masks (0: MVC draws clips of its own). */
+  private readonly mvcShared: number;
 
   constructor(
     private readonly model: Student,
@@ -77,6 +88,7 @@ export class SemiStep {
     this.methods = methodsOf(o);
     this.supSteps = supStepsOf(o);
     this.unlabeledBatch = o.unlabeledBatch || o.batch;
+    this.mvcShared = this.methods.mvc && this.methods.u2pl && !model.config.temporal ? Math.floor(this.unlabeledBatch / 2) : 0;
     this.queues = this.methods.u2pl ? new ClassQueues(model.config.numClasses, model.config.reprDim, o.queueSize) : undefined;
   }
 
@@ -108,13 +120,13 @@ export class SemiStep {
       // With CutMix the pseudo-labels come from the unmixed frames (a teacher pass of their own) and are
       // mixed as the images are.
       const unmixed = boxes ? tidy(() => argmax(teacher.forward(weak).logits, 1)) : undefined;
-      const images = own(boxes ? cutmixImages(weak, boxes) : weak);
+      const view = boxes ? cutmixImages(weak, boxes) : weak;
       if (boxes) weak.dispose();
-      // The teacher on what the student sees: entropies for the partition, features for the contrast.
-      // Without CutMix that is the weak view itself, so this pass gives the pseudo-labels too (the model
+      // The teacher on the student's view (before MVC's masking): entropies for the partition, features
+      // for the contrast. Without CutMix that is the weak view itself, so this pass gives the pseudo-labels too (the model
       // treats the frames of a batch independently).
       const t2 = tidy(() => {
-        const out = teacher.forward(concat([labeled.images, images], 0), { repr: true });
+        const out = teacher.forward(concat([labeled.images, view], 0), { repr: true });
         const logitsU = slice(out.logits, [bl], [bl + bu]);
         return { labels: unmixed ? undefined : argmax(logitsU, 1), probsU: softmax(logitsU, 1), probsLow: softmax(out.logitsLow, 1), rep: rows(out.repr!) };
       });
@@ -124,15 +136,28 @@ export class SemiStep {
       const labelsU = boxes ? cutmixPixels(raw, bu, h, w, boxes) : raw;
       const teacherRep = own(t2.rep);
       const f = h / t2.probsLow.shape[2]!;
-      const entropy = pseudoLabels((await t2.probsU.data()) as Float32Array, bu, k, h, w).entropy;
+      const { entropy, maxProb } = pseudoLabels((await t2.probsU.data()) as Float32Array, bu, k, h, w);
       const lowProbs = (await t2.probsLow.data()) as Float32Array;
       const labelsL = (await labeled.labels.data()) as Int32Array;
       t2.probsU.dispose();
       t2.probsLow.dispose();
 
+      // MVC's half: the teacher saw these frames clean; the student sees them jittered, blurred, masked.
+      const m = this.mvcShared;
+      const kept = bu - m;
+      let images = view;
+      if (m) {
+        const mask = blockMask(m, h, w, { block: this.o.maskBlock, ratio: this.o.maskRatio }, rng);
+        images = tidy(() => concat([slice(view, [0], [kept]), maskImages(photometric(slice(view, [kept], [bu]), rng, this.aug), mask)], 0));
+        view.dispose();
+        const hw = h * w;
+        p.mvc = { target: own(tensor(labelsU.slice(kept * hw), [m, h, w], 'i32')), q: qualityWeight(maxProb.subarray(kept * hw)), clip: 1 };
+      }
+      own(images);
+
       const progress = this.progress(step);
       const alpha = alphaT(progress);
-      const target = dropUnreliable(labelsU, entropy, alphaT(progress, this.o.unsupDrop));
+      const target = dropUnreliable(labelsU, entropy, alphaT(progress, this.o.unsupDrop)).slice(0, kept * h * w);
       const masksU = entropyMasks(labelsU, entropy, alpha);
       const masksL = labeledMasks(labelsL);
       const n = bl + bu;
@@ -147,10 +172,10 @@ export class SemiStep {
         low: cat8(small(masksL.low, bl), small(masksU.low, bu)),
         high: cat8(small(masksL.high, bl), small(masksU.high, bu)),
       });
-      p.u2pl = { images, target, teacherRep, selection };
+      p.u2pl = { images, target, teacherRep, selection, masked: m };
     }
 
-    if (this.methods.mvc) {
+    if (this.methods.mvc && !this.mvcShared) {
       const clip = this.o.mvcClip;
       const nClips = Math.max(1, Math.round(this.o.batch / clip));
       const frames = this.batches.clips(nClips, clip, rng);
@@ -168,12 +193,14 @@ export class SemiStep {
     }
 
     if (this.methods.ifr) {
-      // [labeled ref, unlabeled target, unlabeled ref], then both references photometrically distorted
-      // for IFR's strong variant (their features give the prototypes; the classes stay the clean ones').
+      // [labeled ref, unlabeled target, unlabeled ref], then with --ifr-strong both references
+      // photometrically distorted (their features give the prototypes; the classes stay the clean ones').
       const frames = this.batches.ifrFrames(labeled.refs[0]!, labeled.seeds[0]!, rng).images;
-      const images = tidy(() => concat([frames, photometric(concat([slice(frames, [0], [1]), slice(frames, [2], [3])], 0), rng, this.aug)], 0));
-      frames.dispose();
-      p.ifr = { images: own(images) };
+      if (this.o.ifrStrong) {
+        const images = tidy(() => concat([frames, photometric(concat([slice(frames, [0], [1]), slice(frames, [2], [3])], 0), rng, this.aug)], 0));
+        frames.dispose();
+        p.ifr = { images: own(images) };
+      } else p.ifr = { images: own(frames) };
     }
     return p;
   }
@@ -199,13 +226,18 @@ export class SemiStep {
 
     if (p.u2pl) {
       const bu = p.u2pl.images.shape[0]!;
+      const kept = bu - p.u2pl.masked;
       const [, , h, w] = p.u2pl.images.shape as [number, number, number, number];
-      const target = tensor(p.u2pl.target, [bu, h, w], 'i32');
-      const logitsU = part(out.logits, at, bu);
+      const target = tensor(p.u2pl.target, [kept, h, w], 'i32');
+      const logitsU = part(out.logits, at, kept);
       // --unsup-weights sup: the pseudo-labels are weighted as labels are (class weights, OHEM).
       const wU = this.o.unsupWeights === 'sup' ? this.pixelWeight(logitsU, target) : undefined;
       parts.unsup = mul(crossEntropy(logitsU, target, { ignoreIndex: IGNORE, ...(wU ? { weight: wU } : {}) }), unsupScale(p.u2pl.target));
       total = add(total, mul(parts.unsup, this.o.lambdaUnsup));
+      if (p.mvc && !p.mvc.images) {
+        parts.mvc = crossEntropy(part(out.logits, at + kept, p.u2pl.masked), p.mvc.target, { ignoreIndex: IGNORE });
+        total = add(total, mul(parts.mvc, this.o.mvcWeight * p.mvc.q));
+      }
       const studentRep = rows(part(out.repr!, 0, bl + bu));
       const contra = contrastiveLoss(studentRep, p.u2pl.teacherRep, p.u2pl.selection, this.queues!, rng);
       if (contra) {
@@ -217,7 +249,7 @@ export class SemiStep {
 
     if (p.ifr) {
       // Frames: labeled target = batch frame 0; then its reference, the unlabeled target, its reference,
-      // and the two references distorted (the strong variant, weighted ×0.1).
+      // and with --ifr-strong the two references distorted (weighted ×0.1).
       const feat = (i: number) => part(out.features, i, 1);
       const hw = out.logitsLow.shape[2]! * out.logitsLow.shape[3]!;
       const classesOf = (i: number) => reshape(argmax(part(out.logitsLow, i, 1), 1), [hw]);
@@ -230,16 +262,19 @@ export class SemiStep {
       const pseudoU = detach(argmax(part(out.logits, at + 1, 1), 1));
       const lossL = ifrLoss(classify, feat(0), feat(at), refL, labelsL, k, ifr);
       const lossU = ifrLoss(classify, feat(at + 1), feat(at + 2), refU, pseudoU, k, ifr);
-      const strongL = ifrLoss(classify, feat(0), feat(at + 3), refL, labelsL, k, ifr);
-      const strongU = ifrLoss(classify, feat(at + 1), feat(at + 4), refU, pseudoU, k, ifr);
       const t = step - this.supSteps;
       const rampLen = this.o.ifrRampup >= 0 ? this.o.ifrRampup : Math.floor((this.o.steps - this.supSteps) / 4);
       const weighted = (l: Tensor, u: Tensor, f: number) => add(mul(l, f * IFR_WEIGHT.labeled), mul(u, f * IFR_WEIGHT.unlabeled));
-      parts.ifr = add(weighted(lossL, lossU, 1), weighted(strongL, strongU, IFR_WEIGHT.strong));
+      parts.ifr = weighted(lossL, lossU, 1);
+      if (this.o.ifrStrong) {
+        const strongL = ifrLoss(classify, feat(0), feat(at + 3), refL, labelsL, k, ifr);
+        const strongU = ifrLoss(classify, feat(at + 1), feat(at + 4), refU, pseudoU, k, ifr);
+        parts.ifr = add(parts.ifr, weighted(strongL, strongU, IFR_WEIGHT.strong));
+      }
       total = add(total, mul(parts.ifr, ifrRamp(t, rampLen)));
     }
 
-    if (p.mvc) {
+    if (p.mvc?.images) {
       const outC = this.model.forward(p.mvc.images, { clip: p.mvc.clip });
       parts.mvc = crossEntropy(outC.logits, p.mvc.target, { ignoreIndex: IGNORE });
       total = add(total, mul(parts.mvc, this.o.mvcWeight * p.mvc.q));

@@ -130,9 +130,10 @@ function modelConfigFor(o: TrainOptions, ds: VideoDataset, prior: CheckpointInfo
   }
   if (c.numClasses !== ds.numClasses) throw new Error(`the model has ${c.numClasses} classes, the data set ${o.data} declares ${ds.numClasses}`);
   const baseSize = o.baseSize >= 0 ? o.baseSize : (o.model.baseSize ?? Math.min(...c.imageSize));
-  // MVC's student looks across the frames of a clip (models/student.ts, the temporal block), unless
-  // --config's model says temporal: false (MVC then masks frames one by one, as MIC does).
-  const temporal = o.model.temporal ?? (Boolean(c.temporal) || methodsOf(o).mvc);
+  // The temporal block (models/student.ts: MVC's student looks across the frames of a clip) only when
+  // --config's model asks for it or the weights have one: measured, it did not pay (docs/EXPERIMENTS.md,
+  // session 14), and MVC masks frames one by one, as MIC does.
+  const temporal = o.model.temporal ?? Boolean(c.temporal);
   return checkStudentConfig({ ...c, baseSize, temporal }, 'student');
 }
 
