@@ -87,7 +87,7 @@ describe('semi-supervised training', () => {
     expect(live.get(30)).toBe(live.get(12));
   });
 
-  test('a retraining round writes confident pseudo-labels for the unlabeled frames and trains on them', async () => {
+  test('a retraining round writes confident pseudo-labels for the unlabeled frames and trains on them, supervised', async () => {
     const r = await train(tiny('retrain', { method: 'u2pl', retrainRounds: 1, pseudoThreshold: 0.05 }));
     expect(r).toBeDefined();
     const dir = path.join(root, 'retrain', 'pseudo-1');
@@ -98,7 +98,11 @@ describe('semi-supervised training', () => {
     const recs = records('retrain');
     expect(recs.find((x) => x.pseudoKept !== undefined)!.pseudoKept).toBe(1); // max prob ≥ 1/K > 0.05
     expect(Math.max(...recs.filter((x) => x.loss !== undefined).map((x) => x.step))).toBe(12); // two rounds of 6
-    expect(recs.some((x) => x.round === 1 && x.loss !== undefined)).toBe(true);
+    const round1 = recs.filter((x) => x.round === 1 && x.loss !== undefined);
+    expect(round1.length).toBe(6);
+    // Round 0 trained U2PL; the retraining round is supervised (labels + pseudo-labels) only.
+    expect(recs.some((x) => !x.round && x.unsup !== undefined)).toBe(true);
+    expect(round1.every((x) => x.unsup === undefined && Number.isFinite(x.sup))).toBe(true);
   });
 
   test('options that cannot work stop before training, naming the option', async () => {

@@ -234,7 +234,7 @@ Semi-supervised training (docs/METHODS.md; the switches compose with any --metho
                         ×0.1 (two more frames per step; off by default to keep --method full within the hour)
   --retrain-rounds N    after training, ensemble teacher + student (multi-scale) into pseudo-labels for the
                         unlabeled frames, save them as PNG masks in OUT/pseudo-N/, train a fresh student on
-                        labels + pseudo-labels; N times (default 0)
+                        labels + pseudo-labels, supervised only; N times (default 0)
   --pseudo-threshold X  ensembled pseudo-labels less confident than this are left unlabeled (default ${DEFAULTS.pseudoThreshold})
 
   --profile [N]         after ${PROFILE_WARMUP} warm-up steps, profile N training steps (default ${PROFILE_STEPS}): print the top kernels

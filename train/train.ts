@@ -5,7 +5,8 @@
 // Steps are numbered globally over the rounds (round r covers steps r·S+1 … (r+1)·S), so checkpoints,
 // metrics.jsonl and --resume work across rounds. A round begins with a fresh student; after it, the
 // teacher and student label the unlabeled frames (train/pseudo.ts) and the next round trains on
-// labels + pseudo-labels.
+// labels + pseudo-labels, supervised only (as the PVUW 2024 winners retrained: the semi-supervised
+// methods train round 0, whose pseudo-labels are what the later rounds learn from).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
@@ -233,7 +234,7 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
     const pseudoDir = path.join(o.out, `pseudo-${round}`);
     if (round > 0 && !existsSync(pseudoDir)) {
       // Pseudo-labels from the previous round's models (just trained, or loaded from its last checkpoint).
-      const prev = last ?? (await loadRound(run, modelConfig, o));
+      const prev = last ?? (await loadRound(run, modelConfig, o, round - 1));
       progress.break();
       console.log(`round ${round}: labelling ${split.unlabeled.length} unlabeled frames with ${prev.teacher ? 'teacher + student' : 'the student'} × scales × flip...`);
       const n = split.unlabeled.length;
@@ -302,10 +303,15 @@ async function reportProfile(out: string, warmup: number, progress: Progress): P
   console.log(`${formatProfile(p)}\nprofile: ${file}`);
 }
 
+/** A round's options: the semi-supervised methods train round 0; retraining rounds are supervised. */
+function roundOptions(o: TrainOptions, round: number): TrainOptions {
+  return round === 0 ? o : { ...o, method: 'sup', u2pl: false, mvc: false, ifr: false };
+}
+
 /** The models of the round that ended at the last checkpoint (resuming into a new round). */
-async function loadRound(run: RunDir, config: StudentConfig, o: TrainOptions): Promise<{ model: Student; teacher?: MeanTeacher }> {
+async function loadRound(run: RunDir, config: StudentConfig, o: TrainOptions, round: number): Promise<{ model: Student; teacher?: MeanTeacher }> {
   const model = new Student(config, o.seed);
-  const teacher = methodsOf(o).any ? new MeanTeacher(model, o.emaMax) : undefined;
+  const teacher = methodsOf(roundOptions(o, round)).any ? new MeanTeacher(model, o.emaMax) : undefined;
   await run.loadModels(model.ps.tensors, teacher?.tensors);
   return { model, teacher };
 }
@@ -338,7 +344,7 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
   if (o.init && !c.prior) await initWeights(model, o.init);
   const params = model.ps.list();
   const opt = o.optimizer === 'sgd' ? new SGD(params, { lr: o.lr, momentum: 0.9, weightDecay: o.weightDecay }) : new AdamW(params, { lr: o.lr, weightDecay: o.weightDecay });
-  const semi = new SemiStep(model, o, c.batches, TRAIN_AUGMENT(c.modelConfig, o.scaleMin, o.scaleMax), c.classWeights);
+  const semi = new SemiStep(model, roundOptions(o, round), c.batches, TRAIN_AUGMENT(c.modelConfig, o.scaleMin, o.scaleMax), c.classWeights);
   let teacher: MeanTeacher | undefined;
   const base = round * o.steps;
   let start = 0;
