@@ -88,11 +88,13 @@ describe('semi-supervised training', () => {
   });
 
   test('a retraining round writes confident pseudo-labels for the unlabeled frames and trains on them, supervised', async () => {
-    const r = await train(tiny('retrain', { method: 'u2pl', retrainRounds: 1, pseudoThreshold: 0.05 }));
+    const r = await train(tiny('retrain', { method: 'u2pl', retrainRounds: 1, pseudoThreshold: 0.05, pseudoEvery: 2 }));
     expect(r).toBeDefined();
     const dir = path.join(root, 'retrain', 'pseudo-1');
     const videos = readdirSync(dir);
     expect(videos.length).toBe(2); // the two training videos
+    // Frames 0 and 3 of each are labeled (--labeled-every 3); of the others, --pseudo-every 2 labels 2 and 4.
+    for (const v of videos) expect(readdirSync(path.join(dir, v)).length).toBe(2);
     const mask = decodeMask(readFileSync(path.join(dir, videos[0]!, readdirSync(path.join(dir, videos[0]!))[0]!)), 'mask');
     expect(mask.width * mask.height).toBe(48 * 32);
     const recs = records('retrain');

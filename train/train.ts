@@ -229,6 +229,9 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
   let resumeFrom = prior;
   let last: { model: Student; teacher?: MeanTeacher } | undefined;
   const firstRound = prior ? Math.floor(prior.step / o.steps) : 0;
+  // The frames retraining labels: every --pseudo-every-th frame of each unlabeled video (neighbours are
+  // near-duplicates; labelling runs 12 forward passes a frame).
+  const toLabel = split.unlabeled.filter((r) => r.index % o.pseudoEvery === 0);
   for (let round = firstRound; round < rounds; round++) {
     if (resumeFrom && resumeFrom.step === round * o.steps && round > 0) resumeFrom = undefined; // a finished round: start the next fresh
     const pseudoDir = path.join(o.out, `pseudo-${round}`);
@@ -236,11 +239,11 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       // Pseudo-labels from the previous round's models (just trained, or loaded from its last checkpoint).
       const prev = last ?? (await loadRound(run, modelConfig, o, round - 1));
       progress.break();
-      console.log(`round ${round}: labelling ${split.unlabeled.length} unlabeled frames with ${prev.teacher ? 'teacher + student' : 'the student'} × scales × flip...`);
-      const n = split.unlabeled.length;
+      console.log(`round ${round}: labelling ${toLabel.length} unlabeled frames with ${prev.teacher ? 'teacher + student' : 'the student'} × scales × flip...`);
+      const n = toLabel.length;
       const labelling = new Progress(n, 0, 100, process.stderr, { one: 'frame', many: 'frames' });
       const models = [prev.model, ...(prev.teacher ? [prev.teacher.model] : [])];
-      const stats = await writePseudoLabels(models, ds, split.unlabeled, pseudoDir, o.pseudoThreshold, (done) => labelling.update(done, {}));
+      const stats = await writePseudoLabels(models, ds, toLabel, pseudoDir, o.pseudoThreshold, (done) => labelling.update(done, {}));
       labelling.break();
       progress.restart(round * o.steps); // the rate and ETA of training, not of the labelling
       console.log(`  kept ${(100 * stats.kept).toFixed(1)}% of pixels (confidence ≥ ${o.pseudoThreshold}); ${(100 * stats.accuracy).toFixed(1)}% of them agree with the ground truth`);
@@ -249,8 +252,8 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
     last?.model.ps.dispose();
     last?.teacher?.dispose();
     last = undefined;
-    const extra = round > 0 ? pseudoLabelSource(ds, split.unlabeled, pseudoDir) : new Map();
-    const labeled = round > 0 ? [...split.labeled, ...split.unlabeled] : split.labeled;
+    const extra = round > 0 ? pseudoLabelSource(ds, toLabel, pseudoDir) : new Map();
+    const labeled = round > 0 ? [...split.labeled, ...toLabel] : split.labeled;
     const batches = new Batches(ds, labeled, split.unlabeled, TRAIN_AUGMENT(modelConfig, o.scaleMin, o.scaleMax), extra);
     const profile = o.profile > 0 && round === firstRound;
     const done = await trainRound(o, { round, run, ds, batches, modelConfig, prior: resumeFrom, history, progress, labeledFrames: split.labeled.length, profile, classWeights, ...hooks });
