@@ -229,6 +229,10 @@ describe('a run folder is never lost', () => {
     delete old.options.classWeight;
     writeFileSync(info, JSON.stringify(old));
     expect(commandOptions(['--resume', '--out', out], read)!.classWeight).toBe('none');
+    // A run started with --overwrite (as the ablation starts its runs) resumes: --overwrite is not carried over.
+    old.options.overwrite = true;
+    writeFileSync(info, JSON.stringify(old));
+    expect(commandOptions(['--resume', '--out', out], read)).toMatchObject({ resume: true, overwrite: false });
     writeFileSync(info, saved);
     await expect(train({ ...o, lr: 0.5, batch: 3 })).rejects.toThrow(
       `--resume: --batch 3 (the run has 2), --lr 0.5 (the run has 0.001): a resumed run keeps its options (${out}/checkpoint.json); give only --resume --out ${out}, or start a new run`,

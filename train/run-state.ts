@@ -200,7 +200,8 @@ export function commandOptions(argv: string[], readConfig: (file: string) => str
   const o = parseArgs(argv, readConfig);
   if (!o?.resume) return o;
   const out = resolveRunDir(o);
-  return parseArgs(argv, readConfig, { ...new RunDir(out).readInfo().options, out, resume: true });
+  // Not the recorded --overwrite: it started the run, and would now refuse --resume.
+  return parseArgs(argv, readConfig, { ...new RunDir(out).readInfo().options, out, resume: true, overwrite: false });
 }
 
 /** --out, or the default run folder when it is not given (see claimRunDir). */
