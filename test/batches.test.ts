@@ -96,4 +96,22 @@ describe('the views of a step', () => {
     }
     expect(batches.cached).toEqual({ samples: 3, bytes: 3 * per });
   });
+
+  test('a retraining round draws ground-truth and pseudo-labelled frames in turn, however many of each', async () => {
+    const ds = VideoDataset.open(data);
+    const split = labeledEvery(ds.videoFrames('train'), 3);
+    const key = (r: { video: string; frame: string }) => `${r.video}/${r.frame}`;
+    // Pseudo-labels (here: class 1 everywhere) for every unlabeled frame: twice as many as the labeled ones.
+    const extra = new Map(split.unlabeled.map((r) => [key(r), () => ({ width: 48, height: 32, labels: new Int32Array(48 * 32).fill(1) })]));
+    const batches = new Batches(ds, [...split.labeled, ...split.unlabeled], split.unlabeled, AUG, extra);
+    const rng = makeRng(3);
+    for (let i = 0; i < 5; i++) {
+      const b = batches.labeledBatch(4, rng);
+      expect(b.refs.map((r) => extra.has(key(r)))).toEqual([false, true, false, true]);
+      const labels = Array.from(await b.labels.data());
+      expect(labels.slice(32 * 48, 2 * 32 * 48).every((v) => v === 1 || v === 255)).toBe(true); // the pseudo-labels, augmented
+      b.images.dispose();
+      b.labels.dispose();
+    }
+  });
 });

@@ -46,6 +46,9 @@ export class Batches {
   private readonly videos: Map<string, VideoFrames>;
   /** The geometric part of `aug` alone: the teacher's views. */
   private readonly geometric: AugmentOptions;
+  /** Frames with ground truth, and frames with pseudo-labels (a retraining round), drawn in turn. */
+  private readonly truth: FrameRef[];
+  private readonly pseudo: FrameRef[];
 
   constructor(
     private readonly ds: VideoDataset,
@@ -58,6 +61,9 @@ export class Batches {
     this.videos = new Map(ds.videoFrames('train').map((v) => [v.video, v]));
     // p = 0 still draws the same numbers from the rng: a step's draws do not depend on this.
     this.geometric = { ...aug, jitter: { ...aug.jitter, p: 0 }, blurP: 0 };
+    const isPseudo = (r: FrameRef) => extraLabels.has(`${r.video}/${r.frame}`);
+    this.truth = labeled.filter((r) => !isPseudo(r));
+    this.pseudo = labeled.filter(isPseudo);
   }
 
   /**
@@ -93,9 +99,12 @@ export class Batches {
     return tidy(() => augment(frameTensor(s.frame), undefined, makeRng(seed), this.geometric).image);
   }
 
-  /** `n` labeled frames (ground truth or pseudo-labels), augmented. */
+  /**
+   * `n` labeled frames, augmented. With pseudo-labelled frames (a retraining round), every other one
+   * is pseudo-labelled and the rest have ground truth, however many more pseudo-labelled frames there are.
+   */
   labeledBatch(n: number, rng: Rng): LabeledBatch {
-    const refs = Array.from({ length: n }, () => rng.pick(this.labeled));
+    const refs = Array.from({ length: n }, (_, i) => rng.pick(this.pseudo.length && i % 2 ? this.pseudo : this.truth));
     const seeds = refs.map(() => rng.int(2 ** 31));
     const parts = refs.map((r, i) => {
       const s = this.sample(r);
