@@ -46,17 +46,22 @@ async function noisyStudent(numClasses: number, temporal: boolean): Promise<Stud
   return model;
 }
 
+/** A step of `o` on the test set, with a noisy tiny student (temporal or not) and its teacher. */
+async function step(temporal: boolean, o: TrainOptions) {
+  const ds = VideoDataset.open(data);
+  const split = labeledEvery(ds.videoFrames('train'), 3);
+  const batches = new Batches(ds, split.labeled, split.unlabeled, AUG);
+  const model = await noisyStudent(ds.numClasses, temporal);
+  const teacher = new MeanTeacher(model);
+  return { batches, model, teacher, semi: new SemiStep(model, o, batches, AUG) };
+}
+
 const frames = (t: E.Tensor, from: number, to: number) => E.tidy(() => E.slice(t, [from], [to]));
 const read = async (t: E.Tensor) => Array.from(await t.data());
 
 describe("a semi-supervised step's wiring", () => {
   test('MVC with U2PL: the second half of the unlabeled frames is masked, its target the teacher on them unmasked', async () => {
-    const ds = VideoDataset.open(data);
-    const split = labeledEvery(ds.videoFrames('train'), 3);
-    const batches = new Batches(ds, split.labeled, split.unlabeled, AUG);
-    const model = await noisyStudent(ds.numClasses, false);
-    const teacher = new MeanTeacher(model);
-    const semi = new SemiStep(model, OPTS, batches, AUG);
+    const { batches, model, teacher, semi } = await step(false, OPTS);
     // Seeds 0..7 give both kinds of U2PL step: with and without CutMix.
     const kinds = new Set<boolean>();
     for (let seed = 0; seed < 8; seed++) {
@@ -102,12 +107,7 @@ describe("a semi-supervised step's wiring", () => {
   });
 
   test('a temporal student keeps MVC on clips of its own; --ifr-strong adds the two distorted references', async () => {
-    const ds = VideoDataset.open(data);
-    const split = labeledEvery(ds.videoFrames('train'), 3);
-    const batches = new Batches(ds, split.labeled, split.unlabeled, AUG);
-    const model = await noisyStudent(ds.numClasses, true);
-    const teacher = new MeanTeacher(model);
-    const semi = new SemiStep(model, { ...OPTS, ifrStrong: true }, batches, AUG);
+    const { model, teacher, semi } = await step(true, { ...OPTS, ifrStrong: true });
     const p = await semi.prepare(1, makeRng(0), teacher);
     expect(p.u2pl!.masked).toBe(0);
     expect(p.u2pl!.target).toHaveLength(4 * 32 * 48);
