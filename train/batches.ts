@@ -52,7 +52,7 @@ export class Batches {
 
   constructor(
     private readonly ds: VideoDataset,
-    readonly labeled: FrameRef[],
+    labeled: FrameRef[],
     readonly unlabeled: FrameRef[],
     private readonly aug: AugmentOptions,
     /** Labels of frames without ground truth (pseudo-labels of a retraining round). */
