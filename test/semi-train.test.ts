@@ -113,6 +113,7 @@ describe('semi-supervised training', () => {
     writeSynth(short, { seed: 6, videos: 2, frames: 3, width: 48, height: 32, valVideos: 1 });
     await expect(train(tiny('long-clip', { data: short, method: 'mvc', mvcClip: 4 }))).rejects.toThrow(/--mvc-clip 4: the longest training video has 3 frames/);
     expect(() => parseArgs(['--mvc', '--mvc-clip', '5'], () => '{}')).toThrow(/mvcClip must be at most 4/);
+    expect(() => parseArgs(['--method', 'full', '--mvc-share', '1'], () => '{}')).toThrow(/option mvcShare must be a share strictly between 0 and 1, got 1/);
     expect(() => parseArgs(['--method', 'bogus'], () => '{}')).toThrow(/option method must be one of sup, u2pl, mvc, ifr, full/);
     expect(() => parseArgs(['--u2pl', '--steps', '10', '--sup-steps', '10'], () => '{}')).toThrow(/supSteps \(10\) must be below steps \(10\)/);
     expect(parseArgs(['--method', 'u2pl', '--mvc'], () => '{}')).toMatchObject({ method: 'u2pl', mvc: true });

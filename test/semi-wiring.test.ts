@@ -1,7 +1,7 @@
 // What each method of a semi-supervised step is given (train/semi.ts), replayed by hand from the
-// step's own random draws: with U2PL on a per-frame student, MVC masks the second half of U2PL's
-// unlabeled frames (after colour jitter and blur) and its target is the teacher's argmax of those
-// frames unmasked; U2PL's unsupervised loss keeps the first half; MVC's loss is the student's CE on
+// step's own random draws: with U2PL on a per-frame student, MVC masks the last half (--mvc-share) of
+// U2PL's unlabeled frames (after colour jitter and blur) and its target is the teacher's argmax of those
+// frames unmasked; U2PL's unsupervised loss keeps the others; MVC's loss is the student's CE on
 // the masked frames. A temporal student keeps MVC's own clips. IFR adds 3 frames, 5 with --ifr-strong.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -102,6 +102,17 @@ describe("a semi-supervised step's wiring", () => {
       p.dispose();
     }
     expect([...kinds].sort()).toEqual([false, true]);
+    model.ps.dispose();
+    teacher.dispose();
+  });
+
+  test('--mvc-share 0.25 masks one of four unlabeled frames; U2PL keeps the other three', async () => {
+    const { model, teacher, semi } = await step(false, { ...OPTS, mvcShare: 0.25 });
+    const p = await semi.prepare(1, makeRng(0), teacher);
+    expect(p.u2pl!.masked).toBe(1);
+    expect(p.u2pl!.target).toHaveLength(3 * 32 * 48);
+    expect(p.mvc!.target.shape).toEqual([1, 32, 48]);
+    p.dispose();
     model.ps.dispose();
     teacher.dispose();
   });

@@ -67,6 +67,8 @@ export interface TrainOptions {
   maskBlock: number;
   maskRatio: number;
   mvcWeight: number;
+  /** MVC with U2PL on a per-frame student: the share of U2PL's unlabeled frames it masks. */
+  mvcShare: number;
   /** IFR: ramp-up length in steps (-1: a quarter of the semi-supervised steps). */
   ifrRampup: number;
   /** IFR: softmax temperature of the cosines between a pixel's feature and the reference's prototypes (IFR: 0.5). */
@@ -132,6 +134,7 @@ export const DEFAULTS: TrainOptions = {
   maskBlock: mvcDefaults.block,
   maskRatio: mvcDefaults.ratio,
   mvcWeight: 1,
+  mvcShare: 0.5,
   ifrRampup: -1,
   ifrTemperature: 0.1,
   ifrClassifier: 'train',
@@ -229,6 +232,8 @@ Semi-supervised training (docs/METHODS.md; the switches compose with any --metho
   --mask-block P        MVC mask block size in pixels (default ${DEFAULTS.maskBlock})
   --mask-ratio R        MVC share of blocks masked (default ${DEFAULTS.maskRatio})
   --mvc-weight X        MVC loss weight (default ${DEFAULTS.mvcWeight})
+  --mvc-share F         with --u2pl on a per-frame student: the share of U2PL's unlabeled frames MVC masks
+                        (the rest train U2PL's CE; default ${DEFAULTS.mvcShare}, at least one frame each)
   --ifr-rampup N        IFR ramp-up steps (default: a quarter of the semi-supervised steps)
   --ifr-temperature X   IFR: temperature of the softmax over cos(pixel feature, prototype) (default ${DEFAULTS.ifrTemperature})
   --ifr-classifier M    IFR's loss trains the features and the classifier (train) or the features only
@@ -281,6 +286,7 @@ const FLAGS: Record<string, keyof TrainOptions> = {
   '--mask-block': 'maskBlock',
   '--mask-ratio': 'maskRatio',
   '--mvc-weight': 'mvcWeight',
+  '--mvc-share': 'mvcShare',
   '--ifr-rampup': 'ifrRampup',
   '--ifr-temperature': 'ifrTemperature',
   '--ifr-classifier': 'ifrClassifier',
@@ -402,6 +408,7 @@ function validate(o: TrainOptions): void {
   int('maskBlock', 1);
   num('maskRatio', 0, 1);
   num('mvcWeight', 0);
+  if (!(o.mvcShare > 0 && o.mvcShare < 1)) throw new Error(`option mvcShare must be a share strictly between 0 and 1, got ${String(o.mvcShare)}`);
   int('ifrRampup', -1);
   if (!(o.ifrTemperature > 0)) throw new Error(`option ifrTemperature must be a positive number, got ${String(o.ifrTemperature)}`);
   if (o.ifrClassifier !== 'train' && o.ifrClassifier !== 'frozen') throw new Error(`option ifrClassifier must be train or frozen, got '${o.ifrClassifier}'`);

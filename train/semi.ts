@@ -12,10 +12,10 @@
 // temporal student, once more on the masked clips), inside the caller's tidy scope, and returns the
 // total for backward.
 //
-// MVC with U2PL on a per-frame student shares U2PL's frames: the second half of U2PL's unlabeled
-// batch is masked (after colour jitter and blur, as MIC) and trained by MVC's loss against the
-// teacher's argmax of the same frames unmasked, the first half by U2PL's unsupervised loss; both
-// halves give contrastive anchors. One teacher pass and one student pass serve both methods, which
+// MVC with U2PL on a per-frame student shares U2PL's frames: the last --mvc-share of U2PL's unlabeled
+// batch (half by default) is masked (after colour jitter and blur, as MIC) and trained by MVC's loss against the
+// teacher's argmax of the same frames unmasked, the others by U2PL's unsupervised loss; both
+// parts give contrastive anchors. One teacher pass and one student pass serve both methods, which
 // keeps `--method full` within the hour on two CPU cores (a separate MVC batch made a full step 3.9 s
 // against U2PL + IFR's 3.1).
 import { add, argmax, concat, crossEntropy, detach, max, mul, permute, reshape, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
@@ -89,7 +89,12 @@ export class SemiStep {
     this.methods = methodsOf(o);
     this.supSteps = supStepsOf(o);
     this.unlabeledBatch = o.unlabeledBatch || o.batch;
-    this.mvcShared = this.methods.mvc && this.methods.u2pl && !model.config.temporal ? Math.floor(this.unlabeledBatch / 2) : 0;
+    // At least one frame for each method: with 4 unlabeled frames, a share of 0.25 masks one.
+    const shared = Math.min(this.unlabeledBatch - 1, Math.max(1, Math.round(this.unlabeledBatch * o.mvcShare)));
+    if (this.methods.mvc && this.methods.u2pl && !model.config.temporal && shared < 1) {
+      throw new Error(`--mvc with --u2pl needs at least 2 unlabeled frames a step (one each), got --unlabeled-batch ${this.unlabeledBatch}`);
+    }
+    this.mvcShared = this.methods.mvc && this.methods.u2pl && !model.config.temporal ? shared : 0;
     this.queues = this.methods.u2pl ? new ClassQueues(model.config.numClasses, model.config.reprDim, o.queueSize) : undefined;
   }
 
@@ -143,7 +148,7 @@ export class SemiStep {
       t2.probsU.dispose();
       t2.probsLow.dispose();
 
-      // MVC's half: the teacher saw these frames clean; the student sees them jittered, blurred, masked.
+      // MVC's frames: the teacher saw these frames clean; the student sees them jittered, blurred, masked.
       const m = this.mvcShared;
       const kept = bu - m;
       let images = view;
