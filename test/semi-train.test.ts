@@ -161,12 +161,33 @@ describe('pseudo-labels', () => {
     const frames = ds.videoFrames('train').flatMap((v) => v.frames.map((frame, index) => ({ video: v.video, frame, index })));
     const model = new Student({ ...defaultStudentConfig(ds.numClasses, [32, 48]), ...TINY_MODEL }, 0);
     const dir = path.join(root, 'pseudo-mixed');
-    const stats = await writePseudoLabels([model], ds, frames, dir, 0);
-    model.ps.dispose();
+    const stats = await writePseudoLabels([model], ds, frames, dir, { threshold: 0, balance: 0 });
     expect(stats.frames).toBe(24);
-    for (const r of frames) {
-      const m = decodeMask(readFileSync(path.join(dir, r.video, `${r.frame}.png`)), r.frame);
-      expect([m.width, m.height], `${r.video}/${r.frame}`).toEqual(r.video.startsWith('big_') ? [64, 48] : [48, 32]);
+    expect(stats.kept).toBe(1);
+    const masks = frames.map((r) => decodeMask(readFileSync(path.join(dir, r.video, `${r.frame}.png`)), r.frame));
+    frames.forEach((r, i) => expect([masks[i]!.width, masks[i]!.height], `${r.video}/${r.frame}`).toEqual(r.video.startsWith('big_') ? [64, 48] : [48, 32]));
+    expect(readdirSync(root).filter((f) => f.startsWith('pseudo-mixed.'))).toEqual([]); // no partial or raw folder left
+
+    // Class-balanced: a threshold nothing reaches, but each class keeps its most confident half.
+    const balanced = path.join(root, 'pseudo-balanced');
+    const b = await writePseudoLabels([model], ds, frames, balanced, { threshold: 1, balance: 0.5 });
+    model.ps.dispose();
+    const per = new Map<number, { all: number; kept: number }>();
+    frames.forEach((r, i) => {
+      const m = decodeMask(readFileSync(path.join(balanced, r.video, `${r.frame}.png`)), r.frame);
+      masks[i]!.values.forEach((c, p) => {
+        const e = per.get(c) ?? { all: 0, kept: 0 };
+        e.all++;
+        if (m.values[p] === c) e.kept++;
+        else expect(m.values[p]).toBe(255); // kept as the same class, or not at all
+        per.set(c, e);
+      });
+    });
+    expect(per.size).toBeGreaterThan(1);
+    for (const [c, e] of per) {
+      expect(e.kept / e.all, `class ${c}`).toBeGreaterThanOrEqual(0.5);
+      expect(b.thresholds[c]).toBeLessThan(1);
     }
+    expect(b.kept).toBeGreaterThanOrEqual(0.5);
   });
 });

@@ -81,6 +81,8 @@ export interface TrainOptions {
   retrainRounds: number;
   /** Ensembled pseudo-labels below this confidence are left unlabeled. */
   pseudoThreshold: number;
+  /** ... unless among the most confident share of the pixels predicted as their class (CBST; 0 = off). */
+  pseudoBalance: number;
   /** Retraining labels every K-th frame of each unlabeled video. */
   pseudoEvery: number;
   /** Profile this many training steps (after up to PROFILE_WARMUP warm-up steps) and print the top kernels (0 = off). */
@@ -141,6 +143,7 @@ export const DEFAULTS: TrainOptions = {
   ifrStrong: false,
   retrainRounds: 0,
   pseudoThreshold: 0.7,
+  pseudoBalance: 0,
   pseudoEvery: 1,
   profile: 0,
 };
@@ -244,6 +247,9 @@ Semi-supervised training (docs/METHODS.md; the switches compose with any --metho
                         unlabeled frames, save them as PNG masks in OUT/pseudo-N/, train a fresh student on
                         labels + pseudo-labels, supervised only; N times (default 0)
   --pseudo-threshold X  ensembled pseudo-labels less confident than this are left unlabeled (default ${DEFAULTS.pseudoThreshold})
+  --pseudo-balance P    ... unless among the most confident P share of the pixels predicted as their class,
+                        so that rare, less confident classes keep pseudo-labels (class-balanced
+                        self-training; default ${DEFAULTS.pseudoBalance} = one threshold for all)
   --pseudo-every K      label every K-th frame of each unlabeled video for retraining (default ${DEFAULTS.pseudoEvery}; labelling
                         costs 12 forward passes a frame, ~1.2 frames/s for the default student on 2 cores)
 
@@ -292,6 +298,7 @@ const FLAGS: Record<string, keyof TrainOptions> = {
   '--ifr-classifier': 'ifrClassifier',
   '--retrain-rounds': 'retrainRounds',
   '--pseudo-threshold': 'pseudoThreshold',
+  '--pseudo-balance': 'pseudoBalance',
   '--pseudo-every': 'pseudoEvery',
   '--profile': 'profile', // as --profile=N; a bare --profile is handled in parseArgs
 };
@@ -414,6 +421,7 @@ function validate(o: TrainOptions): void {
   if (o.ifrClassifier !== 'train' && o.ifrClassifier !== 'frozen') throw new Error(`option ifrClassifier must be train or frozen, got '${o.ifrClassifier}'`);
   int('retrainRounds', 0);
   num('pseudoThreshold', 0, 1);
+  num('pseudoBalance', 0, 1);
   int('pseudoEvery', 1);
   int('profile', 0);
   if (o.profile > o.steps) throw new Error(`option profile (${o.profile}) must be at most steps (${o.steps})`);

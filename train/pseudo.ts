@@ -1,10 +1,12 @@
 // Pseudo-label ensembling for retraining (docs/METHODS.md §4, the PVUW 2024 winner's last stage): the
 // teacher and the student, each at several scales and flipped, vote by averaging class probabilities
 // for every unlabeled training frame; pixels whose ensembled confidence is below a threshold stay
-// unlabeled. The masks are written as class-id PNGs (IGNORE = 255) into a folder that appears only
-// when complete (temporary name, then rename), so a crash never leaves half a set to train on.
+// unlabeled, unless (--pseudo-balance) they are among their class's most confident. The masks are
+// written as class-id PNGs (IGNORE = 255) into a folder that appears only when complete (temporary
+// name, then rename), so a crash never leaves half a set to train on.
 // The winners did not publish their weights or thresholds; the scales and the 0.7 default are ours.
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { concat, resizeArgmax, tidy } from '../engine/index.ts';
 import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import { readPrediction, writePrediction } from '../dataset/predictions.ts';
@@ -17,30 +19,66 @@ import { frameTensor } from '../models/input.ts';
 
 export const PSEUDO_SCALES = [0.75, 1, 1.25];
 
+export interface PseudoOptions {
+  /** Pixels whose ensembled confidence is below this stay unlabeled ... */
+  threshold: number;
+  /** ... unless they are among the most confident `balance` share of the pixels predicted as their class
+   * (class-balanced self-training, CBST); 0: one threshold for all classes. */
+  balance: number;
+}
+
 export interface PseudoStats {
   frames: number;
   /** Share of pixels given a label. */
   kept: number;
   /** Share of labeled pixels that agree with the ground truth, over frames that have it (NaN if none). */
   accuracy: number;
+  /** Per class, the confidence a pixel predicted as it needs to be kept (NaN: never predicted). */
+  thresholds: number[];
 }
 
-/** Writes pseudo-labels for `frames` into `dir` (atomically, as a whole folder). */
+/** Confidences are stored as 16-bit fractions: a threshold moves by less than 2e-5. */
+const Q = 65535;
+
+/**
+ * Per class c, the confidence (in 1/Q) a pixel predicted as c needs: `threshold`, lowered so that at
+ * least the `balance` share of c's predicted pixels is kept. `hist[c·(Q+1) + q]` counts c's pixels at q.
+ */
+export function classThresholds(hist: Uint32Array, numClasses: number, threshold: number, balance: number): number[] {
+  const global = Math.ceil(threshold * Q);
+  return Array.from({ length: numClasses }, (_, c) => {
+    const h = hist.subarray(c * (Q + 1), (c + 1) * (Q + 1));
+    const n = h.reduce((a, b) => a + b, 0);
+    if (!n) return NaN;
+    const want = balance * n;
+    let q = Q;
+    for (let seen = h[Q]!; q > 0 && seen < want; ) seen += h[--q]!;
+    return Math.min(global, q) / Q;
+  });
+}
+
+/**
+ * Writes pseudo-labels for `frames` into `dir` (atomically, as a whole folder). Two passes: the models
+ * label every frame (argmax and confidence, kept on disk, 3 bytes a pixel, so memory stays flat on a
+ * large set) and count confidences per class; then each class's threshold is applied and the masks written.
+ */
 export async function writePseudoLabels(
   models: Student[],
   ds: VideoDataset,
   frames: FrameRef[],
   dir: string,
-  threshold: number,
+  opts: PseudoOptions,
   /** Called with the number of frames done after each chunk (a progress line: it takes minutes). */
   onFrames?: (done: number) => void,
 ): Promise<PseudoStats> {
+  const k = ds.numClasses;
+  if (k >= IGNORE) throw new Error(`pseudo-labels: ${k} classes do not fit the masks' 8-bit ids (at most ${IGNORE - 1})`);
   const tmp = `${dir}.partial`;
-  rmSync(tmp, { recursive: true, force: true });
-  let kept = 0;
-  let total = 0;
-  let agree = 0;
-  let checked = 0;
+  const raw = `${dir}.raw`;
+  for (const d of [tmp, raw]) rmSync(d, { recursive: true, force: true });
+  mkdirSync(raw, { recursive: true });
+  const hist = new Uint32Array(k * (Q + 1));
+  const sizes: { width: number; height: number }[] = [];
   let done = 0;
   // Runs of consecutive frames of one video (videos may differ in size, and a batch holds one size),
   // cut into chunks of up to 4 frames (fewer for large frames: predict.ts framesPerPass). Each frame
@@ -68,29 +106,55 @@ export async function writePseudoLabels(
       const cs = (await conf.data()) as Float32Array;
       labels.dispose();
       conf.dispose();
-      chunk.forEach((r, j) => {
-        const n = width * height;
-        const out = new Int32Array(n);
-        const gt = ds.hasMask(r.video, r.frame) ? ds.readLabels(r.video, r.frame).labels : undefined;
-        for (let k = 0; k < n; k++) {
-          const ok = cs[j * n + k]! >= threshold;
-          out[k] = ok ? ids[j * n + k]! : IGNORE;
-          kept += Number(ok);
-          if (ok && gt && gt[k] !== IGNORE) {
-            checked++;
-            agree += Number(gt[k] === out[k]);
-          }
+      const n = width * height;
+      chunk.forEach((_, j) => {
+        const buf = Buffer.alloc(3 * n); // ids, then confidences as little-endian uint16
+        for (let p = 0; p < n; p++) {
+          const c = ids[j * n + p]!;
+          const q = Math.round(cs[j * n + p]! * Q);
+          buf[p] = c;
+          buf.writeUInt16LE(q, n + 2 * p);
+          hist[c * (Q + 1) + q]!++;
         }
-        total += n;
-        writePrediction(tmp, r.video, r.frame, { width, height, labels: out }, ds.mapping, { values: 'classIds' });
+        writeFileSync(path.join(raw, `${sizes.length}.bin`), buf);
+        sizes.push({ width, height });
       });
       done += chunk.length;
       onFrames?.(done);
     }
   }
+
+  const thresholds = classThresholds(hist, k, opts.threshold, opts.balance);
+  const need = thresholds.map((t) => Math.round(t * Q));
+  let kept = 0;
+  let total = 0;
+  let agree = 0;
+  let checked = 0;
+  frames.forEach((r, i) => {
+    const { width, height } = sizes[i]!;
+    const n = width * height;
+    const file = path.join(raw, `${i}.bin`);
+    const buf = readFileSync(file);
+    const out = new Int32Array(n);
+    const gt = ds.hasMask(r.video, r.frame) ? ds.readLabels(r.video, r.frame).labels : undefined;
+    for (let p = 0; p < n; p++) {
+      const c = buf[p]!;
+      const ok = buf.readUInt16LE(n + 2 * p) >= need[c]!;
+      out[p] = ok ? c : IGNORE;
+      kept += Number(ok);
+      if (ok && gt && gt[p] !== IGNORE) {
+        checked++;
+        agree += Number(gt[p] === c);
+      }
+    }
+    total += n;
+    writePrediction(tmp, r.video, r.frame, { width, height, labels: out }, ds.mapping, { values: 'classIds' });
+    rmSync(file);
+  });
+  rmSync(raw, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
-  return { frames: frames.length, kept: kept / Math.max(1, total), accuracy: checked ? agree / checked : NaN };
+  return { frames: frames.length, kept: kept / Math.max(1, total), accuracy: checked ? agree / checked : NaN, thresholds };
 }
 
 /** Loaders of the pseudo-labels in `dir` for `frames`, keyed "video/frame" (see Batches). */

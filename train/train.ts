@@ -243,11 +243,17 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       const n = toLabel.length;
       const labelling = new Progress(n, 0, 100, process.stderr, { one: 'frame', many: 'frames' });
       const models = [prev.model, ...(prev.teacher ? [prev.teacher.model] : [])];
-      const stats = await writePseudoLabels(models, ds, toLabel, pseudoDir, o.pseudoThreshold, (done) => labelling.update(done, {}));
+      const opts = { threshold: o.pseudoThreshold, balance: o.pseudoBalance };
+      const stats = await writePseudoLabels(models, ds, toLabel, pseudoDir, opts, (done) => labelling.update(done, {}));
       labelling.break();
       progress.restart(round * o.steps); // the rate and ETA of training, not of the labelling
-      console.log(`  kept ${(100 * stats.kept).toFixed(1)}% of pixels (confidence ≥ ${o.pseudoThreshold}); ${(100 * stats.accuracy).toFixed(1)}% of them agree with the ground truth`);
-      run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy });
+      const rule = `confidence ≥ ${o.pseudoThreshold}${o.pseudoBalance ? `, or in the top ${100 * o.pseudoBalance}% of its class` : ''}`;
+      console.log(`  kept ${(100 * stats.kept).toFixed(1)}% of pixels (${rule}); ${(100 * stats.accuracy).toFixed(1)}% of them agree with the ground truth`);
+      if (o.pseudoBalance) {
+        const lowered = stats.thresholds.flatMap((t, c) => (t < o.pseudoThreshold ? [`${ds.classNames[c]} ${t.toFixed(2)}`] : []));
+        console.log(`  thresholds lowered: ${lowered.join(', ') || 'none'}`);
+      }
+      run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy, pseudoThresholds: stats.thresholds.map((t) => (Number.isNaN(t) ? null : t)) });
     }
     last?.model.ps.dispose();
     last?.teacher?.dispose();
