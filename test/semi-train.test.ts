@@ -1,7 +1,7 @@
 // Semi-supervised training end to end on a tiny synthetic set: every method composes and trains,
 // a resumed run reproduces the uninterrupted curve (teacher, queues and schedule restored), memory is
 // flat over a longer run, retraining rounds write pseudo-labels, and impossible options stop early.
-import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -145,6 +145,26 @@ describe('semi-supervised training', () => {
     expect(b[2]!.sup).toBe(a[2]!.sup); // the first semi step: same model, same batch, same supervised loss
     expect(b[2]!.unsup).not.toBeCloseTo(a[2]!.unsup!, 3); // ... but another unsupervised loss
     expect(Number.isFinite(b[2]!.unsup)).toBe(true);
+  });
+
+  test('--resume --retrain-rounds adds a retraining round to a finished run; within a round the option is refused', async () => {
+    const steps = { method: 'u2pl', steps: 4, supSteps: 2, checkpointEvery: 2 } as const;
+    await train(tiny('added', steps));
+    // A pseudo-1/ labelled before with the recorded options would be reused: refused while the options change.
+    mkdirSync(path.join(root, 'added', 'pseudo-1'));
+    const more = { ...steps, resume: true, retrainRounds: 1, pseudoThreshold: 1, pseudoBalance: 0.5 };
+    await expect(train(tiny('added', more))).rejects.toThrow(/pseudo-1 was labelled with the run's recorded --pseudo-\* options; remove it/);
+    rmSync(path.join(root, 'added', 'pseudo-1'), { recursive: true });
+    await train(tiny('added', more));
+    const recs = records('added');
+    expect(recs.filter((x) => x.loss !== undefined).map((x) => x.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    // Threshold 1 keeps nothing on its own; the class-balanced half is what is kept.
+    expect(recs.find((x) => x.pseudoKept !== undefined)!.pseudoKept).toBeGreaterThanOrEqual(0.5);
+    const info = JSON.parse(readFileSync(path.join(root, 'added', 'checkpoint.json'), 'utf8')) as { step: number; options: TrainOptions };
+    expect([info.step, info.options.retrainRounds, info.options.pseudoBalance]).toEqual([8, 1, 0.5]);
+
+    await train(tiny('mid-round', steps), { stopAfter: 3 }); // checkpoint at step 2 of 4
+    await expect(train(tiny('mid-round', { ...steps, resume: true, retrainRounds: 1 }))).rejects.toThrow(/--retrain-rounds 1 \(the run has 0\)/);
   });
 });
 

@@ -192,7 +192,9 @@ set, generated into data/synth on first use) and ends with an evaluation on the 
   --seed S              seed for initialisation, sampling and augmentation (default ${DEFAULTS.seed})
   --resume              continue the run in --out (default: the newest runs/default*) from its last
                         checkpoint, with the run's recorded options; options given that differ from them
-                        are refused, except --eval-every, --eval-videos, --checkpoint-every, --profile, --data
+                        are refused, except --eval-every, --eval-videos, --checkpoint-every, --profile, --data,
+                        and, from a checkpoint that ends a round (a finished run), --retrain-rounds and the
+                        --pseudo-* options: \`--resume --retrain-rounds 1\` adds a retraining round to a run
   --overwrite           train into an --out that holds files: the run's own files there (checkpoints,
                         metrics, report, pseudo-labels) are replaced, every other file is kept
   --config FILE         JSON file with any of these options (camelCase keys) and "model": {...}
@@ -362,11 +364,18 @@ export function parseArgs(argv: string[], readConfig: (path: string) => string, 
 /** Options a resumed run may change: they do not alter what it computes. */
 const FREE_ON_RESUME = new Set<keyof TrainOptions>(['data', 'out', 'resume', 'overwrite', 'evalEvery', 'evalVideos', 'checkpointEvery', 'profile', 'init']);
 
-/** The options of `o` that differ from the resumed run's `recorded` ones and may not, as "--lr 0.002 (the run has 0.001)". */
-export function resumeChanges(o: TrainOptions, recorded: TrainOptions): string[] {
+/** Options of the rounds to come: a run resumed between rounds may change them (add a retraining round to a finished run). */
+export const ROUND_OPTIONS = new Set<keyof TrainOptions>(['retrainRounds', 'pseudoThreshold', 'pseudoBalance', 'pseudoEvery']);
+
+/**
+ * The options of `o` that differ from the resumed run's `recorded` ones and may not, as "--lr 0.002 (the
+ * run has 0.001)". `betweenRounds`: the checkpoint ends a round, so ROUND_OPTIONS may change.
+ */
+export function resumeChanges(o: TrainOptions, recorded: TrainOptions, betweenRounds = false): string[] {
   const flag = (k: string) => Object.keys(FLAGS).find((f) => FLAGS[f] === k) ?? Object.keys(SWITCHES).find((f) => SWITCHES[f] === k) ?? k;
+  const free = (k: keyof TrainOptions) => FREE_ON_RESUME.has(k) || (betweenRounds && ROUND_OPTIONS.has(k));
   return (Object.keys(DEFAULTS) as (keyof TrainOptions)[])
-    .filter((k) => !FREE_ON_RESUME.has(k) && JSON.stringify(o[k]) !== JSON.stringify(recorded[k] ?? DEFAULTS[k]))
+    .filter((k) => !free(k) && JSON.stringify(o[k]) !== JSON.stringify(recorded[k] ?? DEFAULTS[k]))
     .map((k) => `${flag(k)} ${JSON.stringify(o[k])} (the run has ${JSON.stringify(recorded[k] ?? DEFAULTS[k])})`);
 }
 

@@ -26,7 +26,7 @@ import { checkConfigFitsTensors, studentConfigOf } from '../models/checkpoint.ts
 import { Student, checkStudentConfig, defaultStudentConfig, type StudentConfig } from '../models/student.ts';
 import { Batches } from './batches.ts';
 import { classCounts, sqrtInverseWeights } from './class-weights.ts';
-import { DEFAULTS, PRETRAINED, PROFILE_WARMUP, cropSize, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
+import { DEFAULTS, PRETRAINED, PROFILE_WARMUP, ROUND_OPTIONS, cropSize, methodsOf, resumeChanges, supStepsOf, type TrainOptions } from './config.ts';
 import { TRAIN_AUGMENT } from './images.ts';
 import { Progress } from '../eval/progress.ts';
 import { formatClassIoU, formatQuality, pseudoLabelQuality } from './pseudo-quality.ts';
@@ -190,9 +190,16 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
   const run = new RunDir(o.out);
   const prior: CheckpointInfo | undefined = o.resume ? run.readInfo() : undefined;
   if (prior) {
-    const changed = resumeChanges(o, prior.options);
+    const betweenRounds = prior.step % o.steps === 0;
+    const changed = resumeChanges(o, prior.options, betweenRounds);
     if (changed.length) {
       throw new Error(`--resume: ${changed.join(', ')}: a resumed run keeps its options (${run.infoPath}); give only --resume --out ${o.out}, or start a new run (--init ${run.modelPath} starts from its weights)`);
+    }
+    // Pseudo-labels made under other options (labelled, then stopped before the round's first checkpoint) would be reused.
+    const next = path.join(o.out, `pseudo-${prior.step / o.steps}`);
+    const relabel = [...ROUND_OPTIONS].some((k) => k !== 'retrainRounds' && o[k] !== (prior.options[k] ?? DEFAULTS[k]));
+    if (betweenRounds && relabel && existsSync(next)) {
+      throw new Error(`--resume: ${next} was labelled with the run's recorded --pseudo-* options; remove it to label with the new ones, or resume without changing them`);
     }
   }
   if (prior && prior.step >= (o.retrainRounds + 1) * o.steps) {
