@@ -209,5 +209,21 @@ describe('pseudo-labels', () => {
       expect(b.thresholds[c]).toBeLessThan(1);
     }
     expect(b.kept).toBeGreaterThanOrEqual(0.5);
+    // Per-class recall and precision against the ground truth, counted here from the written masks.
+    const k = ds.numClasses;
+    const [truth, labeledAs, right] = [new Array(k).fill(0), new Array(k).fill(0), new Array(k).fill(0)];
+    for (const r of frames) {
+      const m = decodeMask(readFileSync(path.join(balanced, r.video, `${r.frame}.png`)), r.frame).values;
+      ds.readLabels(r.video, r.frame).labels.forEach((g, p) => {
+        if (g === 255) return;
+        truth[g]++;
+        if (m[p] !== 255) labeledAs[m[p]!]++;
+        if (m[p] === g) right[g]++;
+      });
+    }
+    for (let c = 0; c < k; c++) {
+      expect(b.recall[c], `recall of ${c}`).toEqual(truth[c] ? right[c] / truth[c] : NaN);
+      expect(b.precision[c], `precision of ${c}`).toEqual(labeledAs[c] ? right[c] / labeledAs[c] : NaN);
+    }
   });
 });

@@ -35,6 +35,10 @@ export interface PseudoStats {
   accuracy: number;
   /** Per class, the confidence a pixel predicted as it needs to be kept (NaN: never predicted). */
   thresholds: number[];
+  /** Per class, over frames with ground truth: the share of its pixels labeled as it (recall), and the
+   * share of the pixels labeled as it that are it (precision); NaN where there are none. */
+  recall: number[];
+  precision: number[];
 }
 
 /** Confidences are stored as 16-bit fractions: a threshold moves by less than 2e-5. */
@@ -130,6 +134,9 @@ export async function writePseudoLabels(
   let total = 0;
   let agree = 0;
   let checked = 0;
+  const truth = new Float64Array(k); // ground-truth pixels per class
+  const labeledAs = new Float64Array(k); // pixels kept as the class, where the ground truth is known
+  const right = new Float64Array(k);
   frames.forEach((r, i) => {
     const { width, height } = sizes[i]!;
     const n = width * height;
@@ -142,9 +149,16 @@ export async function writePseudoLabels(
       const ok = buf.readUInt16LE(n + 2 * p) >= need[c]!;
       out[p] = ok ? c : IGNORE;
       kept += Number(ok);
-      if (ok && gt && gt[p] !== IGNORE) {
+      const g = gt?.[p] ?? IGNORE;
+      if (g === IGNORE) continue;
+      truth[g]!++;
+      if (ok) {
         checked++;
-        agree += Number(gt[p] === c);
+        labeledAs[c]!++;
+        if (g === c) {
+          agree++;
+          right[c]!++;
+        }
       }
     }
     total += n;
@@ -154,7 +168,8 @@ export async function writePseudoLabels(
   rmSync(raw, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
-  return { frames: frames.length, kept: kept / Math.max(1, total), accuracy: checked ? agree / checked : NaN, thresholds };
+  const ratio = (a: Float64Array, b: Float64Array) => Array.from(a, (v, c) => (b[c] ? v / b[c]! : NaN));
+  return { frames: frames.length, kept: kept / Math.max(1, total), accuracy: checked ? agree / checked : NaN, thresholds, recall: ratio(right, truth), precision: ratio(right, labeledAs) };
 }
 
 /** Loaders of the pseudo-labels in `dir` for `frames`, keyed "video/frame" (see Batches). */

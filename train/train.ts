@@ -260,7 +260,10 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
         const lowered = stats.thresholds.flatMap((t, c) => (t < o.pseudoThreshold ? [`${ds.classNames[c]} ${t.toFixed(2)}`] : []));
         console.log(`  thresholds lowered: ${lowered.join(', ') || 'none'}`);
       }
-      run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy, pseudoThresholds: stats.thresholds.map((t) => (Number.isNaN(t) ? null : t)) });
+      const known = stats.recall.flatMap((r, c) => (Number.isNaN(r) ? [] : [`${ds.classNames[c]} ${(100 * r).toFixed(0)}/${Number.isNaN(stats.precision[c]!) ? '-' : (100 * stats.precision[c]!).toFixed(0)}`]));
+      if (known.length) console.log(`  per class, % of its pixels kept as it / % of those right: ${known.join(', ')}`);
+      const json = (a: number[]) => a.map((t) => (Number.isNaN(t) ? null : t));
+      run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy, pseudoThresholds: json(stats.thresholds), pseudoRecall: json(stats.recall), pseudoPrecision: json(stats.precision) });
     }
     last?.model.ps.dispose();
     last?.teacher?.dispose();
