@@ -143,7 +143,7 @@ export const DEFAULTS: TrainOptions = {
   ifrStrong: false,
   retrainRounds: 0,
   pseudoThreshold: 0.7,
-  pseudoBalance: 0,
+  pseudoBalance: 0.5,
   pseudoEvery: 1,
   profile: 0,
 };
@@ -152,7 +152,7 @@ export const DEFAULTS: TrainOptions = {
  * Options a run recorded before they existed had these values then (not today's defaults): a resumed
  * older run continues as it started.
  */
-export const BEFORE_RECORDED: Partial<TrainOptions> = { classWeight: 'none', ohem: false, crop: '', baseSize: 0, ifrTemperature: 0.5, ifrStrong: true };
+export const BEFORE_RECORDED: Partial<TrainOptions> = { classWeight: 'none', ohem: false, crop: '', baseSize: 0, ifrTemperature: 0.5, ifrStrong: true, pseudoBalance: 0 };
 
 /** `--profile` without a number profiles this many steps. */
 export const PROFILE_STEPS = 5;
@@ -251,7 +251,7 @@ Semi-supervised training (docs/METHODS.md; the switches compose with any --metho
   --pseudo-threshold X  ensembled pseudo-labels less confident than this are left unlabeled (default ${DEFAULTS.pseudoThreshold})
   --pseudo-balance P    ... unless among the most confident P share of the pixels predicted as their class,
                         so that rare, less confident classes keep pseudo-labels (class-balanced
-                        self-training; default ${DEFAULTS.pseudoBalance} = one threshold for all)
+                        self-training, CBST; default ${DEFAULTS.pseudoBalance}; 0 = one threshold for all)
   --pseudo-every K      label every K-th frame of each unlabeled video for retraining (default ${DEFAULTS.pseudoEvery}; labelling
                         costs 12 forward passes a frame, ~1.2 frames/s for the default student on 2 cores)
 
