@@ -89,12 +89,11 @@ export class SemiStep {
     this.methods = methodsOf(o);
     this.supSteps = supStepsOf(o);
     this.unlabeledBatch = o.unlabeledBatch || o.batch;
+    const bu = this.unlabeledBatch;
+    const sharesFrames = this.methods.mvc && this.methods.u2pl && !model.config.temporal;
+    if (sharesFrames && bu < 2) throw new Error(`--mvc with --u2pl needs at least 2 unlabeled frames a step (one each), got --unlabeled-batch ${bu}`);
     // At least one frame for each method: with 4 unlabeled frames, a share of 0.25 masks one.
-    const shared = Math.min(this.unlabeledBatch - 1, Math.max(1, Math.round(this.unlabeledBatch * o.mvcShare)));
-    if (this.methods.mvc && this.methods.u2pl && !model.config.temporal && shared < 1) {
-      throw new Error(`--mvc with --u2pl needs at least 2 unlabeled frames a step (one each), got --unlabeled-batch ${this.unlabeledBatch}`);
-    }
-    this.mvcShared = this.methods.mvc && this.methods.u2pl && !model.config.temporal ? shared : 0;
+    this.mvcShared = sharesFrames ? Math.min(bu - 1, Math.max(1, Math.round(bu * o.mvcShare))) : 0;
     this.queues = this.methods.u2pl ? new ClassQueues(model.config.numClasses, model.config.reprDim, o.queueSize) : undefined;
   }
 

@@ -36,6 +36,9 @@ import { RunDir, claimRunDir, type CheckpointInfo } from './run-state.ts';
 import { SemiStep } from './semi.ts';
 import { MeanTeacher } from './teacher.ts';
 
+/** Per-class figures for metrics.jsonl: JSON has no NaN (a class with nothing to measure). */
+const nanToNull = (a: number[]): (number | null)[] => a.map((v) => (Number.isNaN(v) ? null : v));
+
 /** Unlabeled frames on which a semi-supervised run scores its teacher at each evaluation (--eval-every). */
 const WATCHED = 32;
 
@@ -262,8 +265,7 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       }
       const known = stats.recall.flatMap((r, c) => (Number.isNaN(r) ? [] : [`${ds.classNames[c]} ${(100 * r).toFixed(0)}/${Number.isNaN(stats.precision[c]!) ? '-' : (100 * stats.precision[c]!).toFixed(0)}`]));
       if (known.length) console.log(`  per class, % of its pixels kept as it / % of those right: ${known.join(', ')}`);
-      const json = (a: number[]) => a.map((t) => (Number.isNaN(t) ? null : t));
-      run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy, pseudoThresholds: json(stats.thresholds), pseudoRecall: json(stats.recall), pseudoPrecision: json(stats.precision) });
+      run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy, pseudoThresholds: nanToNull(stats.thresholds), pseudoRecall: nanToNull(stats.recall), pseudoPrecision: nanToNull(stats.precision) });
     }
     last?.model.ps.dispose();
     last?.teacher?.dispose();
@@ -470,7 +472,7 @@ async function trainRound(o: TrainOptions, c: RoundContext): Promise<{ model: St
       if (teacher && frames.length) {
         // What the unlabeled losses learn from: the teacher's pseudo-labels against the hidden ground truth.
         const q = await pseudoLabelQuality(teacher.model, c.ds, frames, 1);
-        Object.assign(record, { pseudoAccuracy: q.accuracy, pseudoMIoU: q.mIoU, pseudoClassIoU: q.perClassIoU.map((v) => (Number.isNaN(v) ? null : v)) });
+        Object.assign(record, { pseudoAccuracy: q.accuracy, pseudoMIoU: q.mIoU, pseudoClassIoU: nanToNull(q.perClassIoU) });
         console.log(`step ${g}: teacher's pseudo-labels on ${frames.length} unlabeled frames: ${formatQuality(q)}; per class ${formatClassIoU(q, c.ds.classNames)}`);
       }
     }
