@@ -117,6 +117,51 @@ describe("a semi-supervised step's wiring", () => {
     teacher.dispose();
   });
 
+  test("--mvc-target reliable: MVC's target keeps only the pixels U2PL's CE keeps, the lowest-entropy 80% of the batch", async () => {
+    const { batches, model, teacher } = await step(false, OPTS);
+    const all = new SemiStep(model, OPTS, batches, AUG);
+    const reliable = new SemiStep(model, { ...OPTS, mvcTarget: 'reliable' }, batches, AUG);
+    const pa = await all.prepare(1, makeRng(3), teacher);
+    const pr = await reliable.prepare(1, makeRng(3), teacher);
+    // The replay of the view both steps gave the teacher, for its entropies (float64 here).
+    const r = makeRng(3);
+    const lb = batches.labeledBatch(2, r);
+    lb.images.dispose();
+    lb.labels.dispose();
+    const weak = batches.unlabeledBatch(4, r);
+    const boxes = r.float() < 0.5 ? cutmixBoxes(4, 32, 48, r) : undefined;
+    const view = boxes ? cutmixImages(weak, boxes) : weak;
+    const probs = (await E.tidy(() => E.softmax(teacher.forward(view).logits, 1)).data()) as Float32Array;
+    const k = model.config.numClasses;
+    const hw = 32 * 48;
+    const entropy = Array.from({ length: 4 * hw }, (_, i) => {
+      const [f, px] = [Math.floor(i / hw), i % hw];
+      let h = 0;
+      for (let c = 0; c < k; c++) {
+        const q = probs[(f * k + c) * hw + px]!;
+        h -= q * Math.log(q + 1e-10);
+      }
+      return h;
+    });
+    const mvcAll = await read(pa.mvc!.target);
+    const mvcRel = await read(pr.mvc!.target);
+    expect(Array.from(pr.u2pl!.target)).toEqual(Array.from(pa.u2pl!.target)); // U2PL's own CE is unchanged
+    const target = [...Array.from(pr.u2pl!.target), ...mvcRel]; // the whole unlabeled batch, as U2PL partitions it
+    const dropped = target.flatMap((l, i) => (l === 255 ? [entropy[i]!] : []));
+    const kept = target.flatMap((l, i) => (l === 255 ? [] : [entropy[i]!]));
+    expect(Math.abs(dropped.length / target.length - 0.2)).toBeLessThan(0.01);
+    expect(Math.max(...kept)).toBeLessThanOrEqual(Math.min(...dropped) + 1e-5);
+    expect(mvcRel.some((l) => l === 255)).toBe(true);
+    mvcRel.forEach((l, i) => l !== 255 && expect(l).toBe(mvcAll[i]));
+    expect(mvcAll.every((l) => l !== 255)).toBe(true); // 'all' (MIC): every pixel
+    expect(() => new SemiStep(model, { ...OPTS, mvcTarget: 'reliable', method: 'mvc' }, batches, AUG)).toThrow(/--mvc-target reliable needs MVC on U2PL's frames/);
+    for (const t of [weak, view]) if (!t.disposed) t.dispose();
+    pa.dispose();
+    pr.dispose();
+    model.ps.dispose();
+    teacher.dispose();
+  });
+
   test('a temporal student keeps MVC on clips of its own; --ifr-strong adds the two distorted references', async () => {
     const { model, teacher, semi } = await step(true, { ...OPTS, ifrStrong: true });
     const p = await semi.prepare(1, makeRng(0), teacher);

@@ -91,6 +91,9 @@ export class SemiStep {
     this.unlabeledBatch = o.unlabeledBatch || o.batch;
     const bu = this.unlabeledBatch;
     const sharesFrames = this.methods.mvc && this.methods.u2pl && !model.config.temporal;
+    if (this.methods.mvc && !sharesFrames && o.mvcTarget === 'reliable') {
+      throw new Error(`--mvc-target reliable needs MVC on U2PL's frames (--u2pl, no temporal block): its entropies pick the pixels`);
+    }
     if (sharesFrames && bu < 2) throw new Error(`--mvc with --u2pl needs at least 2 unlabeled frames a step (one each), got --unlabeled-batch ${bu}`);
     // At least one frame for each method: with 4 unlabeled frames, a share of 0.25 masks one.
     this.mvcShared = sharesFrames ? Math.min(bu - 1, Math.max(1, Math.round(bu * o.mvcShare))) : 0;
@@ -147,6 +150,10 @@ export class SemiStep {
       t2.probsU.dispose();
       t2.probsLow.dispose();
 
+      const progress = this.progress(step);
+      const alpha = alphaT(progress);
+      const reliable = dropUnreliable(labelsU, entropy, alphaT(progress, this.o.unsupDrop));
+
       // MVC's frames: the teacher saw these frames clean; the student sees them jittered, blurred, masked.
       const m = this.mvcShared;
       const kept = bu - m;
@@ -156,13 +163,12 @@ export class SemiStep {
         images = tidy(() => concat([slice(view, [0], [kept]), maskImages(photometric(slice(view, [kept], [bu]), rng, this.aug), mask)], 0));
         view.dispose();
         const hw = h * w;
-        p.mvc = { target: own(tensor(labelsU.slice(kept * hw), [m, h, w], 'i32')), q: qualityWeight(maxProb.subarray(kept * hw)), clip: 1 };
+        const mvcTarget = (this.o.mvcTarget === 'reliable' ? reliable : labelsU).slice(kept * hw);
+        p.mvc = { target: own(tensor(mvcTarget, [m, h, w], 'i32')), q: qualityWeight(maxProb.subarray(kept * hw)), clip: 1 };
       }
       own(images);
 
-      const progress = this.progress(step);
-      const alpha = alphaT(progress);
-      const target = dropUnreliable(labelsU, entropy, alphaT(progress, this.o.unsupDrop)).slice(0, kept * h * w);
+      const target = reliable.slice(0, kept * h * w);
       const masksU = entropyMasks(labelsU, entropy, alpha);
       const masksL = labeledMasks(labelsL);
       const n = bl + bu;
