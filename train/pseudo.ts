@@ -172,6 +172,22 @@ export async function writePseudoLabels(
   return { frames: frames.length, kept: kept / Math.max(1, total), accuracy: checked ? agree / checked : NaN, thresholds, recall: ratio(right, truth), precision: ratio(right, labeledAs) };
 }
 
+/**
+ * The frames a retraining round labels: every `every`-th of each video's unlabeled frames, counted
+ * among them (neighbours are near-duplicates; labelling runs 12 forward passes a frame). Counting
+ * among the unlabeled frames, not by position in the video, keeps a set labelled every K-th frame
+ * (--labeled-every) from losing all of them to the same stride.
+ */
+export function framesToLabel(unlabeled: FrameRef[], every: number): FrameRef[] {
+  if (!(Number.isInteger(every) && every >= 1)) throw new Error(`framesToLabel: every = ${every} must be a positive integer`);
+  const seen = new Map<string, number>();
+  return unlabeled.filter((r) => {
+    const i = seen.get(r.video) ?? 0;
+    seen.set(r.video, i + 1);
+    return i % every === 0;
+  });
+}
+
 /** Loaders of the pseudo-labels in `dir` for `frames`, keyed "video/frame" (see Batches). */
 export function pseudoLabelSource(ds: VideoDataset, frames: FrameRef[], dir: string): Map<string, () => LabelMap> {
   if (!existsSync(dir)) throw new Error(`pseudo-labels: ${dir} does not exist`);

@@ -30,7 +30,7 @@ import { DEFAULTS, PRETRAINED, PROFILE_WARMUP, ROUND_OPTIONS, cropSize, methodsO
 import { TRAIN_AUGMENT } from './images.ts';
 import { Progress } from '../eval/progress.ts';
 import { formatClassIoU, formatQuality, pseudoLabelQuality } from './pseudo-quality.ts';
-import { pseudoLabelSource, writePseudoLabels } from './pseudo.ts';
+import { framesToLabel, pseudoLabelSource, writePseudoLabels } from './pseudo.ts';
 import { writeReport } from './report.ts';
 import { RunDir, claimRunDir, type CheckpointInfo } from './run-state.ts';
 import { SemiStep } from './semi.ts';
@@ -239,9 +239,8 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
   let resumeFrom = prior;
   let last: { model: Student; teacher?: MeanTeacher } | undefined;
   const firstRound = prior ? Math.floor(prior.step / o.steps) : 0;
-  // The frames retraining labels: every --pseudo-every-th frame of each unlabeled video (neighbours are
-  // near-duplicates; labelling runs 12 forward passes a frame).
-  const toLabel = split.unlabeled.filter((r) => r.index % o.pseudoEvery === 0);
+  const toLabel = framesToLabel(split.unlabeled, o.pseudoEvery);
+  if (o.retrainRounds > 0 && !toLabel.length) throw new Error(`--retrain-rounds ${o.retrainRounds}: the split has no unlabeled training frames to pseudo-label`);
   for (let round = firstRound; round < rounds; round++) {
     if (resumeFrom && resumeFrom.step === round * o.steps && round > 0) resumeFrom = undefined; // a finished round: start the next fresh
     const pseudoDir = path.join(o.out, `pseudo-${round}`);

@@ -1,9 +1,11 @@
-// Class-balanced pseudo-label thresholds (train/pseudo.ts classThresholds) against a sort-based
-// reference: per class, the confidence of its ⌈balance·n⌉-th most confident pixel, capped at the
-// global threshold.
+// What a retraining round pseudo-labels (train/pseudo.ts): which frames (framesToLabel, every K-th
+// unlabeled frame of each video), and which pixels: class-balanced thresholds (classThresholds) against a
+// sort-based reference: per class, the confidence of its ⌈balance·n⌉-th most confident pixel, capped at
+// the global threshold.
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { classThresholds } from '../train/pseudo.ts';
+import type { FrameRef } from '../dataset/splits.ts';
+import { classThresholds, framesToLabel } from '../train/pseudo.ts';
 
 const Q = 65535;
 
@@ -49,5 +51,27 @@ describe('class-balanced pseudo-label thresholds', () => {
     hist[0 * (Q + 1) + 10] = 5;
     hist[2 * (Q + 1) + Q] = 1;
     expect(classThresholds(hist, 3, 0.7, 0)).toEqual([Math.ceil(0.7 * Q) / Q, NaN, Math.ceil(0.7 * Q) / Q]);
+  });
+});
+
+describe('the frames a retraining round labels', () => {
+  test('every K-th unlabeled frame of each video, counted among its unlabeled frames', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 4 }), (lengths, labeledEvery, k) => {
+        // Videos whose every `labeledEvery`-th frame is labeled (labeledEvery 1: a wholly unlabeled video).
+        const unlabeled: FrameRef[] = lengths.flatMap((n, v) =>
+          Array.from({ length: n }, (_, i) => ({ video: `v${v}`, frame: String(i).padStart(5, '0'), index: i })).filter((r) => labeledEvery === 1 || r.index % labeledEvery !== 0),
+        );
+        const got = framesToLabel(unlabeled, k);
+        const want = lengths.flatMap((_, v) => unlabeled.filter((r) => r.video === `v${v}`).filter((_, j) => j % k === 0));
+        expect(got).toEqual(want);
+        // Every video with unlabeled frames keeps its first one, so no stride can empty the set.
+        expect(new Set(got.map((r) => r.video))).toEqual(new Set(unlabeled.map((r) => r.video)));
+      }),
+    );
+    // All frames of an unlabeled video (VSPW's split): the frame positions 0, K, 2K, ...
+    const video = Array.from({ length: 7 }, (_, i) => ({ video: 'a', frame: `${i}`, index: i }));
+    expect(framesToLabel(video, 3).map((r) => r.index)).toEqual([0, 3, 6]);
+    expect(() => framesToLabel(video, 0)).toThrow(/every = 0 must be a positive integer/);
   });
 });
