@@ -5,7 +5,8 @@
 // Budget: per seed, one supervised warm-up run (--warmup-steps) is shared by every method; each method
 // (and "sup", which just keeps training on the labels) then trains --steps more steps from it with
 // --init and no further warm-up, so every row has seen the same labels for the same number of steps.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// --retrain adds a pseudo-label retraining round on top of a method's finished run (its own row).
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
@@ -13,6 +14,7 @@ import type { FrameRef } from '../dataset/splits.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { DEFAULTS, METHODS, parseArgs, type Method, type TrainOptions } from './config.ts';
 import { KEPT_SHARE, formatClassPR, formatQuality, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
+import { RunDir } from './run-state.ts';
 import { train, trainingSplit } from './train.ts';
 
 interface AblationOptions {
@@ -28,11 +30,19 @@ interface AblationOptions {
   readme: string;
   /** A JSON file of training options (as train/run.js --config) applied to every run, '' = none. */
   config: string;
+  /** Methods whose runs also get one pseudo-label retraining round, a row of its own. */
+  retrain: Method[];
+  /** The retraining round labels every K-th unlabeled frame (train/run.js --pseudo-every). */
+  pseudoEvery: number;
 }
+
+/** A row of the table: a method, or a method with a retraining round on top. */
+type Entry = Method | `${Method}+retrain`;
 
 const USAGE = `usage: npm run ablation -- [--steps N] [--warmup-steps N] [--seeds N] [--methods sup,u2pl,mvc,ifr,full]
                          [--labeled-videos F | --labeled-every K] [--batch N] [--out DIR] [--data DIR] [--readme FILE]
-                         [--config FILE   training options for every run, as train/run.js --config]`;
+                         [--config FILE   training options for every run, as train/run.js --config]
+                         [--retrain full  methods whose runs also get one retraining round] [--pseudo-every K]`;
 
 function parse(argv: string[]): AblationOptions {
   const o: AblationOptions = {
@@ -47,6 +57,8 @@ function parse(argv: string[]): AblationOptions {
     labeledEvery: 0,
     readme: 'README.md',
     config: '',
+    retrain: [],
+    pseudoEvery: 3,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, v] = [argv[i]!, argv[i + 1]];
@@ -67,17 +79,22 @@ function parse(argv: string[]): AblationOptions {
     else if (flag === '--batch') o.batch = num(1);
     else if (flag === '--labeled-videos') [o.labeledVideos, o.labeledEvery] = [num(0), 0];
     else if (flag === '--labeled-every') [o.labeledEvery, o.labeledVideos] = [num(1), 0];
-    else if (flag === '--methods') {
-      o.methods = v.split(',') as Method[];
-      const bad = o.methods.filter((m) => !METHODS.includes(m));
-      if (bad.length) throw new Error(`--methods: unknown ${bad.join(', ')} (known: ${METHODS.join(', ')})`);
+    else if (flag === '--pseudo-every') o.pseudoEvery = num(1);
+    else if (flag === '--methods' || flag === '--retrain') {
+      const ms = v.split(',') as Method[];
+      const bad = ms.filter((m) => !METHODS.includes(m));
+      if (bad.length) throw new Error(`${flag}: unknown ${bad.join(', ')} (known: ${METHODS.join(', ')})`);
+      if (flag === '--methods') o.methods = ms;
+      else o.retrain = ms;
     } else throw new Error(`unknown option '${flag}'\n${USAGE}`);
   }
+  const orphan = o.retrain.filter((m) => !o.methods.includes(m));
+  if (orphan.length) throw new Error(`--retrain ${orphan.join(',')}: not among --methods ${o.methods.join(',')} (a retraining round goes on top of a method's run)`);
   return o;
 }
 
 interface Row {
-  method: Method;
+  method: Entry;
   seed: number;
   mIoU: number;
   mVC8: number;
@@ -99,6 +116,7 @@ async function quality(dir: string, ds: VideoDataset, unlabeled: FrameRef[]): Pr
 }
 
 const LABEL: Record<Method, string> = { sup: 'supervised only', u2pl: 'U2PL', mvc: 'MVC', ifr: 'IFR', full: 'all (U2PL + MVC + IFR)' };
+const labelOf = (e: Entry) => (e.endsWith('+retrain') ? `${LABEL[e.slice(0, -'+retrain'.length) as Method]}, + 1 retraining round` : LABEL[e as Method]);
 
 /** The training options of the --config file that differ from the defaults. */
 function overrides(o: AblationOptions): Partial<TrainOptions> {
@@ -132,8 +150,8 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], chang
           '',
         ]
       : []),
-    '| method | val mIoU | mVC8 | mVC16 | its pseudo-labels on the unlabeled frames: accuracy (all / top 20%) / mIoU | minutes per run |',
-    '|---|---|---|---|---|---|',
+    '| method | val mIoU | Δ over supervised | mVC8 | mVC16 | its pseudo-labels on the unlabeled frames: accuracy (all / top 20%) / mIoU | minutes per run |',
+    '|---|---|---|---|---|---|---|',
   ];
   const acc = (rs: Row[]) => {
     const qs = rs.flatMap((r) => (r.pseudo ? [r.pseudo] : []));
@@ -143,11 +161,17 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], chang
     const miou = withIoU.length === qs.length ? ` / ${((100 * qs.reduce((a, q) => a + q.mIoU, 0)) / qs.length).toFixed(1)}` : '';
     return `${m((q) => q.accuracy)} / ${m((q) => q.byConfidence[0]!.accuracy)}${miou}`;
   };
-  for (const m of o.methods) {
-    const rs = rows.filter((r) => r.method === m);
+  // The gain of each seed over that seed's supervised run (same warm-up, labels and steps); '—' until every seed has both.
+  const gain = (rs: Row[]) => {
+    const sup = rs.map((r) => rows.find((s) => s.method === 'sup' && s.seed === r.seed));
+    return sup.every(Boolean) ? pm(rs.map((r, i) => r.mIoU - sup[i]!.mIoU)) : '—';
+  };
+  const entries: Entry[] = o.methods.flatMap((m) => (o.retrain.includes(m) ? [m, `${m}+retrain` as const] : [m]));
+  for (const e of entries) {
+    const rs = rows.filter((r) => r.method === e && r.seed < o.seeds);
     if (!rs.length) continue;
-    const cells = [pm(rs.map((r) => r.mIoU)), pm(rs.map((r) => r.mVC8)), pm(rs.map((r) => r.mVC16)), acc(rs), (rs.reduce((a, r) => a + r.minutes, 0) / rs.length).toFixed(1)];
-    lines.push(`| ${LABEL[m]} | ${cells.join(' | ')} |`);
+    const cells = [pm(rs.map((r) => r.mIoU)), e === 'sup' ? '' : gain(rs), pm(rs.map((r) => r.mVC8)), pm(rs.map((r) => r.mVC16)), acc(rs), (rs.reduce((a, r) => a + r.minutes, 0) / rs.length).toFixed(1)];
+    lines.push(`| ${labelOf(e)} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -205,6 +229,23 @@ async function main(): Promise<void> {
       const r = await train({ ...base, seed, method, steps: o.steps, warmup: 0, supSteps: 0, evalEvery, init: path.join(warm, 'model.safetensors'), out: dir });
       const minutes = (performance.now() - t0) / 60000;
       rows.push({ method, seed, mIoU: r!.result.mIoU, mVC8: r!.result.mVC8, mVC16: r!.result.mVC16, minutes, pseudo: await quality(dir, ds, unlabeled) });
+      writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
+    }
+    for (const method of o.retrain) {
+      const entry: Entry = `${method}+retrain`;
+      if (rows.some((r) => r.method === entry && r.seed === seed)) continue;
+      // The method's finished run, copied (round 0 stays as it was) and resumed with one more round: what
+      // `node train/run.js --resume --out DIR --retrain-rounds 1` does to a finished run.
+      const from = path.join(o.out, `${method}-s${seed}`);
+      const dir = path.join(o.out, `${entry}-s${seed}`);
+      console.log(`\n=== seed ${seed}: ${labelOf(entry)} (pseudo-labels on 1 in ${o.pseudoEvery} unlabeled frames) ===`);
+      rmSync(dir, { recursive: true, force: true }); // an interrupted round starts again from the copy
+      cpSync(from, dir, { recursive: true });
+      const t0 = performance.now();
+      const recorded = new RunDir(dir).readInfo().options;
+      const r = await train({ ...recorded, out: dir, resume: true, overwrite: false, retrainRounds: 1, pseudoEvery: o.pseudoEvery });
+      const minutes = (performance.now() - t0) / 60000;
+      rows.push({ method: entry, seed, mIoU: r!.result.mIoU, mVC8: r!.result.mVC8, mVC16: r!.result.mVC16, minutes, pseudo: await quality(dir, ds, unlabeled) });
       writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
     }
   }

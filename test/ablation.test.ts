@@ -1,0 +1,78 @@
+// `npm run ablation` end to end on a tiny set: the methods from a shared warm-up per seed, a retraining
+// round on top of a method's run as a row of its own, the gain over each seed's supervised run, the table
+// written into a README, and a second invocation that resumes from results.json instead of training again.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { writeSynth } from '../dataset/synth-write.ts';
+import { TINY_MODEL } from './fixtures.ts';
+
+const root = mkdtempSync(path.join(tmpdir(), 'vss-ablation-'));
+const data = path.join(root, 'data');
+const out = path.join(root, 'abl');
+const readme = path.join(root, 'README.md');
+const config = path.join(root, 'tiny.json');
+beforeAll(() => {
+  writeSynth(data, { seed: 8, videos: 3, frames: 6, width: 48, height: 32, valVideos: 1 });
+  writeFileSync(config, JSON.stringify({ model: TINY_MODEL, init: '', crop: '48x32' }));
+  writeFileSync(readme, '# x\n<!-- ablation:start -->\nold table\n<!-- ablation:end -->\nafter\n');
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const vite = path.resolve('node_modules/.bin/vite-node');
+const ablation = (...args: string[]) =>
+  spawnSync(process.execPath, [vite, 'train/ablation.ts', '--data', data, '--out', out, '--config', config, '--readme', readme, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? tmpdir() },
+  });
+const ARGS = ['--seeds', '2', '--methods', 'sup,u2pl', '--retrain', 'u2pl', '--warmup-steps', '2', '--steps', '2', '--batch', '2', '--labeled-every', '2', '--pseudo-every', '2'];
+
+interface Row {
+  method: string;
+  seed: number;
+  mIoU: number;
+}
+
+describe('npm run ablation', () => {
+  test('a retraining round is a row of its own on top of its method; the gain is per seed over supervised; a rerun resumes', () => {
+    const bad = ablation(...ARGS.slice(0, 4), '--retrain', 'full');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--retrain full: not among --methods sup,u2pl');
+
+    const r = ablation(...ARGS);
+    expect(r.status, r.stderr).toBe(0);
+    const rows = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as Row[];
+    expect(rows.map((x) => `${x.method}/${x.seed}`).sort()).toEqual(['sup/0', 'sup/1', 'u2pl+retrain/0', 'u2pl+retrain/1', 'u2pl/0', 'u2pl/1']);
+    for (const seed of [0, 1]) {
+      // Round 0 is left as the method's run; the copy went on for one more round, labelling every 2nd unlabeled frame.
+      const step = (dir: string) => JSON.parse(readFileSync(path.join(out, dir, 'checkpoint.json'), 'utf8')).step as number;
+      expect(step(`u2pl-s${seed}`)).toBe(2);
+      expect(step(`u2pl+retrain-s${seed}`)).toBe(4);
+      expect(existsSync(path.join(out, `u2pl-s${seed}`, 'pseudo-1'))).toBe(false);
+      expect(existsSync(path.join(out, `u2pl+retrain-s${seed}`, 'pseudo-1'))).toBe(true);
+      const recorded = JSON.parse(readFileSync(path.join(out, `u2pl+retrain-s${seed}`, 'checkpoint.json'), 'utf8')).options;
+      expect(recorded).toMatchObject({ retrainRounds: 1, pseudoEvery: 2, method: 'u2pl', seed });
+    }
+
+    // The Δ column: each seed's gain over its own supervised run, mean ± half the spread (in points).
+    const of = (m: string, seed: number) => rows.find((x) => x.method === m && x.seed === seed)!.mIoU;
+    const gains = [0, 1].map((s) => 100 * (of('u2pl+retrain', s) - of('sup', s)));
+    const mean = (gains[0]! + gains[1]!) / 2;
+    const half = Math.abs(gains[0]! - gains[1]!) / 2;
+    const md = readFileSync(path.join(out, 'results.md'), 'utf8');
+    const line = md.split('\n').find((l) => l.startsWith('| U2PL, + 1 retraining round |'))!;
+    expect(line.split(' | ')[2]).toBe(`${mean.toFixed(1)} ± ${half.toFixed(1)}`);
+    expect(md).toMatch(/\| supervised only \| [\d.]+ ± [\d.]+ \|  \|/); // no gain over itself
+    const text = readFileSync(readme, 'utf8');
+    expect(text).toContain(`<!-- ablation:start -->\n${md}<!-- ablation:end -->\nafter\n`);
+
+    // A second invocation finds every run in results.json: no training, the same table.
+    const again = ablation(...ARGS);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain('steps from the warm-up');
+    expect(again.stdout).not.toContain('retraining round (pseudo-labels');
+    expect(readFileSync(path.join(out, 'results.md'), 'utf8').split('\n').slice(2)).toEqual(md.split('\n').slice(2));
+  }, 300_000);
+});
