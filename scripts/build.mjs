@@ -20,6 +20,7 @@ const nodeEntries = {
   train: 'train/main.ts',
   ablation: 'train/ablation.ts',
   'ifr-probe': 'train/ifr-probe-cli.ts',
+  'mvc-probe': 'train/mvc-probe-cli.ts',
   pretrain: 'train/pretrain.ts',
   eval: 'eval/main.ts',
   flow: 'eval/flow-cli.ts',
