@@ -114,7 +114,7 @@ describe('semi-supervised training', () => {
     await expect(train(tiny('long-clip', { data: short, method: 'mvc', mvcClip: 4 }))).rejects.toThrow(/--mvc-clip 4: the longest training video has 3 frames/);
     expect(() => parseArgs(['--mvc', '--mvc-clip', '5'], () => '{}')).toThrow(/mvcClip must be at most 4/);
     expect(() => parseArgs(['--method', 'full', '--mvc-share', '1'], () => '{}')).toThrow(/option mvcShare must be a share strictly between 0 and 1, got 1/);
-    expect(() => parseArgs(['--method', 'full', '--mvc-target', 'some'], () => '{}')).toThrow(/option mvcTarget must be all or reliable, got 'some'/);
+    expect(() => parseArgs(['--method', 'full', '--mvc-target', 'some'], () => '{}')).toThrow(/option mvcTarget must be all, reliable or visible, got 'some'/);
     expect(parseArgs(['--method', 'full', '--mvc-target', 'reliable'], () => '{}')!.mvcTarget).toBe('reliable');
     expect(() => parseArgs(['--method', 'bogus'], () => '{}')).toThrow(/option method must be one of sup, u2pl, mvc, ifr, full/);
     expect(() => parseArgs(['--u2pl', '--steps', '10', '--sup-steps', '10'], () => '{}')).toThrow(/supSteps \(10\) must be below steps \(10\)/);

@@ -117,7 +117,7 @@ describe("a semi-supervised step's wiring", () => {
     teacher.dispose();
   });
 
-  test("--mvc-target reliable: MVC's target keeps only the pixels U2PL's CE keeps, the lowest-entropy 80% of the batch", async () => {
+  test("--mvc-target reliable / visible: MVC's target keeps only the pixels U2PL's CE keeps (the lowest-entropy 80% of the batch) / the mask leaves visible", async () => {
     const { batches, model, teacher } = await step(false, OPTS);
     const all = new SemiStep(model, OPTS, batches, AUG);
     const reliable = new SemiStep(model, { ...OPTS, mvcTarget: 'reliable' }, batches, AUG);
@@ -154,6 +154,13 @@ describe("a semi-supervised step's wiring", () => {
     expect(mvcRel.some((l) => l === 255)).toBe(true);
     mvcRel.forEach((l, i) => l !== 255 && expect(l).toBe(mvcAll[i]));
     expect(mvcAll.every((l) => l !== 255)).toBe(true); // 'all' (MIC): every pixel
+
+    // 'visible': the pixels the mask leaves visible, every one of them (the replayed draws go on to the mask).
+    const mask = blockMask(2, 32, 48, { block: OPTS.maskBlock, ratio: OPTS.maskRatio }, r);
+    const pv = await new SemiStep(model, { ...OPTS, mvcTarget: 'visible' }, batches, AUG).prepare(1, makeRng(3), teacher);
+    expect(await read(pv.mvc!.target)).toEqual(mvcAll.map((l, i) => (mask[i] ? l : 255)));
+    expect(mask.some((v) => v === 0) && mask.some((v) => v === 1)).toBe(true);
+    pv.dispose();
     expect(() => new SemiStep(model, { ...OPTS, mvcTarget: 'reliable', method: 'mvc' }, batches, AUG)).toThrow(/--mvc-target reliable needs MVC on U2PL's frames/);
     for (const t of [weak, view]) if (!t.disposed) t.dispose();
     pa.dispose();

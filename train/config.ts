@@ -69,8 +69,9 @@ export interface TrainOptions {
   mvcWeight: number;
   /** MVC with U2PL on a per-frame student: the share of U2PL's unlabeled frames it masks. */
   mvcShare: number;
-  /** MVC's target pixels: 'all' (MIC: the teacher's argmax everywhere) or 'reliable' (those U2PL's CE keeps). */
-  mvcTarget: 'all' | 'reliable';
+  /** MVC's target pixels: 'all' (MIC: the teacher's argmax everywhere), 'reliable' (those U2PL's CE keeps) or
+   * 'visible' (those the mask leaves visible). */
+  mvcTarget: 'all' | 'reliable' | 'visible';
   /** IFR: ramp-up length in steps (-1: a quarter of the semi-supervised steps). */
   ifrRampup: number;
   /** IFR: softmax temperature of the cosines between a pixel's feature and the reference's prototypes (IFR: 0.5). */
@@ -242,8 +243,9 @@ Semi-supervised training (docs/METHODS.md; the switches compose with any --metho
   --mvc-weight X        MVC loss weight (default ${DEFAULTS.mvcWeight})
   --mvc-share F         with --u2pl on a per-frame student: the share of U2PL's unlabeled frames MVC masks
                         (the rest train U2PL's CE; default ${DEFAULTS.mvcShare}, at least one frame each)
-  --mvc-target T        all (default, MIC: the teacher's argmax on every pixel) | reliable (only the pixels
-                        U2PL's CE keeps by entropy; MVC sharing U2PL's frames)
+  --mvc-target T        the pixels of MVC's CE: all (default, MIC: the teacher's argmax on every pixel) |
+                        reliable (those U2PL's CE keeps by entropy) | visible (those the mask leaves
+                        visible); the last two with MVC on U2PL's frames
   --ifr-rampup N        IFR ramp-up steps (default: a quarter of the semi-supervised steps)
   --ifr-temperature X   IFR: temperature of the softmax over cos(pixel feature, prototype) (default ${DEFAULTS.ifrTemperature})
   --ifr-classifier M    IFR's loss trains the features and the classifier (train) or the features only
@@ -431,7 +433,7 @@ function validate(o: TrainOptions): void {
   num('maskRatio', 0, 1);
   num('mvcWeight', 0);
   if (!(o.mvcShare > 0 && o.mvcShare < 1)) throw new Error(`option mvcShare must be a share strictly between 0 and 1, got ${String(o.mvcShare)}`);
-  if (o.mvcTarget !== 'all' && o.mvcTarget !== 'reliable') throw new Error(`option mvcTarget must be all or reliable, got '${o.mvcTarget}'`);
+  if (!['all', 'reliable', 'visible'].includes(o.mvcTarget)) throw new Error(`option mvcTarget must be all, reliable or visible, got '${o.mvcTarget}'`);
   int('ifrRampup', -1);
   if (!(o.ifrTemperature > 0)) throw new Error(`option ifrTemperature must be a positive number, got ${String(o.ifrTemperature)}`);
   if (o.ifrClassifier !== 'train' && o.ifrClassifier !== 'frozen') throw new Error(`option ifrClassifier must be train or frozen, got '${o.ifrClassifier}'`);

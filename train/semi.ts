@@ -91,8 +91,8 @@ export class SemiStep {
     this.unlabeledBatch = o.unlabeledBatch || o.batch;
     const bu = this.unlabeledBatch;
     const sharesFrames = this.methods.mvc && this.methods.u2pl && !model.config.temporal;
-    if (this.methods.mvc && !sharesFrames && o.mvcTarget === 'reliable') {
-      throw new Error(`--mvc-target reliable needs MVC on U2PL's frames (--u2pl, no temporal block): its entropies pick the pixels`);
+    if (this.methods.mvc && !sharesFrames && o.mvcTarget !== 'all') {
+      throw new Error(`--mvc-target ${o.mvcTarget} needs MVC on U2PL's frames (--u2pl, no temporal block)`);
     }
     if (sharesFrames && bu < 2) throw new Error(`--mvc with --u2pl needs at least 2 unlabeled frames a step (one each), got --unlabeled-batch ${bu}`);
     // At least one frame for each method: with 4 unlabeled frames, a share of 0.25 masks one.
@@ -164,6 +164,7 @@ export class SemiStep {
         view.dispose();
         const hw = h * w;
         const mvcTarget = (this.o.mvcTarget === 'reliable' ? reliable : labelsU).slice(kept * hw);
+        if (this.o.mvcTarget === 'visible') mask.forEach((v, i) => v === 0 && (mvcTarget[i] = IGNORE));
         p.mvc = { target: own(tensor(mvcTarget, [m, h, w], 'i32')), q: qualityWeight(maxProb.subarray(kept * hw)), clip: 1 };
       }
       own(images);
