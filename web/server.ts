@@ -63,8 +63,8 @@ class HttpError extends Error {
   }
 }
 
-/** The file a URL path names, or an HttpError: the mount's folder + the path's checked segments. */
-export function resolvePath(mounts: Record<string, string>, urlPath: string): string {
+/** The file a URL path names (the mount's folder + the path's checked segments) and that folder, or an HttpError. */
+export function resolvePath(mounts: Record<string, string>, urlPath: string): { file: string; root: string } {
   let decoded: string;
   try {
     decoded = decodeURIComponent(urlPath);
@@ -81,19 +81,12 @@ export function resolvePath(mounts: Record<string, string>, urlPath: string): st
     throw new HttpError(403, `${decoded}: the path may not contain '..', '.', '//', '\\' or NUL`);
   }
   if (segments.some((s) => s.startsWith('.'))) throw new HttpError(404, `${decoded}: not found (dotfiles are not served)`);
-  return path.join(mounts[prefix]!, ...segments);
+  return { file: path.join(mounts[prefix]!, ...segments), root: mounts[prefix]! };
 }
 
-/** The mount folder `file` was resolved under (the longest that contains it). */
-function mountOf(mounts: Record<string, string>, file: string): string {
-  return Object.values(mounts)
-    .filter((dir) => file === dir || file.startsWith(dir + path.sep))
-    .sort((a, b) => b.length - a.length)[0]!;
-}
-
-/** Refuse `target` if symbolic links take it outside its mount (both compared after resolving links). */
-async function checkInsideMount(mounts: Record<string, string>, target: string, urlPath: string): Promise<void> {
-  const root = await realpath(mountOf(mounts, target));
+/** Refuse `target` if symbolic links take it outside its mount `mount` (both compared after resolving links). */
+async function checkInsideMount(mount: string, target: string, urlPath: string): Promise<void> {
+  const root = await realpath(mount);
   const real = await realpath(target);
   if (real !== root && !real.startsWith(root + path.sep)) throw new HttpError(403, `${urlPath}: a symbolic link out of the served folder`);
 }
@@ -149,16 +142,16 @@ async function handle(mounts: Record<string, string>, hosts: Set<string>, req: I
   if (!hosts.has(host)) throw new HttpError(403, `Host '${host}' is not served (only ${[...hosts].join(', ')}): a guard against DNS rebinding`);
   if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method}: this server is read-only (GET and HEAD)`);
   const urlPath = new URL(req.url ?? '/', 'http://localhost').pathname;
-  const target = resolvePath(mounts, urlPath);
+  const { file: target, root } = resolvePath(mounts, urlPath);
   const info = await stat(target).catch(() => undefined);
   if (!info) throw new HttpError(404, `${urlPath}: not found`);
-  await checkInsideMount(mounts, target, urlPath);
+  await checkInsideMount(root, target, urlPath);
   if (info.isFile()) return serveFile(req, res, target, info.size);
   if (!info.isDirectory()) throw new HttpError(403, `${urlPath}: not a file or folder`);
   const index = path.join(target, 'index.html');
   const indexInfo = await stat(index).catch(() => undefined);
   if (indexInfo?.isFile()) {
-    await checkInsideMount(mounts, index, urlPath);
+    await checkInsideMount(root, index, urlPath);
     return serveFile(req, res, index, indexInfo.size);
   }
   const entries = (await readdir(target, { withFileTypes: true }))
