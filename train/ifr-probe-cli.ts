@@ -7,19 +7,16 @@ import { labeledVideos } from '../dataset/splits.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { DEFAULTS } from './config.ts';
 import { formatProbe, framePairs, probeIfr } from './ifr-probe.ts';
+import { PROBE_OPTIONS } from './probe-options.ts';
 
 const USAGE = `usage: ifr-probe --model M.safetensors [--data DIR (data/synth)] [--labeled-videos F (0.0625)] [--seed S (0)] [--pairs N (200)] [--temperature T (${DEFAULTS.ifrTemperature}, as training)]`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string' },
-      data: { type: 'string', default: 'data/synth' },
-      'labeled-videos': { type: 'string', default: '0.0625' },
-      seed: { type: 'string', default: '0' },
+      ...PROBE_OPTIONS,
       pairs: { type: 'string', default: '200' },
       temperature: { type: 'string', default: String(DEFAULTS.ifrTemperature) },
-      help: { type: 'boolean', default: false },
     },
   });
   if (values.help) return console.log(USAGE);

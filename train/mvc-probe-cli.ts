@@ -9,6 +9,7 @@ import { Batches } from './batches.ts';
 import { DEFAULTS } from './config.ts';
 import { TRAIN_AUGMENT } from './images.ts';
 import { formatMvcProbe, probeMvc } from './mvc-probe.ts';
+import { PROBE_OPTIONS } from './probe-options.ts';
 import { trainingSplit } from './train.ts';
 
 const USAGE = `usage: mvc-probe --model M.safetensors [--data DIR (data/synth)] [--labeled-videos F (0.0625)] [--seed S (0)] [--batches N (24, of 4 frames)]
@@ -17,14 +18,10 @@ const USAGE = `usage: mvc-probe --model M.safetensors [--data DIR (data/synth)] 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string' },
-      data: { type: 'string', default: 'data/synth' },
-      'labeled-videos': { type: 'string', default: '0.0625' },
-      seed: { type: 'string', default: '0' },
+      ...PROBE_OPTIONS,
       batches: { type: 'string', default: '24' },
       'mask-ratio': { type: 'string', default: String(DEFAULTS.maskRatio) },
       'mask-block': { type: 'string', default: String(DEFAULTS.maskBlock) },
-      help: { type: 'boolean', default: false },
     },
   });
   if (values.help) return console.log(USAGE);
