@@ -5,7 +5,7 @@
 // target and its agreement with it, separately over the pixels a mask hides and the pixels it leaves
 // visible. The masked regions show what the student is asked to fill from context; the visible ones
 // show how much the masking of their surroundings alone changes the model's answer there.
-import { tidy, type Tensor } from '../engine/index.ts';
+import { argmax, tidy, type Tensor } from '../engine/index.ts';
 import type { Rng } from '../dataset/rng.ts';
 import type { Student } from '../models/student.ts';
 import type { Batches } from './batches.ts';
@@ -59,15 +59,14 @@ export async function probeMvc(model: Student, source: Batches, aug: AugmentOpti
   };
   for (let i = 0; i < batches; i++) {
     const clean = source.unlabeledBatch(batch, rng);
-    const logits = await logitsOf(clean);
-    const target = new Int32Array(batch * h * w);
-    for (let f = 0; f < batch; f++) {
-      for (let p = 0; p < h * w; p++) {
-        let best = 0;
-        for (let c = 1; c < k; c++) if (logits[(f * k + c) * h * w + p]! > logits[(f * k + best) * h * w + p]!) best = c;
-        target[f * h * w + p] = best;
-      }
-    }
+    const out = tidy(() => {
+      const l = model.forward(clean).logits;
+      return { l, y: argmax(l, 1) };
+    });
+    const logits = (await out.l.data()) as Float32Array;
+    const target = (await out.y.data()) as Int32Array;
+    out.l.dispose();
+    out.y.dispose();
     const m = blockMask(batch, h, w, mask, rng);
     const jittered = photometric(clean, rng, aug);
     const views: Record<ProbeView, Tensor> = {
