@@ -15,7 +15,7 @@ import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { DEFAULTS, METHODS, parseArgs, type Method, type TrainOptions } from './config.ts';
 import { KEPT_SHARE, formatClassPR, formatQuality, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
 import { RunDir } from './run-state.ts';
-import { train, trainingSplit } from './train.ts';
+import { train, trainingSplit, type TrainResult } from './train.ts';
 
 interface AblationOptions {
   out: string;
@@ -205,6 +205,12 @@ async function main(): Promise<void> {
     // Opened after the first warm-up, which writes the default data set if it is missing.
     ds ??= VideoDataset.open(o.data);
     const { unlabeled } = trainingSplit({ ...base, seed }, ds);
+    /** A finished run's row (its minutes since t0, its pseudo-label quality), saved at once so that a rerun skips it. */
+    const record = async (method: Entry, dir: string, t0: number, r: TrainResult) => {
+      const minutes = (performance.now() - t0) / 60000;
+      rows.push({ method, seed, mIoU: r.result.mIoU, mVC8: r.result.mVC8, mVC16: r.result.mVC16, minutes, pseudo: await quality(dir, ds!, unlabeled) });
+      writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
+    };
     const teacherFile = path.join(warm, 'pseudo-quality.json');
     if (!existsSync(teacherFile) || JSON.parse(readFileSync(teacherFile, 'utf8')).kept === undefined) writeFileSync(teacherFile, JSON.stringify(await quality(warm, ds, unlabeled), null, 2));
     teachers.push(JSON.parse(readFileSync(teacherFile, 'utf8')) as PseudoQuality);
@@ -227,9 +233,7 @@ async function main(): Promise<void> {
       // pseudo-labels on unlabeled frames (metrics.jsonl: pseudoMIoU, pseudoClassIoU).
       const evalEvery = Math.max(1, Math.floor(o.steps / 4));
       const r = await train({ ...base, seed, method, steps: o.steps, warmup: 0, supSteps: 0, evalEvery, init: path.join(warm, 'model.safetensors'), out: dir });
-      const minutes = (performance.now() - t0) / 60000;
-      rows.push({ method, seed, mIoU: r!.result.mIoU, mVC8: r!.result.mVC8, mVC16: r!.result.mVC16, minutes, pseudo: await quality(dir, ds, unlabeled) });
-      writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
+      await record(method, dir, t0, r!);
     }
     for (const method of o.retrain) {
       const entry: Entry = `${method}+retrain`;
@@ -244,9 +248,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const recorded = new RunDir(dir).readInfo().options;
       const r = await train({ ...recorded, out: dir, resume: true, overwrite: false, retrainRounds: 1, pseudoEvery: o.pseudoEvery });
-      const minutes = (performance.now() - t0) / 60000;
-      rows.push({ method: entry, seed, mIoU: r!.result.mIoU, mVC8: r!.result.mVC8, mVC16: r!.result.mVC16, minutes, pseudo: await quality(dir, ds, unlabeled) });
-      writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
+      await record(entry, dir, t0, r!);
     }
   }
   const md = table(rows, o, teachers, changed, ds?.classNames ?? []);
