@@ -1,20 +1,25 @@
 // `npm run ablation` end to end on a tiny set: the methods from a shared warm-up per seed, a retraining
 // round on top of a method's run as a row of its own, the gain over each seed's supervised run, the table
-// written into a README, and a second invocation that resumes from results.json instead of training again.
+// written into a README, and a second invocation that resumes from results.json instead of training again,
+// picks up a run that finished unrecorded, and resumes one cut short from its checkpoint.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { writeSynth } from '../dataset/synth-write.ts';
+import { RunDir } from '../train/run-state.ts';
+import { train } from '../train/train.ts';
 import { TINY_MODEL } from './fixtures.ts';
+import { gpu } from './setup.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'vss-ablation-'));
 const data = path.join(root, 'data');
 const out = path.join(root, 'abl');
 const readme = path.join(root, 'README.md');
 const config = path.join(root, 'tiny.json');
-beforeAll(() => {
+beforeAll(async () => {
+  await gpu();
   writeSynth(data, { seed: 8, videos: 3, frames: 6, width: 48, height: 32, valVideos: 1 });
   writeFileSync(config, JSON.stringify({ model: TINY_MODEL, init: '', crop: '48x32' }));
   writeFileSync(readme, '# x\n<!-- ablation:start -->\nold table\n<!-- ablation:end -->\nafter\n');
@@ -74,5 +79,32 @@ describe('npm run ablation', () => {
     expect(again.stdout).not.toContain('steps from the warm-up');
     expect(again.stdout).not.toContain('retraining round (pseudo-labels');
     expect(readFileSync(path.join(out, 'results.md'), 'utf8').split('\n').slice(2)).toEqual(md.split('\n').slice(2));
+  }, 300_000);
+
+  test('an ablation cut short continues: a finished run not yet recorded is read back, an interrupted one resumed', async () => {
+    const resultsPath = path.join(out, 'results.json');
+    const before = JSON.parse(readFileSync(resultsPath, 'utf8')) as Row[];
+    const lost = (x: Row) => (x.method === 'u2pl' && x.seed === 0) || (x.method === 'sup' && x.seed === 1);
+    writeFileSync(resultsPath, JSON.stringify(before.filter((x) => !lost(x))));
+    // u2pl-s0 finished but its row was never saved; sup-s1 stopped after its first step, as a killed process would.
+    const u2plModel = path.join(out, 'u2pl-s0', 'model.safetensors');
+    const written = statSync(u2plModel).mtimeMs;
+    const sup1 = path.join(out, 'sup-s1');
+    const recorded = new RunDir(sup1).readInfo().options;
+    renameSync(sup1, `${sup1}.done`);
+    await train({ ...recorded, out: sup1, checkpointEvery: 1, overwrite: false, resume: false }, { stopAfter: 1 });
+    expect(new RunDir(sup1).readInfo().step).toBe(1);
+
+    const r = ablation(...ARGS);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`resumed from ${path.join(sup1, 'checkpoint.json')} at step 1`);
+    expect(statSync(u2plModel).mtimeMs).toBe(written); // read back, not trained again
+    const rows = JSON.parse(readFileSync(resultsPath, 'utf8')) as Row[];
+    expect(rows).toHaveLength(before.length);
+    for (const x of before.filter(lost)) {
+      const again = rows.find((y) => y.method === x.method && y.seed === x.seed)!;
+      // The resumed run sees the same batches from its checkpoint on: the same model, to float rounding.
+      expect(again.mIoU).toBeCloseTo(x.mIoU, 4);
+    }
   }, 300_000);
 });

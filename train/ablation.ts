@@ -6,7 +6,7 @@
 // (and "sup", which just keeps training on the labels) then trains --steps more steps from it with
 // --init and no further warm-up, so every row has seen the same labels for the same number of steps.
 // --retrain adds a pseudo-label retraining round on top of a method's finished run (its own row).
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
@@ -15,7 +15,7 @@ import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { DEFAULTS, METHODS, parseArgs, type Method, type TrainOptions } from './config.ts';
 import { KEPT_SHARE, formatClassPR, formatQuality, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
 import { RunDir } from './run-state.ts';
-import { train, trainingSplit, type TrainResult } from './train.ts';
+import { train, trainingSplit } from './train.ts';
 
 interface AblationOptions {
   out: string;
@@ -104,6 +104,49 @@ interface Row {
   pseudo?: PseudoQuality;
 }
 
+/** What a finished run scored on val. */
+interface Scores {
+  mIoU: number;
+  mVC8: number;
+  mVC16: number;
+}
+
+/** A run's metrics.jsonl records, read only (a last line cut short by a crash is skipped). */
+function metrics(dir: string): Record<string, number>[] {
+  const file = path.join(dir, 'metrics.jsonl');
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .flatMap((l) => {
+      try {
+        return l.trim() ? [JSON.parse(l) as Record<string, number>] : [];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** The final evaluation a run in `dir` logged at global step `step`, if it got that far. */
+function finalScores(dir: string, step: number): Scores | undefined {
+  // A metric with nothing to measure (NaN) was logged as null, as results.json stores it.
+  return metrics(dir).find((r) => r.final === 1 && r.step === step) as Scores | undefined;
+}
+
+/**
+ * The training seconds logged in `dir` after global step `sinceStep`. Each process counts its steps'
+ * `seconds` from its own start, so the log is a run of rising values per process: sum their peaks.
+ */
+function loggedSeconds(dir: string, sinceStep: number): number {
+  let total = 0;
+  let peak = 0;
+  for (const r of metrics(dir)) {
+    if (r.seconds === undefined || r.step! <= sinceStep) continue;
+    if (r.seconds < peak) total += peak;
+    peak = r.seconds;
+  }
+  return total + peak;
+}
+
 /** Pseudo-label quality of a run's model on the unlabeled frames of its split. */
 async function quality(dir: string, ds: VideoDataset, unlabeled: FrameRef[]): Promise<PseudoQuality> {
   const file = path.join(dir, 'model.safetensors');
@@ -188,8 +231,9 @@ async function main(): Promise<void> {
     labeledVideos: o.labeledVideos,
     labeledEvery: o.labeledEvery || DEFAULTS.labeledEvery,
     evalEvery: 0,
-    checkpointEvery: 1000000,
-    overwrite: true, // its own run folders: an unfinished run is started again
+    // Checkpoints along the way, so that a run cut short (the machine taken back, Ctrl-C) is resumed
+    // rather than started again: batches depend only on (seed, step), so its curve is the same.
+    checkpointEvery: 100,
   };
   const resultsPath = path.join(o.out, 'results.json');
   // Finished runs are kept, so an interrupted ablation continues where it stopped.
@@ -205,11 +249,24 @@ async function main(): Promise<void> {
     // Opened after the first warm-up, which writes the default data set if it is missing.
     ds ??= VideoDataset.open(o.data);
     const { unlabeled } = trainingSplit({ ...base, seed }, ds);
-    /** A finished run's row (its minutes since t0, its pseudo-label quality), saved at once so that a rerun skips it. */
-    const record = async (method: Entry, dir: string, t0: number, r: TrainResult) => {
-      const minutes = (performance.now() - t0) / 60000;
-      rows.push({ method, seed, mIoU: r.result.mIoU, mVC8: r.result.mVC8, mVC16: r.result.mVC16, minutes, pseudo: await quality(dir, ds!, unlabeled) });
+    /** A finished run's row (its minutes, its pseudo-label quality), saved at once so that a rerun skips it. */
+    const record = async (method: Entry, dir: string, minutes: number, r: Scores) => {
+      rows.push({ method, seed, mIoU: r.mIoU, mVC8: r.mVC8, mVC16: r.mVC16, minutes, pseudo: await quality(dir, ds!, unlabeled) });
       writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
+    };
+    /**
+     * Train `options` into `dir` until its global step `last`, or pick up what an earlier invocation left
+     * there: a finished run that was not recorded yet, or a checkpoint to resume from. Minutes count this
+     * process and the training time the earlier ones logged (`sinceStep` on: a retraining round's own).
+     */
+    const runOrResume = async (entry: Entry, dir: string, last: number, sinceStep: number, options: TrainOptions) => {
+      const earlier = loggedSeconds(dir, sinceStep) / 60;
+      const done = finalScores(dir, last);
+      if (done) return record(entry, dir, earlier, done);
+      const resume = new RunDir(dir).hasCheckpoint();
+      const t0 = performance.now();
+      const r = await train({ ...options, out: dir, resume, overwrite: !resume });
+      await record(entry, dir, earlier + (performance.now() - t0) / 60000, r!.result);
     };
     const teacherFile = path.join(warm, 'pseudo-quality.json');
     if (!existsSync(teacherFile) || JSON.parse(readFileSync(teacherFile, 'utf8')).kept === undefined) writeFileSync(teacherFile, JSON.stringify(await quality(warm, ds, unlabeled), null, 2));
@@ -228,12 +285,10 @@ async function main(): Promise<void> {
         continue;
       }
       console.log(`\n=== seed ${seed}: ${LABEL[method]}, ${o.steps} steps from the warm-up ===`);
-      const t0 = performance.now();
       // Four evaluations along the way: the val curve, and for the semi-supervised methods the teacher's
       // pseudo-labels on unlabeled frames (metrics.jsonl: pseudoMIoU, pseudoClassIoU).
       const evalEvery = Math.max(1, Math.floor(o.steps / 4));
-      const r = await train({ ...base, seed, method, steps: o.steps, warmup: 0, supSteps: 0, evalEvery, init: path.join(warm, 'model.safetensors'), out: dir });
-      await record(method, dir, t0, r!);
+      await runOrResume(method, dir, o.steps, 0, { ...base, seed, method, steps: o.steps, warmup: 0, supSteps: 0, evalEvery, init: path.join(warm, 'model.safetensors') });
     }
     for (const method of o.retrain) {
       const entry: Entry = `${method}+retrain`;
@@ -243,12 +298,16 @@ async function main(): Promise<void> {
       const from = path.join(o.out, `${method}-s${seed}`);
       const dir = path.join(o.out, `${entry}-s${seed}`);
       console.log(`\n=== seed ${seed}: ${labelOf(entry)} (pseudo-labels on 1 in ${o.pseudoEvery} unlabeled frames) ===`);
-      rmSync(dir, { recursive: true, force: true }); // an interrupted round starts again from the copy
-      cpSync(from, dir, { recursive: true });
-      const t0 = performance.now();
+      if (!new RunDir(dir).hasCheckpoint()) {
+        // Copied whole or not at all: a copy cut short would look like a run to resume.
+        const partial = `${dir}.partial`;
+        rmSync(partial, { recursive: true, force: true });
+        cpSync(from, partial, { recursive: true });
+        rmSync(dir, { recursive: true, force: true });
+        renameSync(partial, dir);
+      }
       const recorded = new RunDir(dir).readInfo().options;
-      const r = await train({ ...recorded, out: dir, resume: true, overwrite: false, retrainRounds: 1, pseudoEvery: o.pseudoEvery });
-      await record(entry, dir, t0, r!);
+      await runOrResume(entry, dir, 2 * o.steps, o.steps, { ...recorded, retrainRounds: 1, pseudoEvery: o.pseudoEvery });
     }
   }
   const md = table(rows, o, teachers, changed, ds?.classNames ?? []);

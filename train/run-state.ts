@@ -96,6 +96,11 @@ export class RunDir {
     return existsSync(this.infoPath) || existsSync(this.metricsPath);
   }
 
+  /** Whether a checkpoint is there to --resume from. */
+  hasCheckpoint(): boolean {
+    return existsSync(this.infoPath);
+  }
+
   /** checkpoint.json, checked enough that what reads it next cannot misread it; errors name the file. */
   readInfo(): CheckpointInfo {
     if (!existsSync(this.infoPath)) throw new Error(`--resume: ${this.infoPath} does not exist (no checkpoint to resume from in ${this.dir})`);
