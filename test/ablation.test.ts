@@ -38,6 +38,7 @@ interface Row {
   method: string;
   seed: number;
   mIoU: number;
+  minutes: number;
 }
 
 describe('npm run ablation', () => {
@@ -84,7 +85,7 @@ describe('npm run ablation', () => {
   test('an ablation cut short continues: a finished run not yet recorded is read back, an interrupted one resumed', async () => {
     const resultsPath = path.join(out, 'results.json');
     const before = JSON.parse(readFileSync(resultsPath, 'utf8')) as Row[];
-    const lost = (x: Row) => (x.method === 'u2pl' && x.seed === 0) || (x.method === 'sup' && x.seed === 1);
+    const lost = (x: Row) => (x.method === 'u2pl' && x.seed === 0) || (x.method === 'sup' && x.seed === 1) || (x.method === 'u2pl+retrain' && x.seed === 1);
     writeFileSync(resultsPath, JSON.stringify(before.filter((x) => !lost(x))));
     // u2pl-s0 finished but its row was never saved; sup-s1 stopped after its first step, as a killed process would.
     const u2plModel = path.join(out, 'u2pl-s0', 'model.safetensors');
@@ -106,5 +107,12 @@ describe('npm run ablation', () => {
       // The resumed run sees the same batches from its checkpoint on: the same model, to float rounding.
       expect(again.mIoU).toBeCloseTo(x.mIoU, 4);
     }
+    // A round read back counts the minutes its log holds: the labelling, then its steps.
+    const log = readFileSync(path.join(out, 'u2pl+retrain-s1', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const labelling = log.find((l) => l.labelSeconds !== undefined).labelSeconds as number;
+    const trained = Math.max(...log.filter((l) => l.step > 2 && l.seconds !== undefined).map((l) => l.seconds as number));
+    expect(labelling).toBeGreaterThan(0);
+    const round = rows.find((y) => y.method === 'u2pl+retrain' && y.seed === 1)!;
+    expect(round.minutes).toBeCloseTo((labelling + trained) / 60, 6);
   }, 300_000);
 });

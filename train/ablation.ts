@@ -133,13 +133,15 @@ function finalScores(dir: string, step: number): Scores | undefined {
 }
 
 /**
- * The training seconds logged in `dir` after global step `sinceStep`. Each process counts its steps'
- * `seconds` from its own start, so the log is a run of rising values per process: sum their peaks.
+ * The seconds logged in `dir` from global step `sinceStep` on: a retraining round's labelling, then
+ * training. Each process counts its steps' `seconds` from its own start, so the log is a run of rising
+ * values per process: sum their peaks.
  */
 function loggedSeconds(dir: string, sinceStep: number): number {
   let total = 0;
   let peak = 0;
   for (const r of metrics(dir)) {
+    if (r.labelSeconds !== undefined && r.step! >= sinceStep) total += r.labelSeconds;
     if (r.seconds === undefined || r.step! <= sinceStep) continue;
     if (r.seconds < peak) total += peak;
     peak = r.seconds;
@@ -306,8 +308,11 @@ async function main(): Promise<void> {
         rmSync(dir, { recursive: true, force: true });
         renameSync(partial, dir);
       }
+      // The round's pseudo-label rule is the ablation's (defaults + --config), not what a run recorded
+      // before those options existed.
       const recorded = new RunDir(dir).readInfo().options;
-      await runOrResume(entry, dir, 2 * o.steps, o.steps, { ...recorded, retrainRounds: 1, pseudoEvery: o.pseudoEvery });
+      const rule = { pseudoEvery: o.pseudoEvery, pseudoThreshold: base.pseudoThreshold, pseudoBalance: base.pseudoBalance };
+      await runOrResume(entry, dir, 2 * o.steps, o.steps, { ...recorded, retrainRounds: 1, ...rule });
     }
   }
   const md = table(rows, o, teachers, changed, ds?.classNames ?? []);

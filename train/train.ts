@@ -253,7 +253,9 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       const labelling = new Progress(n, 0, 100, process.stderr, { one: 'frame', many: 'frames' });
       const models = [prev.model, ...(prev.teacher ? [prev.teacher.model] : [])];
       const opts = { threshold: o.pseudoThreshold, balance: o.pseudoBalance };
+      const t0 = performance.now();
       const stats = await writePseudoLabels(models, ds, toLabel, pseudoDir, opts, (done) => labelling.update(done, {}));
+      const labelSeconds = (performance.now() - t0) / 1000;
       labelling.break();
       progress.restart(round * o.steps); // the rate and ETA of training, not of the labelling
       const rule = `confidence ≥ ${o.pseudoThreshold}${o.pseudoBalance ? `, or in the top ${100 * o.pseudoBalance}% of its class` : ''}`;
@@ -264,7 +266,7 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       }
       const known = stats.recall.flatMap((r, c) => (Number.isNaN(r) ? [] : [`${ds.classNames[c]} ${(100 * r).toFixed(0)}/${Number.isNaN(stats.precision[c]!) ? '-' : (100 * stats.precision[c]!).toFixed(0)}`]));
       if (known.length) console.log(`  per class, % of its pixels kept as it / % of those right: ${known.join(', ')}`);
-      run.log({ step: round * o.steps, round, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy, pseudoThresholds: nanToNull(stats.thresholds), pseudoRecall: nanToNull(stats.recall), pseudoPrecision: nanToNull(stats.precision) });
+      run.log({ step: round * o.steps, round, labelSeconds, pseudoKept: stats.kept, pseudoAccuracy: stats.accuracy, pseudoThresholds: nanToNull(stats.thresholds), pseudoRecall: nanToNull(stats.recall), pseudoPrecision: nanToNull(stats.precision) });
     }
     last?.model.ps.dispose();
     last?.teacher?.dispose();
