@@ -95,11 +95,18 @@ describe('npm run ablation', () => {
     renameSync(sup1, `${sup1}.done`);
     await train({ ...recorded, out: sup1, checkpointEvery: 1, overwrite: false, resume: false }, { stopAfter: 1 });
     expect(new RunDir(sup1).readInfo().step).toBe(1);
+    // Seed 1's warm-up was killed before its first checkpoint: only its metrics.jsonl is there.
+    const warm1 = path.join(out, 'warmup-s1');
+    const warmOptions = new RunDir(warm1).readInfo().options;
+    renameSync(warm1, `${warm1}.done`);
+    await train({ ...warmOptions, out: warm1, checkpointEvery: 1000, overwrite: false, resume: false }, { stopAfter: 1 });
+    expect(new RunDir(warm1).hasCheckpoint()).toBe(false);
 
     const r = ablation(...ARGS);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`resumed from ${path.join(sup1, 'checkpoint.json')} at step 1`);
     expect(statSync(u2plModel).mtimeMs).toBe(written); // read back, not trained again
+    expect(new RunDir(warm1).readInfo().step).toBe(2); // the warm-up trained again from the start
     const rows = JSON.parse(readFileSync(resultsPath, 'utf8')) as Row[];
     expect(rows).toHaveLength(before.length);
     for (const x of before.filter(lost)) {

@@ -104,6 +104,12 @@ interface Row {
   pseudo?: PseudoQuality;
 }
 
+/** Train `options` into `dir`, resuming from the checkpoint an interrupted invocation left there. */
+async function trainOrResume(options: TrainOptions, dir: string) {
+  const resume = new RunDir(dir).hasCheckpoint();
+  return train({ ...options, out: dir, resume, overwrite: !resume });
+}
+
 /** What a finished run scored on val. */
 interface Scores {
   mIoU: number;
@@ -246,7 +252,7 @@ async function main(): Promise<void> {
     const warm = path.join(o.out, `warmup-s${seed}`);
     if (!existsSync(path.join(warm, 'model.safetensors')) || !existsSync(path.join(warm, 'report.html'))) {
       console.log(`\n=== seed ${seed}: supervised warm-up, ${o.warmupSteps} steps ===`);
-      await train({ ...base, seed, steps: o.warmupSteps, out: warm });
+      await trainOrResume({ ...base, seed, steps: o.warmupSteps }, warm);
     }
     // Opened after the first warm-up, which writes the default data set if it is missing.
     ds ??= VideoDataset.open(o.data);
@@ -265,9 +271,8 @@ async function main(): Promise<void> {
       const earlier = loggedSeconds(dir, sinceStep) / 60;
       const done = finalScores(dir, last);
       if (done) return record(entry, dir, earlier, done);
-      const resume = new RunDir(dir).hasCheckpoint();
       const t0 = performance.now();
-      const r = await train({ ...options, out: dir, resume, overwrite: !resume });
+      const r = await trainOrResume(options, dir);
       await record(entry, dir, earlier + (performance.now() - t0) / 60000, r!.result);
     };
     const teacherFile = path.join(warm, 'pseudo-quality.json');
