@@ -117,36 +117,24 @@ interface Scores {
   mVC16: number;
 }
 
-/** A run's metrics.jsonl records, read only (a last line cut short by a crash is skipped). */
-function metrics(dir: string): Record<string, number>[] {
-  const file = path.join(dir, 'metrics.jsonl');
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .flatMap((l) => {
-      try {
-        return l.trim() ? [JSON.parse(l) as Record<string, number>] : [];
-      } catch {
-        return [];
-      }
-    });
-}
+/** A run's metrics.jsonl records, as RunDir.records reads them. */
+type Log = Record<string, number>[];
 
-/** The final evaluation a run in `dir` logged at global step `step`, if it got that far. */
-function finalScores(dir: string, step: number): Scores | undefined {
+/** The final evaluation a run logged at global step `step`, if it got that far. */
+function finalScores(log: Log, step: number): Scores | undefined {
   // A metric with nothing to measure (NaN) was logged as null, as results.json stores it.
-  return metrics(dir).find((r) => r.final === 1 && r.step === step) as Scores | undefined;
+  return log.find((r) => r.final === 1 && r.step === step) as Scores | undefined;
 }
 
 /**
- * The seconds logged in `dir` from global step `sinceStep` on: a retraining round's labelling, then
+ * The seconds a run logged from global step `sinceStep` on: a retraining round's labelling, then
  * training. Each process counts its steps' `seconds` from its own start, so the log is a run of rising
  * values per process: sum their peaks.
  */
-function loggedSeconds(dir: string, sinceStep: number): number {
+function loggedSeconds(log: Log, sinceStep: number): number {
   let total = 0;
   let peak = 0;
-  for (const r of metrics(dir)) {
+  for (const r of log) {
     if (r.labelSeconds !== undefined && r.step! >= sinceStep) total += r.labelSeconds;
     if (r.seconds === undefined || r.step! <= sinceStep) continue;
     if (r.seconds < peak) total += peak;
@@ -268,8 +256,9 @@ async function main(): Promise<void> {
      * process and the training time the earlier ones logged (`sinceStep` on: a retraining round's own).
      */
     const runOrResume = async (entry: Entry, dir: string, last: number, sinceStep: number, options: TrainOptions) => {
-      const earlier = loggedSeconds(dir, sinceStep) / 60;
-      const done = finalScores(dir, last);
+      const log = await new RunDir(dir).records();
+      const earlier = loggedSeconds(log, sinceStep) / 60;
+      const done = finalScores(log, last);
       if (done) return record(entry, dir, earlier, done);
       const t0 = performance.now();
       const r = await trainOrResume(options, dir);
