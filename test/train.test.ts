@@ -243,6 +243,14 @@ describe('a run folder is never lost', () => {
     await train(tiny('damaged', { steps: 2, checkpointEvery: 1 }));
     const dir = path.join(root, 'damaged');
     await expect(train(tiny('damaged', { steps: 2, checkpointEvery: 1, resume: true }))).rejects.toThrow(`--resume: the run in ${dir} is finished (step 2 of 2); nothing to continue`);
+    // Stopped after its last checkpoint but before its final evaluation: resuming only evaluates it.
+    const metricsFile = path.join(dir, 'metrics.jsonl');
+    const logged = readFileSync(metricsFile, 'utf8');
+    const finalLine = logged.split('\n').find((l) => l.includes('"final":1'))!;
+    writeFileSync(metricsFile, logged.replace(`${finalLine}\n`, ''));
+    const evaluated = await train(tiny('damaged', { steps: 2, checkpointEvery: 1, resume: true }));
+    expect(evaluated!.result.mIoU).toBe((JSON.parse(finalLine) as { mIoU: number }).mIoU);
+    expect(readFileSync(metricsFile, 'utf8')).toBe(logged);
     await train(tiny('damaged', { steps: 2, checkpointEvery: 1, overwrite: true }), { stopAfter: 1 });
     const info = path.join(dir, 'checkpoint.json');
     const good = readFileSync(info);

@@ -205,7 +205,9 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       throw new Error(`--resume: ${next} was labelled with the run's recorded --pseudo-* options; remove it to label with the new ones, or resume without changing them`);
     }
   }
-  if (prior && prior.step >= (o.retrainRounds + 1) * o.steps) {
+  // A run stopped after its last checkpoint but before its final evaluation still owes that evaluation.
+  const trained = prior !== undefined && prior.step >= (o.retrainRounds + 1) * o.steps;
+  if (trained && (await run.records()).some((r) => r.final === 1)) {
     throw new Error(`--resume: the run in ${o.out} is finished (step ${prior.step} of ${(o.retrainRounds + 1) * o.steps}); nothing to continue. Its model is ${run.modelPath} (node eval/run.js evaluates it)`);
   }
   if (prior && prior.labeledFrames !== split.labeled.length) {
@@ -290,8 +292,10 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
     }
   }
   progress.break();
+  if (trained) console.log(`the run trained all ${total} steps but stopped before its final evaluation; evaluating its last checkpoint`);
+  last ??= await loadRound(run, modelConfig, o, rounds - 1);
 
-  const model = last!.model;
+  const model = last.model;
   console.log('evaluating on the val split...');
   const { result, predictions } = await evaluate(model, ds, { split: 'val' });
   const final = { step: total, mIoU: result.mIoU, mVC8: result.mVC8, mVC16: result.mVC16, final: 1 };
@@ -301,7 +305,7 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
   const report = writeReport(o.out, { history, result, classNames: ds.classNames, predictions, ds });
   console.log(`report: ${report}`);
   model.ps.dispose();
-  last!.teacher?.dispose();
+  last.teacher?.dispose();
   classWeights?.dispose();
   return { result, labeledFrames: split.labeled.length };
 }
