@@ -22,5 +22,5 @@ export { matchByName, problemsError, type MatchOptions, type Shaped } from './na
 export { checkFinite } from './debug.ts';
 export { startProfiling, beginProfiledStep, endProfiledStep, stopProfiling, formatProfile, profileSummary, type Profile, type KernelStats } from './profiler.ts';
 // Writing kernels of one's own (eval/flow.ts does): compile WGSL with defines, dispatch it on tensors.
-export { compiledSoFar, largestBinding, kernel, dispatch, type Kernel } from './kernel.ts';
+export { bindingBudget, compiledSoFar, largestBinding, kernel, dispatch, setBindingBudget, type Kernel } from './kernel.ts';
 export * from './ops/gather.ts';

@@ -195,6 +195,22 @@ function pack(k: Kernel, params: Record<string, number | readonly number[]>, vie
  */
 let largest = { bytes: 0, what: '' };
 /**
+ * The most bytes an op that can split its work gives one intermediate tensor: the device's binding
+ * limit (WebGPU's default is 128 MiB), and at most 64 MiB so that such intermediates stay a small part
+ * of memory. Attention without a backward pass computes its weights in blocks of query rows within it;
+ * conv2d builds its im2col matrix in bands of output rows within it.
+ */
+export function bindingBudget(): number {
+  return Math.min(device().info.limits.maxStorageBufferBindingSize ?? Infinity, 64 * 2 ** 20, budgetOverride ?? Infinity);
+}
+
+let budgetOverride: number | undefined;
+/** Tests: a smaller budget than the device's (undefined restores it), to exercise the split paths on small inputs. */
+export function setBindingBudget(bytes: number | undefined): void {
+  budgetOverride = bytes;
+}
+
+/**
  * The largest storage binding dispatched since the last call with reset (bytes, and which op and
  * binding): what a browser's 128 MiB default maxStorageBufferBindingSize must hold.
  */

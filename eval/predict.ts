@@ -129,7 +129,7 @@ export async function labelsPerFrame(labels: Tensor): Promise<Int32Array[]> {
   return Array.from({ length: b }, (_, i) => all.slice(i * h * w, (i + 1) * h * w));
 }
 
-/** The most bytes one frame's largest intermediate tensor may take when frames are batched (as attentionBudget). */
+/** The most bytes one frame's largest intermediate tensor may take when frames are batched (as bindingBudget). */
 const PASS_BUDGET = 64 * 2 ** 20;
 
 /**

@@ -102,6 +102,60 @@ describe('conv2d', () => {
     await checkOpWith('conv2d wide', { cases: inputs([1, 16, 4, 3], [8, 16, 3, 3], fixed(2, 1, 1)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 2 });
   });
 
+  test('an im2col matrix over the binding budget is built in bands of output rows: same values and gradients', async () => {
+    // Budgets of 1–3 output rows' columns: bands of that many rows, with the random stride, padding and dilation.
+    const banded = randomCases(8, 9, 2).chain(([xs, p]) => fc.integer({ min: 1, max: 3 }).map((rows): [Nd[], Case & { rows: number }] => [xs, { ...p, rows }]));
+    const op = (p: Case & { rows: number }, x: E.Tensor, w: E.Tensor, b?: E.Tensor) => {
+      const [n, cin, , width] = x.shape as number[];
+      const [, , kh, kw] = w.shape as number[];
+      const ow = Math.floor((width! + 2 * p.padding[1] - p.dilation[1] * (kw! - 1) - 1) / p.stride[1]) + 1;
+      E.setBindingBudget(p.rows * 4 * n! * cin! * kh! * kw! * ow);
+      try {
+        return conv(p, x, w, b);
+      } finally {
+        E.setBindingBudget(undefined);
+      }
+    };
+    await checkOpWith('conv2d in bands', { cases: banded, op: (p, x, w, b) => op(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 30 });
+
+    // The largest binding, forward and backward, stays within the budget: the whole columns (9× the
+    // input here) are never made, neither is their gradient.
+    const x = E.requireGrad(E.tensor(Float32Array.from({ length: 2 * 4 * 20 * 12 }, (_, i) => Math.sin(i)), [2, 4, 20, 12]));
+    const w = E.requireGrad(E.tensor(Float32Array.from({ length: 8 * 4 * 9 }, (_, i) => Math.cos(i)), [8, 4, 3, 3]));
+    const largest = async (budget: number | undefined) => {
+      E.setBindingBudget(budget);
+      E.largestBinding(true);
+      try {
+        const y = E.tidy(() => {
+          const out = E.conv2d(x, w, undefined, { padding: 1 });
+          E.backward(E.sum(out));
+          return out;
+        });
+        const data = await y.data();
+        y.dispose();
+        return { bytes: E.largestBinding().bytes, data, grad: await x.grad!.data() };
+      } finally {
+        E.setBindingBudget(undefined);
+        x.grad?.dispose();
+        x.grad = undefined;
+        w.grad?.dispose();
+        w.grad = undefined;
+      }
+    };
+    const whole = await largest(undefined);
+    const cols = 4 * 2 * 4 * 9 * 20 * 12;
+    expect(whole.bytes).toBe(cols);
+    const budget = 4 * 2 * 8 * 20 * 12; // the output's bytes: 5 rows of columns a band
+    const bands = await largest(budget);
+    expect(bands.bytes).toBeLessThanOrEqual(budget);
+    expect(bands.data).toEqual(whole.data);
+    // Halo rows read by two bands sum their two gradients in another order: equal up to f32 rounding.
+    const worst = Math.max(...bands.grad.map((g, i) => Math.abs(g - whole.grad[i]!)));
+    expect(worst).toBeLessThan(1e-5);
+    x.dispose();
+    w.dispose();
+  });
+
   test('without autograd, only the output stays allocated', async () => {
     const x = E.tensor(new Float32Array(2 * 4 * 6 * 5).fill(1), [2, 4, 6, 5]);
     const w = E.requireGrad(E.tensor(new Float32Array(16 * 2 * 3 * 3).fill(0.5), [16, 2, 3, 3]));

@@ -105,6 +105,22 @@ describe('inference at the training scale', () => {
     model.ps.dispose();
   });
 
+  // Frames seen at their own size (--base-size 0): at 1080p a frame's decoder im2col columns would be
+  // 448 MB and the stem's 149 MB; conv2d builds them in bands of rows within the binding budget.
+  test('a 1920×1080 frame at its own size with 124 classes: every binding under 128 MiB', async () => {
+    // Patch 16 keeps the attention (8,160 tokens) short; the convolutions are the default student's.
+    const config = { ...defaultStudentConfig(124, [96, 128]), patch: 16, width: 32, depth: 1, heads: 4, baseSize: 0 };
+    const model = new Student(config, 5);
+    expect(inputSize(config, 1080, 1920)).toEqual([1088, 1920]);
+    E.largestBinding(true);
+    const [pred] = await predictFrames(model, [frame(1920, 1080, 7)]);
+    const big = E.largestBinding();
+    expect(pred!.length).toBe(1920 * 1080);
+    expect(big.bytes, big.what).toBeLessThanOrEqual(64 * 2 ** 20);
+    expect(big.bytes).toBeGreaterThan(32 * 2 ** 20);
+    model.ps.dispose();
+  });
+
   test('eval options --infer and --base-size; a binding error says what to change', () => {
     const base = ['--checkpoint', 'm', '--data', 'd'];
     expect(parseEvalArgs(base)).toMatchObject({ infer: 'whole', baseSize: undefined });

@@ -123,8 +123,8 @@ describe('attention', () => {
     try {
       await fc.assert(
         fc.asyncProperty(blocks, async ({ x, heads, budget }) => {
-          E.setAttentionBudget(budget);
-          expect(E.attentionBudget()).toBe(budget);
+          E.setBindingBudget(budget);
+          expect(E.bindingBudget()).toBe(budget);
           const t = E.tensor(Float32Array.from(x.data), x.shape);
           const y = E.noGrad(() => E.attention(t, heads));
           close(await y.data(), attentionRef(x, heads).data, FWD, `attention by rows [${x.shape}] heads ${heads} budget ${budget}`);
@@ -134,7 +134,7 @@ describe('attention', () => {
         { numRuns: 25 },
       );
     } finally {
-      E.setAttentionBudget(undefined);
+      E.setBindingBudget(undefined);
     }
   });
 

@@ -12,7 +12,8 @@
 // stride 1 and no padding needs no im2col: x viewed as [N, G, Cin/G, H·W] is the column matrix.
 // The gradients are the ops' own: matmul gives dW = Σ_n dY·colsᵀ and dcols = Wᵀ·dY, and im2col's is
 // col2im (shaders/col2im.wgsl), a gather with one writer per input element. cols is kh·kw/(sh·sw)
-// times the input and is kept for the backward pass.
+// times the input and is kept for the backward pass; over the binding budget (a large frame's decoder
+// columns) the convolution is done in bands of output rows (inBands).
 //
 // Direct kernels when Cout/groups < DIRECT_BELOW (depthwise, few output channels): each product
 // would have fewer than 8 rows, leaving matmul mostly idle (depthwise 3×3 measured 5–10× slower that
@@ -29,10 +30,10 @@ import gradInputWgsl from '../../shaders/conv2d_grad_input.wgsl?raw';
 import gradWeightWgsl from '../../shaders/conv2d_grad_weight.wgsl?raw';
 import im2colWgsl from '../../shaders/im2col.wgsl?raw';
 import { record } from '../autograd.ts';
-import { dispatch, kernel } from '../kernel.ts';
+import { bindingBudget, dispatch, kernel } from '../kernel.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
 import { matmul } from './matmul.ts';
-import { reshape } from './movement.ts';
+import { concat, pad, reshape, slice } from './movement.ts';
 import { sum } from './reduce.ts';
 
 export interface Conv2dOptions {
@@ -139,11 +140,13 @@ function addBias(y: Tensor, b: Tensor, label: string): Tensor {
   return record(out, 'conv2d bias', [y, b], (g) => [g, b.requiresGrad ? sum(g, [0, 2, 3]) : undefined]);
 }
 
-/** im2col, matmul, bias. */
+/** im2col, matmul, bias; in bands of output rows when the im2col matrix is over bindingBudget(). */
 function viaMatmul(x: Tensor, w: Tensor, b: Tensor | undefined, g: Geometry, label: string): Tensor {
   const G = g.groups;
   const k = (g.cin / G) * g.kh * g.kw;
   const pointwise = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
+  const rowBytes = 4 * g.n * g.cin * g.kh * g.kw * g.ow; // the im2col matrix's bytes per output row
+  if (!pointwise && g.oh > 1 && rowBytes * g.oh > bindingBudget()) return inBands(x, w, b, g, Math.max(1, Math.floor(bindingBudget() / rowBytes)), label);
   // Intermediates: autograd's nodes keep them for the backward pass (the enclosing tidy releases
   // them); when nothing is recorded they are released here.
   const temps: Tensor[] = [];
@@ -154,6 +157,29 @@ function viaMatmul(x: Tensor, w: Tensor, b: Tensor | undefined, g: Geometry, lab
   const out = b ? addBias(temp(y), b, label) : y;
   if (!out.node) for (const t of temps) t.dispose();
   return out;
+}
+
+/**
+ * A convolution whose im2col matrix would be over the binding budget (a 720p frame's decoder columns
+ * take ~200 MB), `rows` output rows at a time: output rows [r0, r1) read input rows r0·sh − ph up to
+ * (r1 − 1)·sh − ph + dh·(kh − 1), taken from x padded by ph above and below once, so each band is a
+ * convolution without vertical padding; the bands are concatenated along H. Built from differentiable
+ * ops, so training takes the same path and its gradients are theirs.
+ */
+function inBands(x: Tensor, w: Tensor, b: Tensor | undefined, g: Geometry, rows: number, label: string): Tensor {
+  const temps: Tensor[] = [];
+  const temp = (t: Tensor) => (temps.push(t), t);
+  const xp = g.ph ? temp(pad(x, [[0, 0], [0, 0], [g.ph, g.ph], [0, 0]])) : x;
+  const bands: Tensor[] = [];
+  for (let r0 = 0; r0 < g.oh; r0 += rows) {
+    const r1 = Math.min(g.oh, r0 + rows);
+    const end = (r1 - 1) * g.sh + g.dh * (g.kh - 1) + 1;
+    const band = temp(slice(xp, [0, 0, r0 * g.sh, 0], [g.n, g.cin, end, g.w]));
+    bands.push(temp(viaMatmul(band, w, b, { ...g, h: end - r0 * g.sh, ph: 0, oh: r1 - r0 }, `${label} rows ${r0}–${r1 - 1}`)));
+  }
+  const y = concat(bands, 2);
+  if (!y.node) for (const t of temps) t.dispose();
+  return y;
 }
 
 // ---- the direct path --------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import softmaxWgsl from '../../shaders/softmax.wgsl?raw';
 import softmaxGradWgsl from '../../shaders/softmax_grad.wgsl?raw';
 import { isGradEnabled, record } from '../autograd.ts';
 import { device, loopKernelsFast } from '../device.ts';
-import { dispatch, kernel } from '../kernel.ts';
+import { bindingBudget, dispatch, kernel } from '../kernel.ts';
 import { normAxis } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
 import { fill } from './creation.ts';
@@ -102,7 +102,7 @@ const FUSED_MAX_D = 64;
  * other ops here, the backward pass reads a tensor made in the forward pass (the attention weights,
  * as the composition of ops it replaces did): recomputing them would cost a product and a softmax.
  *
- * Without a backward pass to feed, weights larger than attentionBudget() are computed a block of query
+ * Without a backward pass to feed, weights larger than bindingBudget() are computed a block of query
  * rows at a time (attentionByRows), so a 480p frame's 6,420 tokens never need the whole T × T matrix.
  * Without a backward pass to feed, on adapters that run loops well (loopKernelsFast: GPUs,
  * SwiftShader), one kernel does it all without the T × T matrices (shaders/attention_fused.wgsl).
@@ -140,8 +140,8 @@ export function attention(qkv: Tensor, heads: number): Tensor {
           `maxStorageBufferBindingSize (${limit}): train on smaller crops (--crop) or fewer frames a step (--batch)`,
       );
     }
-  } else if (weightBytes > attentionBudget()) {
-    const rows = Math.max(1, Math.floor(attentionBudget() / (B * heads * T * 4))); // [B, H, rows, T] f32 within the budget
+  } else if (weightBytes > bindingBudget()) {
+    const rows = Math.max(1, Math.floor(bindingBudget() / (B * heads * T * 4))); // [B, H, rows, T] f32 within the budget
     return attentionByRows(q, k, v, B, heads, T, C, D, scale, rows, what);
   }
   // A [B, H, T, T] tensor's T × T matrices.
@@ -169,20 +169,6 @@ export function attention(qkv: Tensor, heads: number): Tensor {
   return y;
 }
 
-/**
- * The most bytes one step of the unfused attention may give its [B, H, rows, T] weights: the device's
- * binding limit (WebGPU's default is 128 MiB), and at most 64 MiB so that the weights and their softmax
- * stay a small part of memory.
- */
-export function attentionBudget(): number {
-  return Math.min(device().info.limits.maxStorageBufferBindingSize ?? Infinity, 64 * 2 ** 20, budgetOverride ?? Infinity);
-}
-
-let budgetOverride: number | undefined;
-/** Tests: a smaller budget than the device's (undefined restores it), to exercise the row-chunked path on small inputs. */
-export function setAttentionBudget(bytes: number | undefined): void {
-  budgetOverride = bytes;
-}
 
 /**
  * Inference attention over `rows` queries at a time: each step computes the weights of those queries
