@@ -138,11 +138,48 @@ describe('attention', () => {
     }
   });
 
-  test('training attention whose weights exceed a binding says what to change', () => {
+  // Training keeps the weights for the backward pass: over the budget (4 heads at a 384×384 crop, batch
+  // 4: 340 MB) they are kept in groups of (batch, head) pairs, each within it; the budget here forces
+  // groups of whole batch elements, of a few heads, and of one head.
+  test('weights over the budget with a gradient: (batch, head) groups, forward and gradient vs float64', async () => {
+    const grouped = fc
+      .record({ B: fc.integer({ min: 1, max: 3 }), T: fc.integer({ min: 1, max: 6 }), heads: fc.integer({ min: 1, max: 4 }), D: fc.constantFrom(1, 4), fit: fc.integer({ min: 1, max: 9 }) })
+      .chain(({ B, T, heads, D, fit }) => ndArb([B, T, 3 * heads * D]).map((x) => [[x], { heads, budget: fit * T * T * 4 }] as [Nd[], { heads: number; budget: number }]));
+    const op = (p: { heads: number; budget: number }, qkv: E.Tensor) => {
+      E.setBindingBudget(p.budget);
+      try {
+        return E.attention(qkv, p.heads);
+      } finally {
+        E.setBindingBudget(undefined);
+      }
+    };
+    await checkOpWith('attention in head groups', { cases: grouped, op: (p, qkv) => op(p, qkv!), ref: (p, qkv) => attentionRef(qkv!, p.heads), runs: 25 });
+    // The largest binding of a forward and backward pass: all weights at once without a budget, one
+    // head's with a budget that fits one.
+    const [B, T, heads] = [2, 64, 4];
+    const qkv = E.requireGrad(E.tensor(Float32Array.from({ length: B * T * 3 * heads }, (_, i) => Math.sin(i)), [B, T, 3 * heads]));
+    const largest = (budget: number | undefined) => {
+      E.setBindingBudget(budget);
+      E.largestBinding(true);
+      try {
+        E.tidy(() => E.backward(E.sum(E.attention(qkv, heads))));
+        return E.largestBinding().bytes;
+      } finally {
+        E.setBindingBudget(undefined);
+        qkv.grad?.dispose();
+        qkv.grad = undefined;
+      }
+    };
+    expect(largest(undefined)).toBe(B * heads * T * T * 4);
+    expect(largest(T * T * 4)).toBe(T * T * 4);
+    qkv.dispose();
+  });
+
+  test('training attention whose single head\'s weights exceed a binding says what to change', () => {
     const limit = E.device().info.limits.maxStorageBufferBindingSize!;
-    const T = Math.ceil(Math.sqrt(limit / 4 / 4)) + 1; // 4 heads of T × T f32 weights: just over the limit
+    const T = Math.ceil(Math.sqrt(limit / 4)) + 1; // one head of T × T f32 weights: just over the limit
     const qkv = E.requireGrad(E.zeros([1, T, 12]));
-    expect(() => E.attention(qkv, 4)).toThrow(new RegExp(`attention \\[1,${T},12\\] heads 4: training needs the 1×4×${T}×${T} attention weights whole .* over this device's maxStorageBufferBindingSize \\(${limit}\\): train on smaller crops \\(--crop\\)`));
+    expect(() => E.attention(qkv, 4)).toThrow(new RegExp(`attention \\[1,${T},12\\] heads 4: training needs each head's ${T}×${T} attention weights whole .* over this device's maxStorageBufferBindingSize \\(${limit}\\): train on smaller crops \\(--crop\\)`));
     qkv.dispose();
   });
 

@@ -104,6 +104,8 @@ const FUSED_MAX_D = 64;
  *
  * Without a backward pass to feed, weights larger than bindingBudget() are computed a block of query
  * rows at a time (attentionByRows), so a 480p frame's 6,420 tokens never need the whole T × T matrix.
+ * With one, they are kept in groups of (batch, head) pairs within the budget (headGroups): a batch of
+ * 384×384 crops (2,304 tokens) holds 340 MB of weights, one head's 21 MB.
  * Without a backward pass to feed, on adapters that run loops well (loopKernelsFast: GPUs,
  * SwiftShader), one kernel does it all without the T × T matrices (shaders/attention_fused.wgsl).
  * Not on lavapipe, where that design ran 30× slower than the products (README, "Why the speed
@@ -126,47 +128,86 @@ export function attention(qkv: Tensor, heads: number): Tensor {
     dispatch(k, [qkv, out], { T, H: heads, scale }, [Math.ceil(T / 64), heads, B], `${what} (fused)`);
     return out;
   }
-  const batch = [B, heads];
   // Head h of batch b of part j of a [B, T, parts, H, D] tensor, as a T × D matrix.
   const part = (t: Tensor, parts: number, j: number): MatView => ({ t, off: j * C, bs: [T * parts * C, D], rs: parts * C, cs: 1 });
   const [q, k, v] = [0, 1, 2].map((j) => part(qkv, 3, j)) as [MatView, MatView, MatView];
-  const weightBytes = B * heads * T * T * 4;
-  if (isGradEnabled() && qkv.requiresGrad) {
-    // The backward pass reads the whole weights: they must fit one binding.
-    const limit = device().info.limits.maxStorageBufferBindingSize ?? Infinity;
-    if (weightBytes > limit) {
-      throw new Error(
-        `${what}: training needs the ${B}×${heads}×${T}×${T} attention weights whole (${weightBytes} bytes), over this device's ` +
-          `maxStorageBufferBindingSize (${limit}): train on smaller crops (--crop) or fewer frames a step (--batch)`,
-      );
-    }
-  } else if (weightBytes > bindingBudget()) {
+  const headBytes = T * T * 4; // one head's weights
+  if (!(isGradEnabled() && qkv.requiresGrad) && B * heads * headBytes > bindingBudget()) {
     const rows = Math.max(1, Math.floor(bindingBudget() / (B * heads * T * 4))); // [B, H, rows, T] f32 within the budget
     return attentionByRows(q, k, v, B, heads, T, C, D, scale, rows, what);
   }
-  // A [B, H, T, T] tensor's T × T matrices.
-  const square = (t: Tensor): MatView => ({ t, off: 0, bs: [heads * T * T, T * T], rs: T, cs: 1 });
-  const scores = Tensor.empty([B, heads, T, T], 'f32', 'attention scores');
-  matmulInto(q, transposed(k), square(scores), T, T, D, batch, `${what}: q·kᵀ`);
-  const prob = softmaxForward('softmax', scores, -1, scale, what);
-  scores.dispose();
+  // The backward pass reads the weights: kept in groups of (batch, head) pairs that fit the budget
+  // (one group unless the crop is large), each group's T × T matrices whole.
+  const limit = device().info.limits.maxStorageBufferBindingSize ?? Infinity;
+  if (headBytes > limit) {
+    throw new Error(
+      `${what}: training needs each head's ${T}×${T} attention weights whole (${headBytes} bytes), over this device's ` +
+        `maxStorageBufferBindingSize (${limit}): train on smaller crops (--crop)`,
+    );
+  }
+  const groups = headGroups(B, heads, Math.max(headBytes, bindingBudget()) / headBytes);
+  // Group g's heads of part j (offset to its first batch and head).
+  const at = (m: MatView, g: HeadGroup): MatView => ({ ...m, off: m.off + g.b0 * m.bs[0]! + g.h0 * m.bs[1]! });
   const out = Tensor.empty([B, T, C], 'f32', 'attention');
-  matmulInto(square(prob), v, part(out, 1, 0), T, D, T, batch, `${what}: p·v`);
-  const y = record(out, 'attention', [qkv], (g) => {
+  const probs = groups.map((g) => {
+    const batch = [g.nb, g.nh];
+    const scores = Tensor.empty([g.nb, g.nh, T, T], 'f32', 'attention scores');
+    const suffix = groups.length > 1 ? ` (batch ${g.b0}, heads ${g.h0}–${g.h0 + g.nh - 1})` : '';
+    matmulInto(at(q, g), transposed(at(k, g)), square(scores), T, T, D, batch, `${what}: q·kᵀ${suffix}`);
+    const prob = softmaxForward('softmax', scores, -1, scale, what);
+    scores.dispose();
+    matmulInto(square(prob), at(v, g), at(part(out, 1, 0), g), T, D, T, batch, `${what}: p·v${suffix}`);
+    return prob;
+  });
+  const y = record(out, 'attention', [qkv], (grad) => {
     const dqkv = Tensor.empty(qkv.shape, 'f32', 'attention_grad');
-    const dOut = part(g, 1, 0);
-    const dProb = Tensor.empty(prob.shape, 'f32', 'attention_grad');
-    matmulInto(dOut, transposed(v), square(dProb), T, T, D, batch, `${what} backward: dp`);
-    matmulInto(transposed(square(prob)), dOut, part(dqkv, 3, 2), T, D, T, batch, `${what} backward: dv`);
-    const dScores = softmaxGrad('softmax', dProb, prob, -1, scale, what);
-    dProb.dispose();
-    matmulInto(square(dScores), k, part(dqkv, 3, 0), T, D, T, batch, `${what} backward: dq`);
-    matmulInto(transposed(square(dScores)), q, part(dqkv, 3, 1), T, D, T, batch, `${what} backward: dk`);
-    dScores.dispose();
+    groups.forEach((g, i) => {
+      const batch = [g.nb, g.nh];
+      const prob = probs[i]!;
+      const dOut = at(part(grad, 1, 0), g);
+      const dProb = Tensor.empty(prob.shape, 'f32', 'attention_grad');
+      matmulInto(dOut, transposed(at(v, g)), square(dProb), T, T, D, batch, `${what} backward: dp`);
+      matmulInto(transposed(square(prob)), dOut, at(part(dqkv, 3, 2), g), T, D, T, batch, `${what} backward: dv`);
+      const dScores = softmaxGrad('softmax', dProb, prob, -1, scale, what);
+      dProb.dispose();
+      matmulInto(square(dScores), at(k, g), at(part(dqkv, 3, 0), g), T, D, T, batch, `${what} backward: dq`);
+      matmulInto(transposed(square(dScores)), at(q, g), at(part(dqkv, 3, 1), g), T, D, T, batch, `${what} backward: dk`);
+      dScores.dispose();
+    });
     return [dqkv];
   });
-  if (!y.node) prob.dispose(); // no backward will read it
+  if (!y.node) for (const p of probs) p.dispose(); // no backward will read them
   return y;
+}
+
+/** A [nb, nh, T, T] weights tensor's T × T matrices. */
+function square(t: Tensor): MatView {
+  const [, nh, T] = t.shape as [number, number, number];
+  return { t, off: 0, bs: [nh * T * T, T * T], rs: T, cs: 1 };
+}
+
+/** Batches b0 … b0 + nb − 1, heads h0 … h0 + nh − 1 (all heads when nb > 1). */
+interface HeadGroup {
+  b0: number;
+  nb: number;
+  h0: number;
+  nh: number;
+}
+
+/**
+ * The (batch, head) pairs cut into groups of at most `fit` heads: whole batch elements while one
+ * fits, else a batch element's heads in runs.
+ */
+function headGroups(B: number, heads: number, fit: number): HeadGroup[] {
+  const groups: HeadGroup[] = [];
+  if (fit >= heads) {
+    const nb = Math.min(B, Math.floor(fit / heads));
+    for (let b0 = 0; b0 < B; b0 += nb) groups.push({ b0, nb: Math.min(nb, B - b0), h0: 0, nh: heads });
+  } else {
+    const nh = Math.max(1, Math.floor(fit));
+    for (let b0 = 0; b0 < B; b0++) for (let h0 = 0; h0 < heads; h0 += nh) groups.push({ b0, nb: 1, h0, nh: Math.min(nh, heads - h0) });
+  }
+  return groups;
 }
 
 
