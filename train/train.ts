@@ -205,13 +205,14 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       throw new Error(`--resume: ${next} was labelled with the run's recorded --pseudo-* options; remove it to label with the new ones, or resume without changing them`);
     }
   }
-  // A run stopped after its last checkpoint but before its final evaluation still owes that evaluation.
-  const trained = prior !== undefined && prior.step >= (o.retrainRounds + 1) * o.steps;
-  if (trained && (await run.records()).some((r) => r.final === 1)) {
-    throw new Error(`--resume: the run in ${o.out} is finished (step ${prior.step} of ${(o.retrainRounds + 1) * o.steps}); nothing to continue. Its model is ${run.modelPath} (node eval/run.js evaluates it)`);
-  }
   if (prior && prior.labeledFrames !== split.labeled.length) {
     throw new Error(`--resume: the checkpoint trained on ${prior.labeledFrames} labeled frames, these options give ${split.labeled.length}`);
+  }
+  const history = await run.records(prior?.step ?? 0);
+  // A run stopped after its last checkpoint but before its final evaluation still owes that evaluation.
+  const trained = prior !== undefined && prior.step >= (o.retrainRounds + 1) * o.steps;
+  if (trained && history.some((r) => r.final === 1)) {
+    throw new Error(`--resume: the run in ${o.out} is finished (step ${prior.step} of ${(o.retrainRounds + 1) * o.steps}); nothing to continue. Its model is ${run.modelPath} (node eval/run.js evaluates it)`);
   }
   const dev = await initNode();
   console.log(`device: ${describeDevice(dev)}`);
@@ -236,7 +237,6 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
     const listed = ds.classNames.flatMap((n, c) => (counts![c]! > 0 ? [`${n} ${w[c]!.toFixed(2)}`] : []));
     console.log(`class weights (1/√frequency): ${listed.join(', ')}${absent ? `; ${absent} classes without labeled pixels` : ''}`);
   }
-  const history = await run.records(prior?.step ?? 0);
   const progress = new Progress(total, prior?.step ?? 0);
   let resumeFrom = prior;
   let last: { model: Student; teacher?: MeanTeacher } | undefined;

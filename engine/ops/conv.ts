@@ -146,7 +146,8 @@ function viaMatmul(x: Tensor, w: Tensor, b: Tensor | undefined, g: Geometry, lab
   const k = (g.cin / G) * g.kh * g.kw;
   const pointwise = g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.ph === 0 && g.pw === 0;
   const rowBytes = 4 * g.n * g.cin * g.kh * g.kw * g.ow; // the im2col matrix's bytes per output row
-  if (!pointwise && g.oh > 1 && rowBytes * g.oh > bindingBudget()) return inBands(x, w, b, g, Math.max(1, Math.floor(bindingBudget() / rowBytes)), label);
+  const budget = bindingBudget();
+  if (!pointwise && g.oh > 1 && rowBytes * g.oh > budget) return inBands(x, w, b, g, Math.max(1, Math.floor(budget / rowBytes)), label);
   // Intermediates: autograd's nodes keep them for the backward pass (the enclosing tidy releases
   // them); when nothing is recorded they are released here.
   const temps: Tensor[] = [];
