@@ -1,9 +1,10 @@
 // `npm run ablation` end to end on a tiny set: the methods from a shared warm-up per seed, a retraining
 // round on top of a method's run as a row of its own, the gain over each seed's supervised run, the table
 // written into a README, and a second invocation that resumes from results.json instead of training again,
-// picks up a run that finished unrecorded, and resumes one cut short from its checkpoint.
+// picks up a run that finished unrecorded, and resumes one cut short from its checkpoint; and an
+// ablation spread over invocations on other machines, which carry only results.json and teachers.json.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -27,8 +28,9 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const vite = path.resolve('node_modules/.bin/vite-node');
-const ablation = (...args: string[]) =>
-  spawnSync(process.execPath, [vite, 'train/ablation.ts', '--data', data, '--out', out, '--config', config, '--readme', readme, ...args], {
+const ablation = (...args: string[]) => ablationIn(out, ...args);
+const ablationIn = (dir: string, ...args: string[]) =>
+  spawnSync(process.execPath, [vite, 'train/ablation.ts', '--data', data, '--out', dir, '--config', config, '--readme', readme, ...args], {
     encoding: 'utf8',
     env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? tmpdir() },
   });
@@ -121,5 +123,43 @@ describe('npm run ablation', () => {
     expect(labelling).toBeGreaterThan(0);
     const round = rows.find((y) => y.method === 'u2pl+retrain' && y.seed === 1)!;
     expect(round.minutes).toBeCloseTo((labelling + trained) / 60, 6);
+  }, 300_000);
+
+  test('--only-seeds: a later invocation, given only results.json and teachers.json, adds a seed and writes the whole table', () => {
+    const bad = ablation(...ARGS, '--only-seeds', '1,2');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('--only-seeds 2: not among the --seeds 2');
+
+    // What a session commits: the two files, without the runs' folders. Seed 1 is still to run.
+    const all = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as Row[];
+    const later = path.join(root, 'later');
+    mkdirSync(later);
+    writeFileSync(path.join(later, 'results.json'), JSON.stringify(all.filter((x) => x.seed === 0)));
+    copyFileSync(path.join(out, 'teachers.json'), path.join(later, 'teachers.json'));
+    const laterReadme = path.join(later, 'README.md');
+    const table = () => readFileSync(path.join(later, 'results.md'), 'utf8');
+
+    // Seed 0 is all there: nothing trains, and every row says which seeds it holds.
+    const first = ablationIn(later, ...ARGS, '--only-seeds', '0', '--readme', laterReadme);
+    expect(first.status, first.stderr).toBe(0);
+    expect(existsSync(path.join(later, 'warmup-s0'))).toBe(false);
+    expect(table()).toContain('| supervised only (seed 0 of 2) |');
+    expect(table()).toContain('| U2PL, + 1 retraining round (seed 0 of 2) |');
+
+    const second = ablationIn(later, ...ARGS, '--only-seeds', '1');
+    expect(second.status, second.stderr).toBe(0);
+    expect(existsSync(path.join(later, 'warmup-s0'))).toBe(false);
+    expect(existsSync(path.join(later, 'warmup-s1', 'model.safetensors'))).toBe(true);
+    const rows = JSON.parse(readFileSync(path.join(later, 'results.json'), 'utf8')) as Row[];
+    expect(rows.map((x) => `${x.method}/${x.seed}`).sort()).toEqual(all.map((x) => `${x.method}/${x.seed}`).sort());
+    for (const x of all.filter((y) => y.seed === 1)) {
+      // Training depends only on (seed, step): seed 1 trained here is seed 1 trained with seed 0.
+      expect(rows.find((y) => y.method === x.method && y.seed === 1)!.mIoU).toBeCloseTo(x.mIoU, 4);
+    }
+    // The whole table, as the single invocation wrote it (its caption's date aside).
+    const whole = readFileSync(path.join(out, 'results.md'), 'utf8').split('\n');
+    const minutes = (l: string) => l.replace(/\| [\d.]+ \|$/, '|'); // this invocation's own timing
+    expect(table().split('\n').slice(1).map(minutes)).toEqual(whole.slice(1).map(minutes));
+    expect(table()).not.toContain(' of 2)');
   }, 300_000);
 });

@@ -10,7 +10,7 @@ import { VideoDataset } from '../dataset/reader.ts';
 import { writeSynth } from '../dataset/synth-write.ts';
 import { predictFrames } from '../eval/predict.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';
-import { formatQuality, pseudoLabelQuality, qualityOf } from '../train/pseudo-quality.ts';
+import { formatClassIoU, formatClassPR, formatQuality, pseudoLabelQuality, qualityOf } from '../train/pseudo-quality.ts';
 import { gpu } from './setup.ts';
 
 const root = mkdtempSync(path.join(tmpdir(), 'vss-pseudo-quality-'));
@@ -40,6 +40,13 @@ describe('qualityOf', () => {
     // The 80% lowest entropies: round(0.8·5) = 4 pixels, #1 (label 2), #0 (1), #2 (3), #5 (6); #4 (label 5) is left out.
     expect(q.kept).toEqual({ share: 0.8, precision: [NaN, 1, 0, 1, NaN, NaN, 0], recall: [0, 1, NaN, 1, NaN, 0, NaN] });
     expect(formatQuality(q)).toBe('60.0% (top 20%: 0.0%, top 60%: 66.7%, top 100%: 60.0%), mIoU 75.0');
+    // Classes absent from the ground truth are left out; a ratio with nothing to divide by is a dash,
+    // also after a JSON round trip (results.json) has turned its NaN into null.
+    const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const pr = 'a —/0 (kept —/0), b 100/100 (kept 100/100), d 100/100 (kept 100/100), f 100/100 (kept —/0)';
+    expect(formatClassPR(q, names)).toBe(pr);
+    expect(formatClassPR(JSON.parse(JSON.stringify(q)), names)).toBe(pr);
+    expect(formatClassIoU(JSON.parse(JSON.stringify(q)), names)).toBe('a 0.0, b 100.0, d 100.0, f 100.0');
     expect(() => qualityOf(labels, entropy, gt.slice(1))).toThrow(/6 labels, 6 entropies and 5 ground-truth pixels/);
   });
 

@@ -8,6 +8,7 @@
 // --retrain adds a pseudo-label retraining round on top of a method's finished run (its own row).
 import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../engine/checkpoint-node.ts';
 import { initNode } from '../engine/node.ts';
 import { VideoDataset } from '../dataset/reader.ts';
 import type { FrameRef } from '../dataset/splits.ts';
@@ -21,6 +22,8 @@ interface AblationOptions {
   out: string;
   data: string;
   seeds: number;
+  /** The seeds (< seeds) this invocation trains, in this order; the table covers every seed results.json holds. */
+  onlySeeds: number[];
   methods: Method[];
   warmupSteps: number;
   steps: number;
@@ -39,7 +42,7 @@ interface AblationOptions {
 /** A row of the table: a method, or a method with a retraining round on top. */
 type Entry = Method | `${Method}+retrain`;
 
-const USAGE = `usage: npm run ablation -- [--steps N] [--warmup-steps N] [--seeds N] [--methods sup,u2pl,mvc,ifr,full]
+const USAGE = `usage: npm run ablation -- [--steps N] [--warmup-steps N] [--seeds N [--only-seeds 2,0]] [--methods sup,u2pl,mvc,ifr,full]
                          [--labeled-videos F | --labeled-every K] [--batch N] [--out DIR] [--data DIR] [--readme FILE]
                          [--config FILE   training options for every run, as train/run.js --config]
                          [--retrain full  methods whose runs also get one retraining round] [--pseudo-every K]`;
@@ -49,6 +52,7 @@ function parse(argv: string[]): AblationOptions {
     out: 'runs/ablation',
     data: DEFAULTS.data,
     seeds: 2,
+    onlySeeds: [],
     methods: ['sup', 'u2pl', 'mvc', 'ifr', 'full'],
     warmupSteps: 200,
     steps: 200,
@@ -74,7 +78,10 @@ function parse(argv: string[]): AblationOptions {
     else if (flag === '--readme') o.readme = v;
     else if (flag === '--config') o.config = v;
     else if (flag === '--seeds') o.seeds = num(1);
-    else if (flag === '--steps') o.steps = num(1);
+    else if (flag === '--only-seeds') {
+      if (!/^\d+(,\d+)*$/.test(v)) throw new Error(`--only-seeds must be seeds separated by commas (e.g. 2,0), got '${v}'`);
+      o.onlySeeds = [...new Set(v.split(',').map(Number))];
+    } else if (flag === '--steps') o.steps = num(1);
     else if (flag === '--warmup-steps') o.warmupSteps = num(1);
     else if (flag === '--batch') o.batch = num(1);
     else if (flag === '--labeled-videos') [o.labeledVideos, o.labeledEvery] = [num(0), 0];
@@ -88,6 +95,9 @@ function parse(argv: string[]): AblationOptions {
       else o.retrain = ms;
     } else throw new Error(`unknown option '${flag}'\n${USAGE}`);
   }
+  const outside = o.onlySeeds.filter((s) => s >= o.seeds);
+  if (outside.length) throw new Error(`--only-seeds ${outside.join(',')}: not among the --seeds ${o.seeds} (seeds 0 to ${o.seeds - 1})`);
+  if (!o.onlySeeds.length) o.onlySeeds = Array.from({ length: o.seeds }, (_, s) => s);
   const orphan = o.retrain.filter((m) => !o.methods.includes(m));
   if (orphan.length) throw new Error(`--retrain ${orphan.join(',')}: not among --methods ${o.methods.join(',')} (a retraining round goes on top of a method's run)`);
   return o;
@@ -116,6 +126,12 @@ interface Scores {
   mVC8: number;
   mVC16: number;
 }
+
+/** Results are what hours of training leave: written whole or not at all. */
+const saveJson = (file: string, value: unknown) => writeFileAtomic(file, new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`));
+
+/** The warm-up teacher's pseudo-label quality on the unlabeled frames, per seed (OUT/teachers.json). */
+type Teachers = Record<number, PseudoQuality>;
 
 /** A run's metrics.jsonl records, as RunDir.records reads them. */
 type Log = Record<string, number>[];
@@ -164,7 +180,7 @@ function overrides(o: AblationOptions): Partial<TrainOptions> {
   return Object.fromEntries(Object.entries(opts).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(DEFAULTS[k as keyof TrainOptions])));
 }
 
-function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], changed: Partial<TrainOptions>, classNames: string[]): string {
+function table(rows: Row[], o: AblationOptions, teachers: Teachers, changed: Partial<TrainOptions>, classNames: string[]): string {
   const pm = (xs: (number | null)[]) => {
     // A metric with nothing to measure (mVC16 on videos of ≤ 16 frames) is NaN, stored as null in results.json.
     if (xs.some((x) => x === null || Number.isNaN(x))) return '—';
@@ -173,19 +189,20 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], chang
     const half = (Math.max(...ys) - Math.min(...ys)) / 2;
     return `${(100 * mean).toFixed(1)} ± ${(100 * half).toFixed(1)}`;
   };
+  const teacherSeeds = Object.keys(teachers).map(Number).filter((s) => s < o.seeds).sort((a, b) => a - b);
   const labels = o.labeledVideos > 0 ? `all frames of ${o.labeledVideos * 100}% of the training videos` : `every ${o.labeledEvery}th frame`;
   const lines = [
     `Labels: ${labels}. Each run: ${o.warmupSteps} shared supervised steps, then ${o.steps} steps of the method (batch ${o.batch}); ` +
       `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of ${o.data === DEFAULTS.data ? 'the embedded set' : o.data}, ${new Date().toISOString().slice(0, 10)}.` +
       (o.config ? ` Training options changed from the defaults (--config): ${JSON.stringify(changed)}.` : ''),
     '',
-    ...(teachers.length
+    ...(teacherSeeds.length
       ? [
           `Pseudo-label accuracy of the warm-up teacher on the unlabeled training frames (every 4th frame), all pixels and the most ` +
-            `confident shares by entropy: ${teachers.map((q, seed) => `seed ${seed} ${formatQuality(q)}`).join('; ')}.`,
+            `confident shares by entropy: ${teacherSeeds.map((seed) => `seed ${seed} ${formatQuality(teachers[seed]!)}`).join('; ')}.`,
           '',
           `Per class, the precision/recall (%) of its pseudo-labels, and in brackets of the ${100 * KEPT_SHARE}% lowest-entropy pixels ` +
-            `that U2PL's unsupervised loss keeps at first: ${teachers.map((q, seed) => `seed ${seed}: ${formatClassPR(q, classNames)}`).join('; ')}.`,
+            `that U2PL's unsupervised loss keeps at first: ${teacherSeeds.map((seed) => `seed ${seed}: ${formatClassPR(teachers[seed]!, classNames)}`).join('; ')}.`,
           '',
         ]
       : []),
@@ -207,10 +224,12 @@ function table(rows: Row[], o: AblationOptions, teachers: PseudoQuality[], chang
   };
   const entries: Entry[] = o.methods.flatMap((m) => (o.retrain.includes(m) ? [m, `${m}+retrain` as const] : [m]));
   for (const e of entries) {
-    const rs = rows.filter((r) => r.method === e && r.seed < o.seeds);
+    const rs = rows.filter((r) => r.method === e && r.seed < o.seeds).sort((a, b) => a.seed - b.seed);
     if (!rs.length) continue;
+    // A row not yet run on every seed (an ablation spread over several invocations) says which it has.
+    const which = rs.length < o.seeds ? ` (seed${rs.length > 1 ? 's' : ''} ${rs.map((r) => r.seed).join(', ')} of ${o.seeds})` : '';
     const cells = [pm(rs.map((r) => r.mIoU)), e === 'sup' ? '' : gain(rs), pm(rs.map((r) => r.mVC8)), pm(rs.map((r) => r.mVC16)), acc(rs), (rs.reduce((a, r) => a + r.minutes, 0) / rs.length).toFixed(1)];
-    lines.push(`| ${labelOf(e)} | ${cells.join(' | ')} |`);
+    lines.push(`| ${labelOf(e)}${which} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }
@@ -234,9 +253,14 @@ async function main(): Promise<void> {
   const resultsPath = path.join(o.out, 'results.json');
   // Finished runs are kept, so an interrupted ablation continues where it stopped.
   const rows: Row[] = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Row[]) : [];
-  const teachers: PseudoQuality[] = [];
+  // Kept beside results.json (not in the warm-up's folder) so that the two files alone, committed or
+  // copied to another machine, let a later invocation add seeds and still write the whole table.
+  const teachersPath = path.join(o.out, 'teachers.json');
+  const teachers: Teachers = existsSync(teachersPath) ? (JSON.parse(readFileSync(teachersPath, 'utf8')) as Teachers) : {};
   let ds: VideoDataset | undefined;
-  for (let seed = 0; seed < o.seeds; seed++) {
+  for (const seed of o.onlySeeds) {
+    const entries: Entry[] = [...o.methods, ...o.retrain.map((m) => `${m}+retrain` as const)];
+    if (teachers[seed]?.kept !== undefined && entries.every((e) => rows.some((r) => r.method === e && r.seed === seed))) continue;
     const warm = path.join(o.out, `warmup-s${seed}`);
     if (!existsSync(path.join(warm, 'model.safetensors')) || !existsSync(path.join(warm, 'report.html'))) {
       console.log(`\n=== seed ${seed}: supervised warm-up, ${o.warmupSteps} steps ===`);
@@ -248,7 +272,7 @@ async function main(): Promise<void> {
     /** A finished run's row (its minutes, its pseudo-label quality), saved at once so that a rerun skips it. */
     const record = async (method: Entry, dir: string, minutes: number, r: Scores) => {
       rows.push({ method, seed, mIoU: r.mIoU, mVC8: r.mVC8, mVC16: r.mVC16, minutes, pseudo: await quality(dir, ds!, unlabeled) });
-      writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
+      await saveJson(resultsPath, rows);
     };
     /**
      * Train `options` into `dir` until its global step `last`, or pick up what an earlier invocation left
@@ -264,9 +288,10 @@ async function main(): Promise<void> {
       const r = await trainOrResume(options, dir);
       await record(entry, dir, earlier + (performance.now() - t0) / 60000, r!.result);
     };
-    const teacherFile = path.join(warm, 'pseudo-quality.json');
-    if (!existsSync(teacherFile) || JSON.parse(readFileSync(teacherFile, 'utf8')).kept === undefined) writeFileSync(teacherFile, JSON.stringify(await quality(warm, ds, unlabeled), null, 2));
-    teachers.push(JSON.parse(readFileSync(teacherFile, 'utf8')) as PseudoQuality);
+    if (teachers[seed]?.kept === undefined) {
+      teachers[seed] = await quality(warm, ds, unlabeled);
+      await saveJson(teachersPath, teachers);
+    }
     console.log(`warm-up teacher's pseudo-labels on the unlabeled frames: ${formatQuality(teachers[seed]!)}`);
     console.log(`  per class, precision/recall % (of the ${100 * KEPT_SHARE}% lowest-entropy pixels): ${formatClassPR(teachers[seed]!, ds.classNames)}`);
     for (const method of o.methods) {
@@ -276,7 +301,7 @@ async function main(): Promise<void> {
         // Results from before the quality column (or its mIoU) get it now, while the run's model is still there.
         if (done.pseudo?.mIoU === undefined && existsSync(path.join(dir, 'model.safetensors'))) {
           done.pseudo = await quality(dir, ds, unlabeled);
-          writeFileSync(resultsPath, JSON.stringify(rows, null, 2));
+          await saveJson(resultsPath, rows);
         }
         continue;
       }
@@ -309,7 +334,8 @@ async function main(): Promise<void> {
       await runOrResume(entry, dir, 2 * o.steps, o.steps, { ...recorded, retrainRounds: 1, ...rule });
     }
   }
-  const md = table(rows, o, teachers, changed, ds?.classNames ?? []);
+  ds ??= VideoDataset.open(o.data); // every seed asked for was already in results.json
+  const md = table(rows, o, teachers, changed, ds.classNames);
   writeFileSync(path.join(o.out, 'results.md'), `${md}\n`);
   console.log(`\n${md}`);
   if (existsSync(o.readme)) {
