@@ -14,7 +14,7 @@ import { VideoDataset } from '../dataset/reader.ts';
 import type { FrameRef } from '../dataset/splits.ts';
 import { studentFromCheckpoint } from '../models/checkpoint.ts';
 import { DEFAULTS, METHODS, parseArgs, type Method, type TrainOptions } from './config.ts';
-import { KEPT_SHARE, formatClassPR, formatQuality, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
+import { KEPT_SHARE, formatClassPR, formatQuality, isMissing, pseudoLabelQuality, type PseudoQuality } from './pseudo-quality.ts';
 import { RunDir } from './run-state.ts';
 import { train, trainingSplit } from './train.ts';
 
@@ -171,6 +171,8 @@ async function quality(dir: string, ds: VideoDataset, unlabeled: FrameRef[]): Pr
 }
 
 const LABEL: Record<Method, string> = { sup: 'supervised only', u2pl: 'U2PL', mvc: 'MVC', ifr: 'IFR', full: 'all (U2PL + MVC + IFR)' };
+/** The table's rows, in order: each method, and after it its retraining round if --retrain names it. */
+const tableEntries = (o: AblationOptions): Entry[] => o.methods.flatMap((m) => (o.retrain.includes(m) ? [m, `${m}+retrain` as const] : [m]));
 const labelOf = (e: Entry) => (e.endsWith('+retrain') ? `${LABEL[e.slice(0, -'+retrain'.length) as Method]}, + 1 retraining round` : LABEL[e as Method]);
 
 /** The training options of the --config file that differ from the defaults. */
@@ -183,7 +185,7 @@ function overrides(o: AblationOptions): Partial<TrainOptions> {
 function table(rows: Row[], o: AblationOptions, teachers: Teachers, changed: Partial<TrainOptions>, classNames: string[]): string {
   const pm = (xs: (number | null)[]) => {
     // A metric with nothing to measure (mVC16 on videos of ≤ 16 frames) is NaN, stored as null in results.json.
-    if (xs.some((x) => x === null || Number.isNaN(x))) return '—';
+    if (xs.some(isMissing)) return '—';
     const ys = xs as number[];
     const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
     const half = (Math.max(...ys) - Math.min(...ys)) / 2;
@@ -222,8 +224,7 @@ function table(rows: Row[], o: AblationOptions, teachers: Teachers, changed: Par
     const sup = rs.map((r) => rows.find((s) => s.method === 'sup' && s.seed === r.seed));
     return sup.every(Boolean) ? pm(rs.map((r, i) => r.mIoU - sup[i]!.mIoU)) : '—';
   };
-  const entries: Entry[] = o.methods.flatMap((m) => (o.retrain.includes(m) ? [m, `${m}+retrain` as const] : [m]));
-  for (const e of entries) {
+  for (const e of tableEntries(o)) {
     const rs = rows.filter((r) => r.method === e && r.seed < o.seeds).sort((a, b) => a.seed - b.seed);
     if (!rs.length) continue;
     // A row not yet run on every seed (an ablation spread over several invocations) says which it has.
@@ -259,8 +260,7 @@ async function main(): Promise<void> {
   const teachers: Teachers = existsSync(teachersPath) ? (JSON.parse(readFileSync(teachersPath, 'utf8')) as Teachers) : {};
   let ds: VideoDataset | undefined;
   for (const seed of o.onlySeeds) {
-    const entries: Entry[] = [...o.methods, ...o.retrain.map((m) => `${m}+retrain` as const)];
-    if (teachers[seed]?.kept !== undefined && entries.every((e) => rows.some((r) => r.method === e && r.seed === seed))) continue;
+    if (teachers[seed]?.kept !== undefined && tableEntries(o).every((e) => rows.some((r) => r.method === e && r.seed === seed))) continue;
     const warm = path.join(o.out, `warmup-s${seed}`);
     if (!existsSync(path.join(warm, 'model.safetensors')) || !existsSync(path.join(warm, 'report.html'))) {
       console.log(`\n=== seed ${seed}: supervised warm-up, ${o.warmupSteps} steps ===`);

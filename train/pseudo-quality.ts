@@ -114,19 +114,19 @@ export function formatQuality(q: PseudoQuality): string {
   return `${pct(q.accuracy)} (${q.byConfidence.map((c) => `top ${Math.round(100 * c.share)}%: ${pct(c.accuracy)}`).join(', ')})${miou}`;
 }
 
-/** A ratio with nothing to divide by: NaN, or null once it went through JSON (results.json, teachers.json). */
-const undefinedValue = (v: number | null) => v === null || Number.isNaN(v);
+/** A ratio or metric with nothing to measure: NaN, or null once it went through JSON (results.json, teachers.json). */
+export const isMissing = (v: number | null) => v === null || Number.isNaN(v);
 
 /** "disc 56/68 (kept 76/16), …": per class present, precision/recall in percent, all pixels and the kept share. */
 export function formatClassPR(q: PseudoQuality, classNames: string[]): string {
   if (!q.perClassPrecision || !q.perClassRecall || !q.kept) return '';
-  const n = (v: number) => (undefinedValue(v) ? '—' : (100 * v).toFixed(0));
+  const n = (v: number) => (isMissing(v) ? '—' : (100 * v).toFixed(0));
   return q.perClassIoU
-    .flatMap((v, c) => (undefinedValue(v) ? [] : [`${classNames[c] ?? c} ${n(q.perClassPrecision![c]!)}/${n(q.perClassRecall![c]!)} (kept ${n(q.kept!.precision[c]!)}/${n(q.kept!.recall[c]!)})`]))
+    .flatMap((v, c) => (isMissing(v) ? [] : [`${classNames[c] ?? c} ${n(q.perClassPrecision![c]!)}/${n(q.perClassRecall![c]!)} (kept ${n(q.kept!.precision[c]!)}/${n(q.kept!.recall[c]!)})`]))
     .join(', ');
 }
 
 /** "sky 91.2, person 20.3, …": the per-class IoUs of `q` by class name, classes absent from the ground truth left out. */
 export function formatClassIoU(q: PseudoQuality, classNames: string[]): string {
-  return q.perClassIoU.flatMap((v, c) => (undefinedValue(v) ? [] : [`${classNames[c] ?? c} ${(100 * v).toFixed(1)}`])).join(', ');
+  return q.perClassIoU.flatMap((v, c) => (isMissing(v) ? [] : [`${classNames[c] ?? c} ${(100 * v).toFixed(1)}`])).join(', ');
 }
