@@ -24,3 +24,12 @@ fn bilinear_weight(dst: u32, src: u32, off: f32, scale: f32, n: u32) -> f32 {
   let t = bilinear_src(dst, scale, n);
   return select(0.0, 1.0 - t.l1, t.i0 == src) + select(0.0, t.l1, t.i1 == src);
 }
+
+// The outputs [x, y) of an axis that may read input sample `src` (inv = out / in): only outputs near
+// src·inv can, and [⌊(src − 1)·inv⌋ − 1, ⌈(src + 2)·inv⌉ + 1] holds every one for both modes, with a
+// margin for f32 rounding. The gradients gather over them, checking each weight exactly.
+fn candidates(src: u32, inv: f32, n_out: u32) -> vec2<u32> {
+  let lo = max(i32(floor((f32(src) - 1.0) * inv)) - 1, 0);
+  let hi = min(i32(ceil((f32(src) + 2.0) * inv)) + 1, i32(n_out) - 1);
+  return vec2<u32>(u32(lo), u32(max(hi, lo - 1) + 1));
+}

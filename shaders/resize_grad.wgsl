@@ -1,21 +1,14 @@
 // Gradient of a resize, gathered without atomics: one invocation per input element sums the output
 // gradient over the outputs that read it, each times the weight it was read with:
 //   GX[plane, iy, ix] = Σ_{oy, ox} wy(oy, iy) · wx(ox, ix) · G[plane, oy, ox]
-// with w = {{WEIGHT}} (resize_coord.wgsl), the forward's own formula. Only outputs near
-// src·out/in can read src: the candidates [⌊(src − 1)·inv⌋ − 1, ⌈(src + 2)·inv⌉ + 1] (inv = out/in) hold
-// every one for both modes, with a margin for f32 rounding, and each is checked exactly.
+// with w = {{WEIGHT}} (resize_coord.wgsl), the forward's own formula; only the few outputs near
+// src·out/in can read src (`candidates`), and each is checked exactly.
 struct Params { total: u32, ih: u32, iw: u32, oh: u32, ow: u32, sy: f32, sx: f32, inv_y: f32, inv_x: f32, off: f32 };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read_write> GX: array<f32>;
 
 {{COORD}}
-
-fn candidates(src: u32, inv: f32, n_out: u32) -> vec2<u32> {
-  let lo = max(i32(floor((f32(src) - 1.0) * inv)) - 1, 0);
-  let hi = min(i32(ceil((f32(src) + 2.0) * inv)) + 1, i32(n_out) - 1);
-  return vec2<u32>(u32(lo), u32(max(hi, lo - 1) + 1));
-}
 
 const WG = 64u;
 @compute @workgroup_size(WG)

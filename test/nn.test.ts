@@ -1,6 +1,7 @@
 // Properties of the neural-network ops (engine/ops/nn.ts) against the float64 references in
 // reference/nn.ts: forward values and gradients (central finite differences) on random shapes that
-// include size-1 dimensions, random axes, and for crossEntropy random ignored pixels and weights.
+// include size-1 dimensions, random axes, and for crossEntropy and resizeCrossEntropy random ignored
+// pixels and weights.
 // Tolerances are gradcheck.ts's FWD/GRAD defaults unless a comment says otherwise.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -8,6 +9,7 @@ import * as E from '../engine/index.ts';
 import { checkOpWith, close, FWD, ndArb, shapeArb, values } from './gradcheck.ts';
 import { nd, size, type Nd } from './reference/nd.ts';
 import { alongAxis, attentionRef, crossEntropyRef, dropoutRef, groupNormRef, l2NormalizeRef, layerNormRef, logSoftmaxRef, softmaxRef } from './reference/nn.ts';
+import { resizeBilinearRef } from './reference/resize.ts';
 import { gpu } from './setup.ts';
 
 beforeAll(gpu);
@@ -276,6 +278,105 @@ describe('crossEntropy', () => {
     const labels = E.tensor(new Int32Array(4), [2, 2]);
     expect(() => E.crossEntropy(logits, labels, { weight: E.tensor(new Float32Array(2), [2]) })).toThrow(/crossEntropy: weight \[2\] must have the shape of labels \[2,2\]/);
     expect(() => E.crossEntropy(logits, labels, { ignoreIndex: 0.5 })).toThrow(/ignoreIndex must be an integer/);
+  });
+});
+
+describe('resizeCrossEntropy', () => {
+  interface Case {
+    labels: number[];
+    size: [number, number];
+    ignoreIndex: number;
+    reduction: 'mean' | 'sum' | 'none';
+  }
+  const made: E.Tensor[] = [];
+  afterAll(() => made.forEach((t) => t.dispose()));
+
+  // Class scores [n, k, h, w] upsampled (or downsampled) to [n, H, W] labels.
+  const cases = fc
+    .record({
+      n: fc.integer({ min: 1, max: 2 }),
+      k: fc.integer({ min: 1, max: 4 }),
+      h: fc.integer({ min: 1, max: 4 }),
+      w: fc.integer({ min: 1, max: 4 }),
+      H: fc.integer({ min: 1, max: 9 }),
+      W: fc.integer({ min: 1, max: 9 }),
+      ignoreIndex: fc.constantFrom(-100, 255),
+      reduction: fc.constantFrom('mean' as const, 'sum' as const, 'none' as const),
+      weighted: fc.boolean(),
+    })
+    .chain(({ n, k, h, w, H, W, ignoreIndex, reduction, weighted }) => {
+      const label = fc.oneof({ arbitrary: fc.integer({ min: 0, max: k - 1 }), weight: 3 }, { arbitrary: fc.constant(ignoreIndex), weight: 1 });
+      return fc.tuple(
+        ndArb([n, k, h, w], (m) => values(m, -4, 4)),
+        weighted ? ndArb([n, H, W], (m) => values(m, 0, 2)).map((x) => [x]) : fc.constant([] as Nd[]),
+        fc.array(label, { minLength: n * H * W, maxLength: n * H * W }),
+      ).map(([logits, wt, labels]) => [[logits, ...wt], { labels, size: [H, W], ignoreIndex, reduction }] as [Nd[], Case]);
+    });
+
+  test('forward and gradient equal crossEntropy of resizeBilinear (float64): random sizes up and down, ignored pixels, weights, reductions', async () => {
+    await checkOpWith<Case>('resizeCrossEntropy', {
+      cases,
+      op: (p, logits, weight) => {
+        const labels = E.keep(E.tensor(Int32Array.from(p.labels), [logits!.shape[0]!, ...p.size]));
+        made.push(labels);
+        return E.resizeCrossEntropy(logits!, labels, { ignoreIndex: p.ignoreIndex, reduction: p.reduction, ...(weight ? { weight } : {}) });
+      },
+      ref: (p, logits, weight) =>
+        crossEntropyRef(resizeBilinearRef(logits!, p.size), p.labels, { ignoreIndex: p.ignoreIndex, reduction: p.reduction, ...(weight ? { weight } : {}) }),
+      grad: [0],
+      runs: 40,
+    });
+  });
+
+  test('a training-sized case agrees with the stored composition to f32 rounding, loss and gradient', async () => {
+    // 4× upsampling as the student's, 10 classes, a quarter of the pixels ignored, class-like weights.
+    // The arithmetic is the composition's, but not bit for bit: lavapipe fuses a·b + c into one
+    // rounding where its compiler chooses, differently in different kernels (measured: ~1 ulp).
+    const [n, k, h, w, H, W] = [2, 10, 6, 8, 24, 32];
+    let s = 7;
+    const rand = () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const logitsData = Float32Array.from({ length: n * k * h * w }, () => 8 * rand() - 4);
+    const labels = E.tensor(Int32Array.from({ length: n * H * W }, () => (rand() < 0.25 ? 255 : Math.floor(rand() * k))), [n, H, W]);
+    const weight = E.tensor(Float32Array.from({ length: n * H * W }, () => 0.5 + rand()), [n, H, W]);
+    const ulps = { atol: 1e-6, rtol: 1e-5 };
+    for (const reduction of ['mean', 'none'] as const) {
+      const run = async (fused: boolean) => {
+        const logits = E.requireGrad(E.tensor(logitsData, [n, k, h, w]));
+        const out = E.tidy(() => {
+          const opts = { ignoreIndex: 255, weight, reduction };
+          const loss = fused ? E.resizeCrossEntropy(logits, labels, opts) : E.crossEntropy(E.resizeBilinear(logits, [H, W]), labels, opts);
+          E.backward(reduction === 'none' ? E.sum(E.mul(loss, weight)) : loss);
+          return loss;
+        });
+        return { loss: await out.data(), grad: await logits.grad!.data() };
+      };
+      const [fused, stored] = [await run(true), await run(false)];
+      close(fused.loss, stored.loss, ulps, `${reduction}: loss`);
+      close(fused.grad, stored.grad, ulps, `${reduction}: gradient`);
+      expect(fused.grad.some((g) => g !== 0)).toBe(true);
+    }
+  });
+
+  test('never stores the upsampled scores: the largest binding of the loss and its gradient is the logits\' size', async () => {
+    // [2, 124, 24, 24] scores for 96×96 labels: upsampled they would be 9.1 MB, the logits are 0.6 MB.
+    const logits = E.requireGrad(E.randNormal([2, 124, 24, 24], 1));
+    const labels = E.randInt([2, 96, 96], 0, 124, 2);
+    E.largestBinding(true);
+    const loss = E.tidy(() => {
+      const l = E.resizeCrossEntropy(logits, labels, { ignoreIndex: 255 });
+      E.backward(l);
+      return l;
+    });
+    expect(Number.isFinite(await loss.item())).toBe(true);
+    expect(E.largestBinding(true).bytes).toBe(logits.size * 4);
+  });
+
+  test('bad inputs are named in the error', () => {
+    const logits = E.tensor(new Float32Array(2 * 3 * 2 * 2), [2, 3, 2, 2]);
+    expect(() => E.resizeCrossEntropy(logits, E.tensor(new Int32Array(8), [1, 2, 4]))).toThrow(/resizeCrossEntropy: labels \[1,2,4\] do not match logits \[2,3,2,2\] \(expected labels \[2,2,4\]/);
+    expect(() => E.resizeCrossEntropy(E.tensor(new Float32Array(6), [2, 3]), E.tensor(new Int32Array(2), [2, 1, 1]))).toThrow(/resizeCrossEntropy: logits must be \[N, K, h, w\]/);
+    expect(() => E.resizeCrossEntropy(logits, E.tensor(new Int32Array(8), [2, 4]))).toThrow(/resizeCrossEntropy: labels must be \[N, H, W\]/);
+    expect(() => E.resizeCrossEntropy(logits, E.tensor(new Int32Array(16), [2, 2, 4]), { weight: E.tensor(new Float32Array(2), [2]) })).toThrow(/weight \[2\] must have the shape of labels \[2,2,4\]/);
   });
 });
 

@@ -2,6 +2,7 @@
 // down-scaling by integer and non-integer factors, size-1 axes), forward against
 // test/reference/resize.ts and gradient against finite differences with the default FWD/GRAD
 // tolerances (each output blends at most four inputs). Nearest on i32 label maps must match exactly.
+// resizeArgmax and resizeSoftmaxStats (no gradient) against the float64 resize's class statistics.
 // Then values PyTorch gives for small cases, large factors, and the errors for bad arguments.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -101,6 +102,43 @@ describe('resize', () => {
     expect(await ids([1, 1, 1, 1, 1, 1, 1, 1])).toEqual(Array(9).fill(0));
     expect(await ids([0, 0, 0, 0, 1, 1, 1, 1])).toEqual(Array(9).fill(1));
     expect(() => E.resizeArgmax(E.tensor(new Int32Array(8), [1, 2, 2, 2], 'i32'), [3, 3])).toThrow(/resizeArgmax \[1,2,2,2\] → \[3,3\]: expected f32 class scores, got i32/);
+  });
+
+  test('resizeSoftmaxStats: argmax, max probability and entropy of the softmax of the bilinear resize, never stored', async () => {
+    const statCases = fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 7 }), dim, dim, out, out, fc.integer(), fc.double({ min: 0.1, max: 8, noNaN: true }));
+    await fc.assert(
+      fc.asyncProperty(statCases, async ([n, k, h, w, oh, ow, seed, spread]) => {
+        const x = nd([n, k, h, w], (i) => Math.fround(Math.sin(i * 12.9898 + seed) * spread));
+        const ref = resizeBilinearRef(x, [oh, ow]);
+        const st = E.resizeSoftmaxStats(E.tensor(Float32Array.from(x.data), x.shape), [oh, ow]);
+        expect([st.ids.shape, st.maxProb.shape, st.entropy.shape]).toEqual([[n, oh, ow], [n, oh, ow], [n, oh, ow]]);
+        const [ids, maxProb, entropy] = [await st.ids.data(), await st.maxProb.data(), await st.entropy.data()];
+        [st.ids, st.maxProb, st.entropy].forEach((t) => t.dispose());
+        const plane = oh * ow;
+        for (let b = 0; b < n; b++) {
+          for (let q = 0; q < plane; q++) {
+            const z = Array.from({ length: k }, (_, c) => ref.data[(b * k + c) * plane + q]!);
+            const m = Math.max(...z);
+            const e = z.map((v) => Math.exp(v - m));
+            const sum = e.reduce((a, v) => a + v, 0);
+            const prob = e.map((v) => v / sum);
+            const i = b * plane + q;
+            // f32 against float64 (k ≤ 7 terms of magnitude ≤ 1): within 1e-5; the class is the
+            // reference's unless another is within 2e-5 of it.
+            expect(Math.abs(maxProb[i]! - 1 / sum)).toBeLessThan(1e-5);
+            expect(Math.abs(entropy[i]! - -prob.reduce((a, p) => a + p * Math.log(p + 1e-10), 0))).toBeLessThan(1e-5);
+            expect(m - z[ids[i]!]!).toBeLessThan(2e-5);
+          }
+        }
+      }),
+      { numRuns: 40 },
+    );
+    // Ties go to the lower class; k equal scores have entropy log k.
+    const st = E.resizeSoftmaxStats(E.tensor([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2], [1, 3, 2, 2]), [3, 3]);
+    expect([...(await st.ids.data())]).toEqual(Array(9).fill(0));
+    for (const v of await st.entropy.data()) expect(v).toBeCloseTo(Math.log(3), 6);
+    for (const v of await st.maxProb.data()) expect(v).toBeCloseTo(1 / 3, 7);
+    expect(() => E.resizeSoftmaxStats(E.tensor(new Int32Array(8), [1, 2, 2, 2], 'i32'), [3, 3])).toThrow(/resizeSoftmaxStats \[1,2,2,2\] → \[3,3\]: expected f32 class scores, got i32/);
   });
 
   test('bad arguments throw errors naming the op and the shapes', () => {

@@ -1,17 +1,22 @@
-// Neural-network ops: softmax, logSoftmax, attention, crossEntropy, layerNorm, l2Normalize, dropout.
+// Neural-network ops: softmax, logSoftmax, attention, crossEntropy (and resizeCrossEntropy, the loss
+// of upsampled class scores), layerNorm, l2Normalize, dropout.
 //
 // Each is a fused kernel with a fused backward kernel (shaders/softmax*.wgsl, cross_entropy*.wgsl,
-// layernorm*.wgsl, l2norm*.wgsl, dropout.wgsl). Row-wise ops run one invocation per row and walk the
-// row with a stride, so they work along any axis without a transpose; this also suits lavapipe, where
-// workgroup-shared reductions are slow.
+// resize_cross_entropy*.wgsl, layernorm*.wgsl, l2norm*.wgsl, dropout.wgsl). Row-wise ops run one
+// invocation per row and walk the row with a stride, so they work along any axis without a
+// transpose; this also suits lavapipe, where workgroup-shared reductions are slow.
 //
 // Backward closures use only the op's inputs and output (plus numbers): statistics such as layer
 // norm's mean and rstd or the mean cross-entropy's weight total are recomputed in the backward pass
 // rather than saved as extra tensors, which a `tidy` around the forward pass would dispose.
+// attention and resizeCrossEntropy are the exceptions, and say why.
 
 import attentionFusedWgsl from '../../shaders/attention_fused.wgsl?raw';
 import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl?raw';
 import crossEntropyGradWgsl from '../../shaders/cross_entropy_grad.wgsl?raw';
+import resizeCrossEntropyWgsl from '../../shaders/resize_cross_entropy.wgsl?raw';
+import resizeCrossEntropyGradWgsl from '../../shaders/resize_cross_entropy_grad.wgsl?raw';
+import coordWgsl from '../../shaders/resize_coord.wgsl?raw';
 import dropoutWgsl from '../../shaders/dropout.wgsl?raw';
 import l2normWgsl from '../../shaders/l2norm.wgsl?raw';
 import l2normGradWgsl from '../../shaders/l2norm_grad.wgsl?raw';
@@ -263,14 +268,71 @@ const SAFE_DIV = 'select(0.0, a / b, b != 0.0)';
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): Tensor {
   const op = 'crossEntropy';
-  const { ignoreIndex = -100, weight, reduction = 'mean' } = opts;
   checkF32(logits, op, 'logits');
-  if (labels.dtype !== 'i32') throw new Error(`${op}: labels must be i32 class indices, got ${labels}`);
   if (logits.rank < 2) throw new Error(`${op}: logits must be [N, C] or [N, C, d1, ...], got ${shapeStr(logits.shape)}`);
   const want = [logits.shape[0]!, ...logits.shape.slice(2)];
-  if (!sameShape(labels.shape, want)) {
-    throw new Error(`${op}: labels ${shapeStr(labels.shape)} do not match logits ${shapeStr(logits.shape)} (expected labels ${shapeStr(want)}: logits without the class axis 1)`);
-  }
+  const o = checkCrossEntropy(op, logits, labels, want, 'logits without the class axis 1', opts);
+  const c = logits.shape[1]!;
+  const inner = want.slice(1).reduce((a, b) => a * b, 1);
+  const params = { pixels: labels.size, c, inner, ignore: o.ignoreIndex };
+  const label = `${op} logits ${shapeStr(logits.shape)} labels ${shapeStr(labels.shape)}`;
+  const W = weightBinding(o.weight);
+
+  const perPixel = Tensor.empty(labels.shape, 'f32', op);
+  dispatch(kernel(op, crossEntropyWgsl, W.subs(4)), W.with([logits, labels, perPixel]), params, labels.size, label);
+  const grad = (g: Tensor, gstride: number): Tensor => {
+    const dx = Tensor.empty(logits.shape, 'f32', `${op}_grad`);
+    dispatch(kernel(`${op}_grad`, crossEntropyGradWgsl, W.subs(5)), W.with([logits, labels, g, dx]), { ...params, gstride }, labels.size, `${label} backward`);
+    return dx;
+  };
+  return reduceCrossEntropy(op, perPixel, logits, labels, o, grad);
+}
+
+/**
+ * crossEntropy(resizeBilinear(logits, [H, W]), labels, opts) for class scores at a lower resolution,
+ * logits [N, K, h, w] and labels [N, H, W], without storing the upsampled scores: a segmentation
+ * model's loss at the frame's size, where [N, K, H, W] may not fit a binding (480×480 with VSPW's 124
+ * classes: 114 MB a frame, and its gradient as much again). The kernels (shaders/resize_cross_entropy*.wgsl)
+ * do the composition's arithmetic in its order; they agree with it to f32 rounding.
+ */
+export function resizeCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyOptions = {}): Tensor {
+  const op = 'resizeCrossEntropy';
+  checkF32(logits, op, 'logits');
+  if (logits.rank !== 4 || logits.shape.slice(1).some((d) => d < 1)) throw new Error(`${op}: logits must be [N, K, h, w] with K, h, w ≥ 1, got ${shapeStr(logits.shape)}`);
+  if (labels.rank !== 3) throw new Error(`${op}: labels must be [N, H, W], got ${shapeStr(labels.shape)}`);
+  const [n, k, ih, iw] = logits.shape as [number, number, number, number];
+  const [, oh, ow] = labels.shape as [number, number, number];
+  const o = checkCrossEntropy(op, logits, labels, [n, labels.shape[1]!, labels.shape[2]!], 'the batch of the logits at the frame\'s size', opts);
+  if (oh < 1 || ow < 1) throw new Error(`${op}: labels ${shapeStr(labels.shape)} have no pixels`);
+  const u = { k, ih, iw, oh, ow, sy: Math.fround(ih / oh), sx: Math.fround(iw / ow), ignore: o.ignoreIndex };
+  const label = `${op} logits ${shapeStr(logits.shape)} labels ${shapeStr(labels.shape)}`;
+  const W = weightBinding(o.weight);
+  // Per-pixel losses, and each pixel's max score and Σ exp(z − max): the backward pass's softmax.
+  // Unlike most ops here, the backward reads these two tensors made in the forward pass (as
+  // attention reads its weights): two numbers a pixel, where recomputing them would run the forward
+  // kernel again.
+  const [loss, m, s] = ['loss', 'max', 'sum'].map((what) => Tensor.empty(labels.shape, 'f32', `${op} ${what}`)) as [Tensor, Tensor, Tensor];
+  dispatch(kernel(op, resizeCrossEntropyWgsl, { ...W.subs(6), COORD: coordWgsl }), W.with([logits, labels, loss, m, s]), { ...u, total: labels.size }, labels.size, label);
+  const grad = (g: Tensor, gstride: number): Tensor => {
+    const dx = Tensor.empty(logits.shape, 'f32', `${op}_grad`);
+    // One invocation per input position and block of up to 16 classes (the kernel's per-class sums).
+    const cb = Math.min(k, 16);
+    const blocks = Math.ceil(k / cb);
+    const kb = kernel(`${op}_grad_cb${cb}`, resizeCrossEntropyGradWgsl, { ...W.subs(7), COORD: coordWgsl, CB: cb });
+    const threads = n * blocks * ih * iw;
+    dispatch(kb, W.with([logits, labels, m, s, g, dx]), { ...u, total: threads, blocks, inv_y: oh / ih, inv_x: ow / iw, gstride }, threads, `${label} backward`);
+    return dx;
+  };
+  const y = reduceCrossEntropy(op, loss, logits, labels, o, grad);
+  if (!y.node) [m, s].forEach((t) => t.dispose()); // no backward will read them
+  return y;
+}
+
+/** Checks labels, weight and options against the pixel shape `want`; returns the options with defaults. */
+function checkCrossEntropy(op: string, logits: Tensor, labels: Tensor, want: number[], wantText: string, opts: CrossEntropyOptions) {
+  const { ignoreIndex = -100, weight, reduction = 'mean' } = opts;
+  if (labels.dtype !== 'i32') throw new Error(`${op}: labels must be i32 class indices, got ${labels}`);
+  if (!sameShape(labels.shape, want)) throw new Error(`${op}: labels ${shapeStr(labels.shape)} do not match logits ${shapeStr(logits.shape)} (expected labels ${shapeStr(want)}: ${wantText})`);
   if (weight) {
     checkF32(weight, op, 'weight');
     if (!sameShape(weight.shape, labels.shape)) throw new Error(`${op}: weight ${shapeStr(weight.shape)} must have the shape of labels ${shapeStr(labels.shape)}`);
@@ -278,39 +340,42 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: CrossEntropyO
   // The mean's denominator compares labels with ignoreIndex through an f32 uniform: exact up to 2^24.
   if (!Number.isInteger(ignoreIndex) || Math.abs(ignoreIndex) > 2 ** 24) throw new Error(`${op}: ignoreIndex must be an integer in [-2^24, 2^24], got ${ignoreIndex}`);
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') throw new Error(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction as string}'`);
+  return { ignoreIndex, weight, reduction };
+}
 
-  const c = logits.shape[1]!;
-  const inner = want.slice(1).reduce((a, b) => a * b, 1);
-  const params = { pixels: labels.size, c, inner, ignore: ignoreIndex };
-  const label = `${op} logits ${shapeStr(logits.shape)} labels ${shapeStr(labels.shape)}`;
-  const wDecl = (binding: number) => (weight ? `@group(0) @binding(${binding}) var<storage, read> W: array<f32>;` : '');
-  const withW = (ts: Tensor[]) => (weight ? [...ts, weight] : ts);
-
-  const perPixel = Tensor.empty(labels.shape, 'f32', op);
-  const kf = kernel(op, crossEntropyWgsl, { W_DECL: wDecl(4), W: weight ? 'W[r]' : '1.0' });
-  dispatch(kf, withW([logits, labels, perPixel]), params, labels.size, label);
-
-  /** ∂loss/∂logits given the incoming gradient per pixel (gstride 1) or as one scalar (gstride 0). */
-  const grad = (g: Tensor, gstride: number): Tensor => {
-    const dx = Tensor.empty(logits.shape, 'f32', `${op}_grad`);
-    const kb = kernel(`${op}_grad`, crossEntropyGradWgsl, { W_DECL: wDecl(5), W: weight ? 'W[r]' : '1.0' });
-    dispatch(kb, withW([logits, labels, g, dx]), { ...params, gstride }, labels.size, `${label} backward`);
-    return dx;
+/** The optional per-pixel weight binding: its declaration and value in the kernels, and the tensor list with it. */
+function weightBinding(weight: Tensor | undefined) {
+  return {
+    subs: (binding: number) => ({ W_DECL: weight ? `@group(0) @binding(${binding}) var<storage, read> W: array<f32>;` : '', W: weight ? 'W[r]' : '1.0' }),
+    with: (ts: Tensor[]) => (weight ? [...ts, weight] : ts),
   };
+}
+
+/**
+ * The reduction of per-pixel losses `perPixel` (consumed) and its backward: `grad(g, gstride)` gives
+ * ∂loss/∂logits for an incoming gradient per pixel (gstride 1) or one scalar (gstride 0).
+ */
+function reduceCrossEntropy(
+  op: string,
+  perPixel: Tensor,
+  logits: Tensor,
+  labels: Tensor,
+  o: ReturnType<typeof checkCrossEntropy>,
+  grad: (g: Tensor, gstride: number) => Tensor,
+): Tensor {
   /** Σ of the weights of the pixels that are not ignored: the mean's denominator. */
   const weightTotal = (): Tensor => {
-    const w = weight
-      ? mapBinary('ce_weight', labels, weight, 'select(b, 0.0, a == i32(p.alpha))', { alpha: ignoreIndex, out: 'f32' })
-      : mapUnary('ce_count', labels, 'select(1.0, 0.0, a == i32(p.alpha))', { alpha: ignoreIndex, out: 'f32' });
+    const w = o.weight
+      ? mapBinary('ce_weight', labels, o.weight, 'select(b, 0.0, a == i32(p.alpha))', { alpha: o.ignoreIndex, out: 'f32' })
+      : mapUnary('ce_count', labels, 'select(1.0, 0.0, a == i32(p.alpha))', { alpha: o.ignoreIndex, out: 'f32' });
     const t = sum(w);
     w.dispose();
     return t;
   };
-
-  if (reduction === 'none') return record(perPixel, op, [logits], (g) => [grad(g, 1)]);
+  if (o.reduction === 'none') return record(perPixel, op, [logits], (g) => [grad(g, 1)]);
   const total = sum(perPixel);
   perPixel.dispose();
-  if (reduction === 'sum') return record(total, op, [logits], (g) => [grad(g, 0)]);
+  if (o.reduction === 'sum') return record(total, op, [logits], (g) => [grad(g, 0)]);
   const den = weightTotal();
   const y = mapBinary('ce_mean', total, den, SAFE_DIV);
   total.dispose();

@@ -14,6 +14,7 @@ import bilinearWgsl from '../../shaders/resize_bilinear.wgsl?raw';
 import coordWgsl from '../../shaders/resize_coord.wgsl?raw';
 import gradWgsl from '../../shaders/resize_grad.wgsl?raw';
 import nearestWgsl from '../../shaders/resize_nearest.wgsl?raw';
+import softmaxStatsWgsl from '../../shaders/resize_softmax_stats.wgsl?raw';
 import { record } from '../autograd.ts';
 import { dispatch, kernel } from '../kernel.ts';
 import { Tensor, shapeStr } from '../tensor.ts';
@@ -81,4 +82,22 @@ export function resizeArgmax(x: Tensor, size: readonly [number, number]): { ids:
   const max = Tensor.empty([n, oh, ow], 'f32', 'resizeArgmax');
   dispatch(kernel('resize_argmax', argmaxWgsl, { COORD: coordWgsl }), [x, ids, max], { ...pl.u, total: ids.size, k }, ids.size, pl.what);
   return { ids, max };
+}
+
+/**
+ * What pseudo-labels need from class scores x [N, K, h, w] (f32) at size [outH, outW], without storing
+ * the upsampled scores or their softmax (shaders/resize_softmax_stats.wgsl): per output pixel, with
+ * z = resizeBilinear(x, size) and p = softmax(z) over the classes, ids = argmax z (i32, the lower class
+ * at ties), maxProb = max p, entropy = −Σ p log(p + 1e-10) (U2PL's, in nats). Not differentiable.
+ */
+export function resizeSoftmaxStats(x: Tensor, size: readonly [number, number]): { ids: Tensor; maxProb: Tensor; entropy: Tensor } {
+  const pl = plan('resizeSoftmaxStats', x, size);
+  if (x.dtype !== 'f32') throw new Error(`${pl.what}: expected f32 class scores, got ${x.dtype}`);
+  const [n, k, oh, ow] = pl.shape as [number, number, number, number];
+  if (k < 1) throw new Error(`${pl.what}: no classes`);
+  const ids = Tensor.empty([n, oh, ow], 'i32', 'resizeSoftmaxStats');
+  const maxProb = Tensor.empty([n, oh, ow], 'f32', 'resizeSoftmaxStats');
+  const entropy = Tensor.empty([n, oh, ow], 'f32', 'resizeSoftmaxStats');
+  dispatch(kernel('resize_softmax_stats', softmaxStatsWgsl, { COORD: coordWgsl }), [x, ids, maxProb, entropy], { ...pl.u, total: ids.size, k }, ids.size, pl.what);
+  return { ids, maxProb, entropy };
 }
