@@ -1,5 +1,5 @@
 // The engine's side of the benchmarks, measured by the same protocol as bench/tfjs-peers.ts.
-import { AdamW, backward, crossEntropy, matmul, randInt, randNormal, sync, tidy, zeroGrad, type Tensor } from '../engine/index.ts';
+import { AdamW, backward, matmul, randInt, randNormal, resizeCrossEntropy, sync, tidy, zeroGrad, type Tensor } from '../engine/index.ts';
 import { MATMUL_REPS, MATMUL_SAMPLES, VIT_STEPS, WARMUP, median } from './tfjs-peers.ts';
 import type { Frame } from '../dataset/image.ts';
 import { predictFrames } from '../eval/predict.ts';
@@ -86,7 +86,7 @@ export async function engineStudentStepMs(): Promise<number> {
   const step = async () => {
     const t0 = performance.now();
     const loss = tidy(() => {
-      const l = crossEntropy(model.forward(images).logits, labels);
+      const l = resizeCrossEntropy(model.forward(images).logitsLow, labels);
       backward(l);
       opt.step(1e-3);
       zeroGrad(params);

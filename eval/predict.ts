@@ -14,7 +14,7 @@
 // cost of a frame on its own.
 //
 // Test-time augmentation (several scales, each also flipped, merged by vote) is in tta.ts.
-import { add, concat, div, noGrad, pad, resizeArgmax, resizeBilinear, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
+import { add, concat, div, noGrad, pad, resizeArgmax, resizeBilinear, slice, tensor, tidy, type Tensor } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import type { Student, StudentConfig } from '../models/student.ts';
 import { frameTensor } from '../models/input.ts';
@@ -86,16 +86,11 @@ export function scoresAt(model: Student, images: Tensor, scale = 1, clip = 1, mo
 
 /**
  * Logits [B, K, H, W] at the input's size: scoresAt's resized, for diagnostics on small frames (the
- * page's logits, pseudo-label quality). Inference reduces scoresAt's instead (classIdsAt): at VSPW's
+ * page's logits). Inference reduces scoresAt's instead (classIdsAt): at VSPW's
  * sizes these do not fit a binding.
  */
 export function logitsAt(model: Student, images: Tensor, scale = 1, clip = 1): Tensor {
   return resizeBilinear(scoresAt(model, images, scale, clip), [images.shape[2]!, images.shape[3]!]);
-}
-
-/** Class probabilities [B, K, H, W] at the input's size (small frames only: see logitsAt). */
-export function probabilities(model: Student, images: Tensor, scale = 1, clip = 1): Tensor {
-  return softmax(logitsAt(model, images, scale, clip), 1);
 }
 
 /**

@@ -7,12 +7,16 @@
 //             └──LN ──▶ map [B,C,H/P,W/P]                                            │
 //                  └──1×1 conv, bilinear up to H/4──▶ concat ◀───────────────────────┘
 //                       └──3×3 conv, ReLU, 3×3 conv, ReLU──▶ decoder features F [B,D,H/4,W/4]
-//                            ├──1×1 classifier──▶ bilinear up to H×W──▶ logits [B,K,H,W]
+//                            ├──1×1 classifier──▶ class scores [B,K,H/4,W/4] (logitsLow)
 //                            └──representation head (3×3 conv, ReLU, 1×1)──▶ [B,R,H/4,W/4]
 //
 // The position embedding is learned on the training grid and resized bilinearly when the input size
 // changes (multi-scale inference). The representation head feeds U2PL's contrastive loss; F feeds
 // IFR's prototypes. Sizes come from StudentConfig; the default trains in minutes on lavapipe.
+//
+// The class scores stay at 1/4 resolution: the losses and the pseudo-labels read them bilinearly
+// upsampled to the frame on the fly (resizeCrossEntropy, resizeSoftmaxStats, resizeArgmax), so
+// [B,K,H,W] is never stored: at 480×480 with VSPW's 124 classes it is 114 MB a frame.
 //
 // Every 3×3 conv of the stem and the decoder is conv → GroupNorm → ReLU (config.norm 'group'): without
 // it the conv path started badly scaled (stem features' std 0.14 against 0.52 for the tokens, the
@@ -125,13 +129,11 @@ export function groupsOf(c: number): number {
 }
 
 export interface StudentOutput {
-  /** Class scores at full resolution [B, K, H, W]. */
-  logits: Tensor;
   /** Decoder features at 1/4 resolution [B, D, H/4, W/4]. */
   features: Tensor;
   /** Representation-head embedding at 1/4 resolution [B, R, H/4, W/4] (not normalised), when asked for. */
   repr: Tensor | undefined;
-  /** Class scores at 1/4 resolution, before upsampling [B, K, H/4, W/4]. */
+  /** Class scores at 1/4 resolution [B, K, H/4, W/4]; upsampled bilinearly, the frame's. */
   logitsLow: Tensor;
 }
 
@@ -264,14 +266,12 @@ export class Student {
    * divide the batch and be at most MAX_CLIP. Without the temporal block it has no effect.
    */
   forward(image: Tensor, opts: { repr?: boolean; clip?: number } = {}): StudentOutput {
-    const [, , h, w] = image.shape as [number, number, number, number];
     const features = this.decode(this.encode(image, opts.clip), image);
-    const logitsLow = this.classify(features);
-    return {
-      logits: resizeBilinear(logitsLow, [h, w]),
-      features,
-      logitsLow,
-      repr: opts.repr ? this.represent(features) : undefined,
-    };
+    return { features, logitsLow: this.classify(features), repr: opts.repr ? this.represent(features) : undefined };
+  }
+
+  /** Class scores at the input's size [B, K, H, W], stored: for small frames (tests, probes). */
+  logits(image: Tensor, opts: { clip?: number } = {}): Tensor {
+    return resizeBilinear(this.forward(image, opts).logitsLow, [image.shape[2]!, image.shape[3]!]);
   }
 }

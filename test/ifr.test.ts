@@ -234,7 +234,7 @@ describe('ifr-probe: what IFR asks of a model, on pairs of frames', () => {
       const pixels = new Array<number>(ds.numClasses).fill(0), hits = new Array<number>(ds.numClasses).fill(0);
       for (const [t] of pairs) {
         const { frame, labels } = ds.readSample(t.video, t.frame);
-        const pred = E.noGrad(() => E.tidy(() => E.keep(E.argmax(model.forward(frameTensor(frame), {}).logits, 1))));
+        const pred = E.noGrad(() => E.tidy(() => E.keep(E.argmax(model.logits(frameTensor(frame)), 1))));
         const p = (await pred.data()) as Int32Array;
         pred.dispose();
         labels.labels.forEach((c, i) => {

@@ -34,7 +34,7 @@ async function setup() {
 
 /** The engine's mean CE of `model` on `x` against its own argmax on `clean`. */
 async function engineCE(model: Student, x: E.Tensor, clean: E.Tensor): Promise<number> {
-  const ce = E.tidy(() => E.crossEntropy(model.forward(x).logits, E.argmax(model.forward(clean).logits, 1), { ignoreIndex: 255 }));
+  const ce = E.tidy(() => E.crossEntropy(model.logits(x), E.argmax(model.logits(clean), 1), { ignoreIndex: 255 }));
   const v = (await ce.data())[0]!;
   ce.dispose();
   return v;

@@ -74,7 +74,7 @@ describe("a semi-supervised step's wiring", () => {
       const weak = batches.unlabeledBatch(4, r);
       const boxes = r.float() < 0.5 ? cutmixBoxes(4, 32, 48, r) : undefined;
       kinds.add(Boolean(boxes));
-      const labels = (await E.tidy(() => E.argmax(teacher.forward(weak).logits, 1)).data()) as Int32Array;
+      const labels = (await E.tidy(() => E.argmax(E.resizeBilinear(teacher.forward(weak).logitsLow, [32, 48]), 1)).data()) as Int32Array;
       const view = boxes ? cutmixImages(weak, boxes) : weak;
       const want = boxes ? cutmixPixels(labels, 4, 32, 48, boxes) : labels;
       const mask = blockMask(2, 32, 48, { block: OPTS.maskBlock, ratio: OPTS.maskRatio }, r);
@@ -87,7 +87,7 @@ describe("a semi-supervised step's wiring", () => {
       expect(await read(frames(p.u2pl!.images, 2, 4))).not.toEqual(await read(E.tidy(() => maskImages(frames(view, 2, 4), mask))));
       expect(p.mvc!.images).toBeUndefined(); // no clips of its own
       expect(await read(p.mvc!.target)).toEqual(Array.from(want.subarray(2 * 32 * 48)));
-      const probs = (await E.tidy(() => E.max(E.softmax(teacher.forward(view).logits, 1), [1])).data()) as Float32Array;
+      const probs = (await E.tidy(() => E.max(E.softmax(E.resizeBilinear(teacher.forward(view).logitsLow, [32, 48]), 1), [1])).data()) as Float32Array;
       expect(p.mvc!.q).toBeCloseTo(qualityWeight(probs.subarray(2 * 32 * 48)), 6);
       expect(p.ifr!.images.shape[0]).toBe(3); // no strong variant by default
 
@@ -96,7 +96,7 @@ describe("a semi-supervised step's wiring", () => {
         const { parts } = semi.losses(1, p, makeRng(99));
         return parts.mvc!;
       });
-      const alone = E.tidy(() => E.crossEntropy(model.forward(masked).logits, p.mvc!.target, { ignoreIndex: 255 }));
+      const alone = E.tidy(() => E.crossEntropy(model.logits(masked), p.mvc!.target, { ignoreIndex: 255 }));
       expect((await loss.data())[0]).toBeCloseTo((await alone.data())[0]!, 4);
       for (const t of [weak, view, masked, loss, alone]) if (!t.disposed) t.dispose();
       p.dispose();
@@ -131,7 +131,7 @@ describe("a semi-supervised step's wiring", () => {
     const weak = batches.unlabeledBatch(4, r);
     const boxes = r.float() < 0.5 ? cutmixBoxes(4, 32, 48, r) : undefined;
     const view = boxes ? cutmixImages(weak, boxes) : weak;
-    const probs = (await E.tidy(() => E.softmax(teacher.forward(view).logits, 1)).data()) as Float32Array;
+    const probs = (await E.tidy(() => E.softmax(E.resizeBilinear(teacher.forward(view).logitsLow, [32, 48]), 1)).data()) as Float32Array;
     const k = model.config.numClasses;
     const hw = 32 * 48;
     const entropy = Array.from({ length: 4 * hw }, (_, i) => {

@@ -101,10 +101,12 @@ describe('the PyTorch twin', () => {
       const inputs = path.join(root, `inputs-${n}.safetensors`);
       writeFileSync(inputs, E.encodeSafetensors({ images: { dtype: 'f32', shape: [c.batch, 3, h, w], data: images }, labels: { dtype: 'i32', shape: [c.batch, h, w], data: labels } }, { clip: String(c.clip) }));
 
-      // The engine: forward, plain cross-entropy over the labeled pixels, backward.
+      // The engine: forward, plain cross-entropy over the labeled pixels (of the upsampled class
+      // scores, fused as in training), backward.
       const out = E.tidy(() => {
-        const logits = model.forward(E.tensor(images, [c.batch, 3, h, w]), { clip: c.clip }).logits;
-        const loss = E.crossEntropy(logits, E.tensor(labels, [c.batch, h, w], 'i32'), { ignoreIndex: 255 });
+        const low = model.forward(E.tensor(images, [c.batch, 3, h, w]), { clip: c.clip }).logitsLow;
+        const logits = E.resizeBilinear(low, [h, w]);
+        const loss = E.resizeCrossEntropy(low, E.tensor(labels, [c.batch, h, w], 'i32'), { ignoreIndex: 255 });
         E.backward(loss);
         return { logits, loss };
       });

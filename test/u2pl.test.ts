@@ -18,7 +18,6 @@ import {
   entropyMasks,
   labeledMasks,
   percentile,
-  pseudoLabels,
   selectContrast,
   toPixelMajor,
   unsupScale,
@@ -30,7 +29,6 @@ import { gpu } from './setup.ts';
 
 beforeAll(gpu);
 
-const f32 = (v: number) => Math.fround(v);
 const rows = async (t: E.Tensor | undefined) => {
   if (!t) return [];
   const d = Array.from(await t.data());
@@ -39,17 +37,11 @@ const rows = async (t: E.Tensor | undefined) => {
 };
 
 describe('pseudo-labels and the dynamic partition', () => {
-  test('pseudoLabels: argmax (first on ties), entropy with the 1e-10 guard, max prob; [B,K,H,W] layout', () => {
+  test('toPixelMajor: [B,K,H,W] → [B·H·W, K]', () => {
     // b = 2, k = 2, h = 1, w = 2: image 0 pixels (0.5,0.5) (1,0); image 1 pixels (0.2,0.8) (0.9,0.1).
     const probs = Float32Array.from([0.5, 1, 0.5, 0, 0.2, 0.9, 0.8, 0.1]);
-    const p = pseudoLabels(probs, 2, 2, 1, 2);
-    expect(Array.from(p.labels)).toEqual([0, 0, 1, 0]);
-    const h = (a: number, b: number) => -(a * Math.log(a + 1e-10) + b * Math.log(b + 1e-10));
-    close(p.entropy, [Math.LN2, 0, h(f32(0.2), f32(0.8)), h(f32(0.9), f32(0.1))], { atol: 1e-7, rtol: 1e-6 }, 'entropy');
-    expect(p.entropy[2]).toBeCloseTo(0.500402, 6);
-    expect(Array.from(p.maxProb)).toEqual([0.5, 1, f32(0.8), f32(0.9)]);
     expect(Array.from(toPixelMajor(probs, 2, 2, 1, 2))).toEqual(Array.from(Float32Array.from([0.5, 0.5, 1, 0, 0.2, 0.8, 0.9, 0.1])));
-    expect(() => pseudoLabels(probs, 2, 2, 2, 2)).toThrow(/pseudoLabels: probs \[2,2,2,2\] has 8 values, expected 16/);
+    expect(() => toPixelMajor(probs, 2, 2, 2, 2)).toThrow(/toPixelMajor: probs \[2,2,2,2\] has 8 values, expected 16/);
   });
 
   test('percentile matches numpy.percentile (linear)', () => {
@@ -208,7 +200,9 @@ describe('contrastive loss', () => {
         fc.integer({ min: 1, max: 2 ** 30 }),
         fc.integer({ min: 6, max: 24 }),
         fc.integer({ min: 2, max: 6 }),
-        fc.integer({ min: 1, max: 6 }),
+        // r ≥ 2: a 1-D representation normalises to ±1, whose true gradient is 0 and whose f32 one is
+        // rounding divided by |x| (3e-5 for seed 335364104, n 6, k 3), over any fixed tolerance.
+        fc.integer({ min: 2, max: 6 }),
         fc.integer({ min: 1, max: 7 }),
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 1, max: 6 }),

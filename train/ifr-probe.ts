@@ -43,7 +43,7 @@ export async function probeIfr(model: Student, ds: VideoDataset, pairs: [FrameRe
         const { protos, present } = prototypes(feat(1), refClasses, K);
         const rebuilt = reshape(reconstruct(feat(0), protos, present, temperature), [1, D, h, w]);
         return [
-          keep(argmax(slice(o.logits, [0], [1]), 1)),
+          keep(argmax(resizeBilinear(slice(o.logitsLow, [0], [1]), [H, W]), 1)),
           keep(argmax(resizeBilinear(model.classify(rebuilt), [H, W]), 1)), // as the loss upsamples its logits
           keep(refClasses),
         ];

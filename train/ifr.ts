@@ -14,7 +14,7 @@
 // Intermediates are not disposed here (backward needs several of them): call inside the training
 // step's tidy(), as with the model's forward pass.
 import {
-  add, affine, crossEntropy, div, eq, gt, l2Normalize, matmul, maximum, reshape, resizeBilinear, shapeStr, softmax, sum, tensor,
+  add, affine, div, eq, gt, l2Normalize, matmul, maximum, reshape, resizeCrossEntropy, shapeStr, softmax, sum, tensor,
   type Tensor,
 } from '../engine/index.ts';
 
@@ -135,5 +135,5 @@ export function ifrLoss(
     throw new Error(`${op}: classify gave ${shapeStr(logits.shape)} for features ${shapeStr(target.shape)}, expected [1, ${numClasses}, ${h}, ${w}]`);
   }
   const sharp = affine(logits, 1 / logitTemperature);
-  return crossEntropy(resizeBilinear(sharp, [labels.shape[1]!, labels.shape[2]!]), labels, { ignoreIndex });
+  return resizeCrossEntropy(sharp, labels, { ignoreIndex });
 }

@@ -52,7 +52,7 @@ export async function probeMvc(model: Student, source: Batches, aug: AugmentOpti
   const k = model.config.numClasses;
   const sums = Object.fromEntries(PROBE_VIEWS.map((v) => [v, { hidden: [0, 0, 0], visible: [0, 0, 0] }])) as Record<ProbeView, { hidden: number[]; visible: number[] }>;
   const logitsOf = async (x: Tensor) => {
-    const t = tidy(() => model.forward(x).logits);
+    const t = tidy(() => model.logits(x));
     const out = (await t.data()) as Float32Array;
     t.dispose();
     return out;
@@ -60,7 +60,7 @@ export async function probeMvc(model: Student, source: Batches, aug: AugmentOpti
   for (let i = 0; i < batches; i++) {
     const clean = source.unlabeledBatch(batch, rng);
     const out = tidy(() => {
-      const l = model.forward(clean).logits;
+      const l = model.logits(clean);
       return { l, y: argmax(l, 1) };
     });
     const logits = (await out.l.data()) as Float32Array;

@@ -5,7 +5,7 @@
 // label is below thresh exactly when its unweighted cross-entropy −log p is above −log thresh, so the
 // kept set is {loss ≥ min(−log thresh, the minKept-th largest loss)}: one threshold, no read-back.
 // Ignored pixels have loss 0 and weight 0: they are never counted.
-import { affine, crossEntropy, detach, lt, minimum, mul, noGrad, reshape, slice, tidy, topk, type Tensor } from '../engine/index.ts';
+import { affine, detach, resizeCrossEntropy, lt, minimum, mul, noGrad, reshape, slice, tidy, topk, type Tensor } from '../engine/index.ts';
 import { IGNORE } from '../dataset/labels.ts';
 
 export interface OhemOptions {
@@ -21,15 +21,16 @@ export const OHEM_DEFAULTS: OhemOptions = { thresh: 0.7, minKeptShare: 0.1 };
 const SAMPLE = 2048;
 
 /**
- * Per-pixel weights [B, H, W] (f32, no gradient): 1 where the pixel is kept, 0 elsewhere, for logits
- * [B, K, H, W] and labels [B, H, W] (IGNORE = not labeled).
+ * Per-pixel weights [B, H, W] (f32, no gradient): 1 where the pixel is kept, 0 elsewhere, for class
+ * scores [B, K, h, w] at any resolution (upsampled bilinearly to the labels') and labels [B, H, W]
+ * (IGNORE = not labeled).
  */
 export function ohemMask(logits: Tensor, labels: Tensor, o: OhemOptions = OHEM_DEFAULTS): Tensor {
   if (!(o.thresh > 0 && o.thresh <= 1)) throw new Error(`ohem: thresh must be in (0, 1], got ${o.thresh}`);
   if (!(o.minKeptShare > 0 && o.minKeptShare <= 1)) throw new Error(`ohem: minKeptShare must be in (0, 1], got ${o.minKeptShare}`);
   return noGrad(() =>
     tidy(() => {
-      const loss = crossEntropy(detach(logits), labels, { ignoreIndex: IGNORE, reduction: 'none' });
+      const loss = resizeCrossEntropy(detach(logits), labels, { ignoreIndex: IGNORE, reduction: 'none' });
       // The minKeptShare quantile of the losses, estimated from every s-th pixel, at most SAMPLE of them
       // (the quantile's standard error is then under 0.7 points): sorting the 49,152 pixels of a default
       // batch on lavapipe doubled the step's time.

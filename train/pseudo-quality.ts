@@ -4,13 +4,12 @@
 // right: U2PL keeps the pixels of lowest entropy, so the accuracy of the most confident shares says
 // whether its "reliable" pixels deserve the name. The ablation reports it for the warm-up teacher and
 // for each method's final model.
-import { noGrad, tidy } from '../engine/index.ts';
+import { noGrad, resizeSoftmaxStats, tidy } from '../engine/index.ts';
 import { IGNORE } from '../dataset/labels.ts';
 import type { VideoDataset } from '../dataset/reader.ts';
 import type { FrameRef } from '../dataset/splits.ts';
-import { modelInput, perFrame, probabilities } from '../eval/predict.ts';
+import { modelInput, perFrame, scoresAt } from '../eval/predict.ts';
 import type { Student } from '../models/student.ts';
-import { pseudoLabels } from './u2pl.ts';
 
 export interface PseudoQuality {
   /** Pixels with ground truth that were scored. */
@@ -87,16 +86,15 @@ export async function pseudoLabelQuality(model: Student, ds: VideoDataset, frame
   const labels: Int32Array[] = [], entropy: Float32Array[] = [], gt: Int32Array[] = [];
   for (const r of picked) {
     const s = ds.readSample(r.video, r.frame);
-    const probs = noGrad(() =>
+    const p = noGrad(() =>
       tidy(() => {
         const { images, clip } = modelInput(model, [s.frame]);
-        return perFrame(probabilities(model, images, 1, clip), clip);
+        return resizeSoftmaxStats(perFrame(scoresAt(model, images, 1, clip), clip), [s.frame.height, s.frame.width]);
       }),
     );
-    const p = pseudoLabels((await probs.data()) as Float32Array, 1, model.config.numClasses, s.frame.height, s.frame.width);
-    probs.dispose();
-    labels.push(p.labels);
-    entropy.push(p.entropy);
+    labels.push((await p.ids.data()) as Int32Array);
+    entropy.push((await p.entropy.data()) as Float32Array);
+    [p.ids, p.maxProb, p.entropy].forEach((t) => t.dispose());
     gt.push(s.labels.labels);
   }
   const cat = <T extends Int32Array | Float32Array>(xs: T[], make: new (n: number) => T): T => {

@@ -18,7 +18,7 @@
 // parts give contrastive anchors. One teacher pass and one student pass serve both methods, which
 // keeps `--method full` within the hour on two CPU cores (a separate MVC batch made a full step 3.9 s
 // against U2PL + IFR's 3.1).
-import { add, argmax, concat, crossEntropy, detach, max, mul, permute, reshape, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
+import { add, argmax, concat, mul, permute, reshape, resizeArgmax, resizeCrossEntropy, resizeSoftmaxStats, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
 import { IGNORE } from '../dataset/labels.ts';
 import type { Rng } from '../dataset/rng.ts';
 import type { Student } from '../models/student.ts';
@@ -32,7 +32,7 @@ import { photometric, type AugmentOptions } from './images.ts';
 import { blockMask, maskImages, qualityWeight } from './mvc.ts';
 import { ClassQueues } from './queue.ts';
 import type { MeanTeacher } from './teacher.ts';
-import { alphaT, contrastiveLoss, dropUnreliable, entropyMasks, labeledMasks, pseudoLabels, selectContrast, toPixelMajor, unsupScale } from './u2pl.ts';
+import { alphaT, contrastiveLoss, dropUnreliable, entropyMasks, labeledMasks, selectContrast, toPixelMajor, unsupScale } from './u2pl.ts';
 
 /** IFR's loss weights (jfzhuang/IFR's config; `strong` multiplies both for the distorted-reference variant). */
 const IFR_WEIGHT = { labeled: 1e-2, unlabeled: 1e-3, strong: 0.1 };
@@ -127,7 +127,7 @@ export class SemiStep {
       const boxes = rng.float() < CUTMIX_P ? cutmixBoxes(bu, h, w, rng) : undefined;
       // With CutMix the pseudo-labels come from the unmixed frames (a teacher pass of their own) and are
       // mixed as the images are.
-      const unmixed = boxes ? tidy(() => argmax(teacher.forward(weak).logits, 1)) : undefined;
+      const unmixed = boxes ? tidy(() => resizeArgmax(teacher.forward(weak).logitsLow, [h, w]).ids) : undefined;
       const view = boxes ? cutmixImages(weak, boxes) : weak;
       if (boxes) weak.dispose();
       // The teacher on the student's view (before MVC's masking): entropies for the partition, features
@@ -135,20 +135,20 @@ export class SemiStep {
       // pseudo-labels too (the model treats the frames of a batch independently).
       const t2 = tidy(() => {
         const out = teacher.forward(concat([labeled.images, view], 0), { repr: true });
-        const logitsU = slice(out.logits, [bl], [bl + bu]);
-        return { labels: unmixed ? undefined : argmax(logitsU, 1), probsU: softmax(logitsU, 1), probsLow: softmax(out.logitsLow, 1), rep: rows(out.repr!) };
+        const stats = resizeSoftmaxStats(slice(out.logitsLow, [bl], [bl + bu]), [h, w]);
+        return { ...stats, probsLow: softmax(out.logitsLow, 1), rep: rows(out.repr!) };
       });
-      const labelsT = unmixed ?? t2.labels!;
+      if (unmixed) t2.ids.dispose();
+      const labelsT = unmixed ?? t2.ids;
       const raw = (await labelsT.data()) as Int32Array;
       labelsT.dispose();
       const labelsU = boxes ? cutmixPixels(raw, bu, h, w, boxes) : raw;
       const teacherRep = own(t2.rep);
       const f = h / t2.probsLow.shape[2]!;
-      const { entropy, maxProb } = pseudoLabels((await t2.probsU.data()) as Float32Array, bu, k, h, w);
+      const [entropy, maxProb] = [(await t2.entropy.data()) as Float32Array, (await t2.maxProb.data()) as Float32Array];
       const lowProbs = (await t2.probsLow.data()) as Float32Array;
       const labelsL = (await labeled.labels.data()) as Int32Array;
-      t2.probsU.dispose();
-      t2.probsLow.dispose();
+      [t2.entropy, t2.maxProb, t2.probsLow].forEach((t) => t.dispose());
 
       const progress = this.progress(step);
       const alpha = alphaT(progress);
@@ -191,17 +191,15 @@ export class SemiStep {
       const clip = this.o.mvcClip;
       const nClips = Math.max(1, Math.round(this.o.batch / clip));
       const frames = this.batches.clips(nClips, clip, rng);
-      const t = tidy(() => {
-        const probs = softmax(teacher.forward(frames, { clip }).logits, 1);
-        return { target: argmax(probs, 1), maxP: max(probs, [1]) };
-      });
-      const q = qualityWeight((await t.maxP.data()) as Float32Array);
-      t.maxP.dispose();
+      const t = tidy(() => resizeSoftmaxStats(teacher.forward(frames, { clip }).logitsLow, [h, w]));
+      const q = qualityWeight((await t.maxProb.data()) as Float32Array);
+      t.maxProb.dispose();
+      t.entropy.dispose();
       // The strong view: colour jitter and blur, then blocks masked independently in every frame.
       const mask = blockMask(nClips * clip, h, w, { block: this.o.maskBlock, ratio: this.o.maskRatio }, rng);
       const images = tidy(() => maskImages(photometric(frames, rng, this.aug), mask));
       frames.dispose();
-      p.mvc = { images: own(images), target: own(t.target), q, clip };
+      p.mvc = { images: own(images), target: own(t.ids), q, clip };
     }
 
     if (this.methods.ifr) {
@@ -217,10 +215,10 @@ export class SemiStep {
     return p;
   }
 
-  /** The supervised loss's per-pixel weights for `labels`: class weights (--class-weight), kept by OHEM (--ohem); or none. */
-  private pixelWeight(logits: Tensor, labels: Tensor): Tensor | undefined {
+  /** The supervised loss's per-pixel weights for `labels` given the class scores `logitsLow`: class weights (--class-weight), kept by OHEM (--ohem); or none. */
+  private pixelWeight(logitsLow: Tensor, labels: Tensor): Tensor | undefined {
     const classWeight = this.classWeights ? pixelWeights(this.classWeights, labels) : undefined;
-    return this.o.ohem ? ohemWeight(logits, labels, classWeight) : classWeight;
+    return this.o.ohem ? ohemWeight(logitsLow, labels, classWeight) : classWeight;
   }
 
   /** The step's total loss and its named parts (scalars), built inside the caller's tidy scope. */
@@ -230,9 +228,10 @@ export class SemiStep {
     const inputs = [labeled.images, ...(p.u2pl ? [p.u2pl.images] : []), ...(p.ifr ? [p.ifr.images] : [])];
     const out = this.model.forward(inputs.length > 1 ? concat(inputs, 0) : labeled.images, { repr: Boolean(p.u2pl) });
     const part = (t: Tensor, from: number, n: number) => slice(t, [from], [from + n]);
-    const supLogits = part(out.logits, 0, bl);
+    // Class scores at 1/4 resolution; the losses upsample them to the labels' size on the fly.
+    const supLogits = part(out.logitsLow, 0, bl);
     const weight = this.pixelWeight(supLogits, labeled.labels);
-    const parts: Record<string, Tensor> = { sup: crossEntropy(supLogits, labeled.labels, { ignoreIndex: IGNORE, ...(weight ? { weight } : {}) }) };
+    const parts: Record<string, Tensor> = { sup: resizeCrossEntropy(supLogits, labeled.labels, { ignoreIndex: IGNORE, ...(weight ? { weight } : {}) }) };
     let total = parts.sup!;
     let at = bl;
     let mvcLogits: Tensor | undefined; // MVC's masked frames among U2PL's
@@ -242,12 +241,12 @@ export class SemiStep {
       const kept = bu - p.u2pl.masked;
       const [, , h, w] = p.u2pl.images.shape as [number, number, number, number];
       const target = tensor(p.u2pl.target, [kept, h, w], 'i32');
-      const logitsU = part(out.logits, at, kept);
+      const logitsU = part(out.logitsLow, at, kept);
       // --unsup-weights sup: the pseudo-labels are weighted as labels are (class weights, OHEM).
       const wU = this.o.unsupWeights === 'sup' ? this.pixelWeight(logitsU, target) : undefined;
-      parts.unsup = mul(crossEntropy(logitsU, target, { ignoreIndex: IGNORE, ...(wU ? { weight: wU } : {}) }), unsupScale(p.u2pl.target));
+      parts.unsup = mul(resizeCrossEntropy(logitsU, target, { ignoreIndex: IGNORE, ...(wU ? { weight: wU } : {}) }), unsupScale(p.u2pl.target));
       total = add(total, mul(parts.unsup, this.o.lambdaUnsup));
-      if (p.u2pl.masked) mvcLogits = part(out.logits, at + kept, p.u2pl.masked);
+      if (p.u2pl.masked) mvcLogits = part(out.logitsLow, at + kept, p.u2pl.masked);
       const studentRep = rows(part(out.repr!, 0, bl + bu));
       const contra = contrastiveLoss(studentRep, p.u2pl.teacherRep, p.u2pl.selection, this.queues!, rng);
       if (contra) {
@@ -269,7 +268,7 @@ export class SemiStep {
       // The clean references' classes serve their distorted copies too.
       const [refL, refU] = [classesOf(at), classesOf(at + 2)];
       const labelsL = part(labeled.labels, 0, 1);
-      const pseudoU = detach(argmax(part(out.logits, at + 1, 1), 1));
+      const pseudoU = resizeArgmax(part(out.logitsLow, at + 1, 1), [labelsL.shape[1]!, labelsL.shape[2]!]).ids;
       const lossL = ifrLoss(classify, feat(0), feat(at), refL, labelsL, k, ifr);
       const lossU = ifrLoss(classify, feat(at + 1), feat(at + 2), refU, pseudoU, k, ifr);
       const t = step - this.supSteps;
@@ -286,8 +285,8 @@ export class SemiStep {
 
     if (p.mvc) {
       // Its own clips get a student pass of their own; U2PL's masked frames were in the one above.
-      const logits = p.mvc.images ? this.model.forward(p.mvc.images, { clip: p.mvc.clip }).logits : mvcLogits!;
-      parts.mvc = crossEntropy(logits, p.mvc.target, { ignoreIndex: IGNORE });
+      const logits = p.mvc.images ? this.model.forward(p.mvc.images, { clip: p.mvc.clip }).logitsLow : mvcLogits!;
+      parts.mvc = resizeCrossEntropy(logits, p.mvc.target, { ignoreIndex: IGNORE });
       total = add(total, mul(parts.mvc, this.o.mvcWeight * p.mvc.q));
     }
     return { total, parts };

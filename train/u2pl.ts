@@ -1,8 +1,9 @@
 // U2PL (docs/METHODS.md §1): unreliable pseudo-labels and the pixel contrastive loss with per-class memory
 // queues of negatives.
 //
-// The selection work is done on the CPU with plain typed arrays and per-pixel loops: pseudo-labels,
-// entropies, percentiles, the reliable/unreliable masks and the per-class index lists (anchor
+// The teacher's pseudo-labels and entropies come from one GPU kernel at the frame's size
+// (resizeSoftmaxStats). The selection work is done on the CPU with plain typed arrays and per-pixel
+// loops: percentiles, the reliable/unreliable masks and the per-class index lists (anchor
 // candidates, positives, negatives). The random draws (anchors and negatives, with replacement) use
 // the CPU rng too, so a float64 reference can replay them exactly. Only the loss itself runs on the
 // GPU, batched over all classes in a handful of ops: gatherRows + l2Normalize for the anchors, one
@@ -46,42 +47,8 @@ export function alphaT(progress: number, alpha0 = 20): number {
   return alpha0 * (1 - Math.min(1, Math.max(0, progress)));
 }
 
-export interface PseudoLabels {
-  /** [B·H·W] argmax class (the first one on ties). */
-  labels: Int32Array;
-  /** [B·H·W] H = −Σ_c p_c log(p_c + 1e-10). */
-  entropy: Float32Array;
-  /** [B·H·W] max_c p_c. */
-  maxProb: Float32Array;
-}
-
 function checkLength(op: string, what: string, got: number, want: number): void {
   if (got !== want) throw new Error(`${op}: ${what} has ${got} values, expected ${want}`);
-}
-
-/** Pseudo-labels, entropies and confidences from the teacher's softmax `probs` laid out [B, K, H, W]. */
-export function pseudoLabels(probs: Float32Array, b: number, k: number, h: number, w: number): PseudoLabels {
-  checkLength('pseudoLabels', `probs [${b},${k},${h},${w}]`, probs.length, b * k * h * w);
-  const hw = h * w;
-  const labels = new Int32Array(b * hw);
-  const entropy = new Float32Array(b * hw);
-  const maxProb = new Float32Array(b * hw);
-  for (let i = 0; i < b; i++) {
-    for (let q = 0; q < hw; q++) {
-      let best = 0;
-      let bestP = -Infinity;
-      let ent = 0;
-      for (let c = 0; c < k; c++) {
-        const p = probs[(i * k + c) * hw + q]!;
-        if (p > bestP) [best, bestP] = [c, p];
-        ent -= p * Math.log(p + 1e-10);
-      }
-      labels[i * hw + q] = best;
-      entropy[i * hw + q] = ent;
-      maxProb[i * hw + q] = bestP;
-    }
-  }
-  return { labels, entropy, maxProb };
 }
 
 /** probs [B, K, H, W] → pixel-major [B·H·W, K], the layout selectContrast reads. */

@@ -6,7 +6,7 @@
 // with many classes within the bindings a browser allows. No augmentation and no schedule: the point
 // is to adapt the model to the frames at hand, and to show the same engine training in a browser.
 // Engine code only (no DOM), so it runs in Node too.
-import { AdamW, backward, concat, crossEntropy, resizeNearest, tensor, tidy, zeroGrad } from '../engine/index.ts';
+import { AdamW, backward, concat, resizeCrossEntropy, resizeNearest, tensor, tidy, zeroGrad } from '../engine/index.ts';
 import type { Frame } from '../dataset/image.ts';
 import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import { atInputSize, modelInput, perFrame } from '../eval/predict.ts';
@@ -49,12 +49,12 @@ export async function fineTune(model: Student, samples: LabeledFrame[], o: FineT
         const { width, height } = batch[0]!.labels;
         const input = atInputSize(model, concat(inputs.map((x) => x.images), 0));
         const size: [number, number] = [input.shape[2]!, input.shape[3]!];
-        const logits = perFrame(model.forward(input, { clip }).logits, clip);
+        const logits = perFrame(model.forward(input, { clip }).logitsLow, clip);
         const target = new Int32Array(batch.length * width * height);
         batch.forEach((s, i) => target.set(s.labels.labels, i * width * height));
         const labels = tensor(target, [batch.length, 1, height, width], 'i32');
         const same = size[0] === height && size[1] === width;
-        const l = crossEntropy(logits, (same ? labels : resizeNearest(labels, size)).view([batch.length, ...size]), { ignoreIndex: IGNORE });
+        const l = resizeCrossEntropy(logits, (same ? labels : resizeNearest(labels, size)).view([batch.length, ...size]), { ignoreIndex: IGNORE });
         backward(l);
         opt.step();
         zeroGrad(params);
