@@ -1,9 +1,10 @@
 // The page's "fine-tune" button: a few supervised training steps on the opened labeled frames, with the
 // engine's AdamW. It is train/'s supervised step stripped to its core: the frames at the model's
-// training scale (eval/predict.ts atInputSize, as in inference), the student's logits at that size,
-// cross-entropy against the mask's class ids resized alike (nearest) with IGNORE pixels skipped,
-// backward, one optimiser step. Losses at the model's input size, as in training, keep a 480p frame
-// with many classes within the bindings a browser allows. No augmentation and no schedule: the point
+// training scale (eval/predict.ts atInputSize, as in inference), cross-entropy of the student's class
+// scores upsampled to that size inside the loss (resizeCrossEntropy, as in training) against the
+// mask's class ids resized alike (nearest) with IGNORE pixels skipped, backward, one optimiser step.
+// Scores × classes are never stored at a frame's size, so a 480p frame with many classes stays within
+// the bindings a browser allows. No augmentation and no schedule: the point
 // is to adapt the model to the frames at hand, and to show the same engine training in a browser.
 // Engine code only (no DOM), so it runs in Node too.
 import { AdamW, backward, concat, resizeCrossEntropy, resizeNearest, tensor, tidy, zeroGrad } from '../engine/index.ts';
