@@ -18,14 +18,7 @@ struct Params { total: u32, k: u32, ih: u32, iw: u32, oh: u32, ow: u32, sy: f32,
 
 fn nan_() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); } // a var: WGSL rejects NaN constants
 
-// Class plane `plane` of X interpolated at taps ty, tx.
-fn score(plane: u32, ty: Taps, tx: Taps) -> f32 {
-  let r0 = (plane * p.ih + ty.i0) * p.iw;
-  let r1 = (plane * p.ih + ty.i1) * p.iw;
-  let top = (1.0 - tx.l1) * X[r0 + tx.i0] + tx.l1 * X[r0 + tx.i1];
-  let bottom = (1.0 - tx.l1) * X[r1 + tx.i0] + tx.l1 * X[r1 + tx.i1];
-  return (1.0 - ty.l1) * top + ty.l1 * bottom;
-}
+{{SCORE}}
 
 const WG = 64u;
 @compute @workgroup_size(WG)

@@ -5,7 +5,7 @@
 // label is below thresh exactly when its unweighted cross-entropy −log p is above −log thresh, so the
 // kept set is {loss ≥ min(−log thresh, the minKept-th largest loss)}: one threshold, no read-back.
 // Ignored pixels have loss 0 and weight 0: they are never counted.
-import { affine, detach, resizeCrossEntropy, lt, minimum, mul, noGrad, reshape, slice, tidy, topk, type Tensor } from '../engine/index.ts';
+import { affine, detach, lt, minimum, mul, noGrad, reshape, resizeCrossEntropy, slice, tidy, topk, type Tensor } from '../engine/index.ts';
 import { IGNORE } from '../dataset/labels.ts';
 
 export interface OhemOptions {

@@ -18,9 +18,10 @@
 // parts give contrastive anchors. One teacher pass and one student pass serve both methods, which
 // keeps `--method full` within the hour on two CPU cores (a separate MVC batch made a full step 3.9 s
 // against U2PL + IFR's 3.1).
-import { add, argmax, concat, mul, permute, reshape, resizeArgmax, resizeCrossEntropy, resizeSoftmaxStats, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
+import { add, argmax, concat, mul, permute, reshape, resizeCrossEntropy, resizeSoftmaxStats, slice, softmax, tensor, tidy, type Tensor } from '../engine/index.ts';
 import { IGNORE } from '../dataset/labels.ts';
 import type { Rng } from '../dataset/rng.ts';
+import { classIdsAt } from '../eval/predict.ts';
 import type { Student } from '../models/student.ts';
 import type { Batches, LabeledBatch } from './batches.ts';
 import { pixelWeights } from './class-weights.ts';
@@ -127,7 +128,7 @@ export class SemiStep {
       const boxes = rng.float() < CUTMIX_P ? cutmixBoxes(bu, h, w, rng) : undefined;
       // With CutMix the pseudo-labels come from the unmixed frames (a teacher pass of their own) and are
       // mixed as the images are.
-      const unmixed = boxes ? tidy(() => resizeArgmax(teacher.forward(weak).logitsLow, [h, w]).ids) : undefined;
+      const unmixed = boxes ? tidy(() => classIdsAt(teacher.forward(weak).logitsLow, [h, w])) : undefined;
       const view = boxes ? cutmixImages(weak, boxes) : weak;
       if (boxes) weak.dispose();
       // The teacher on the student's view (before MVC's masking): entropies for the partition, features
@@ -268,7 +269,7 @@ export class SemiStep {
       // The clean references' classes serve their distorted copies too.
       const [refL, refU] = [classesOf(at), classesOf(at + 2)];
       const labelsL = part(labeled.labels, 0, 1);
-      const pseudoU = resizeArgmax(part(out.logitsLow, at + 1, 1), [labelsL.shape[1]!, labelsL.shape[2]!]).ids;
+      const pseudoU = classIdsAt(part(out.logitsLow, at + 1, 1), [labelsL.shape[1]!, labelsL.shape[2]!]);
       const lossL = ifrLoss(classify, feat(0), feat(at), refL, labelsL, k, ifr);
       const lossU = ifrLoss(classify, feat(at + 1), feat(at + 2), refU, pseudoU, k, ifr);
       const t = step - this.supSteps;

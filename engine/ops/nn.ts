@@ -14,9 +14,6 @@
 import attentionFusedWgsl from '../../shaders/attention_fused.wgsl?raw';
 import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl?raw';
 import crossEntropyGradWgsl from '../../shaders/cross_entropy_grad.wgsl?raw';
-import resizeCrossEntropyWgsl from '../../shaders/resize_cross_entropy.wgsl?raw';
-import resizeCrossEntropyGradWgsl from '../../shaders/resize_cross_entropy_grad.wgsl?raw';
-import coordWgsl from '../../shaders/resize_coord.wgsl?raw';
 import dropoutWgsl from '../../shaders/dropout.wgsl?raw';
 import l2normWgsl from '../../shaders/l2norm.wgsl?raw';
 import l2normGradWgsl from '../../shaders/l2norm_grad.wgsl?raw';
@@ -24,6 +21,10 @@ import layernormWgsl from '../../shaders/layernorm.wgsl?raw';
 import layernormGradWgsl from '../../shaders/layernorm_grad.wgsl?raw';
 import layernormGradParamsWgsl from '../../shaders/layernorm_grad_params.wgsl?raw';
 import layernormStatsWgsl from '../../shaders/layernorm_stats.wgsl?raw';
+import coordWgsl from '../../shaders/resize_coord.wgsl?raw';
+import resizeCrossEntropyWgsl from '../../shaders/resize_cross_entropy.wgsl?raw';
+import resizeCrossEntropyGradWgsl from '../../shaders/resize_cross_entropy_grad.wgsl?raw';
+import scoreWgsl from '../../shaders/resize_score.wgsl?raw';
 import rngWgsl from '../../shaders/rng.wgsl?raw';
 import softmaxWgsl from '../../shaders/softmax.wgsl?raw';
 import softmaxGradWgsl from '../../shaders/softmax_grad.wgsl?raw';
@@ -302,7 +303,7 @@ export function resizeCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossEn
   if (labels.rank !== 3) throw new Error(`${op}: labels must be [N, H, W], got ${shapeStr(labels.shape)}`);
   const [n, k, ih, iw] = logits.shape as [number, number, number, number];
   const [, oh, ow] = labels.shape as [number, number, number];
-  const o = checkCrossEntropy(op, logits, labels, [n, labels.shape[1]!, labels.shape[2]!], 'the batch of the logits at the frame\'s size', opts);
+  const o = checkCrossEntropy(op, logits, labels, [n, oh, ow], 'the batch of the logits at the frame\'s size', opts);
   if (oh < 1 || ow < 1) throw new Error(`${op}: labels ${shapeStr(labels.shape)} have no pixels`);
   const u = { k, ih, iw, oh, ow, sy: Math.fround(ih / oh), sx: Math.fround(iw / ow), ignore: o.ignoreIndex };
   const label = `${op} logits ${shapeStr(logits.shape)} labels ${shapeStr(labels.shape)}`;
@@ -312,13 +313,13 @@ export function resizeCrossEntropy(logits: Tensor, labels: Tensor, opts: CrossEn
   // attention reads its weights): two numbers a pixel, where recomputing them would run the forward
   // kernel again.
   const [loss, m, s] = ['loss', 'max', 'sum'].map((what) => Tensor.empty(labels.shape, 'f32', `${op} ${what}`)) as [Tensor, Tensor, Tensor];
-  dispatch(kernel(op, resizeCrossEntropyWgsl, { ...W.subs(6), COORD: coordWgsl }), W.with([logits, labels, loss, m, s]), { ...u, total: labels.size }, labels.size, label);
+  dispatch(kernel(op, resizeCrossEntropyWgsl, { ...W.subs(6), COORD: coordWgsl, SCORE: scoreWgsl }), W.with([logits, labels, loss, m, s]), { ...u, total: labels.size }, labels.size, label);
   const grad = (g: Tensor, gstride: number): Tensor => {
     const dx = Tensor.empty(logits.shape, 'f32', `${op}_grad`);
     // One invocation per input position and block of up to 16 classes (the kernel's per-class sums).
     const cb = Math.min(k, 16);
     const blocks = Math.ceil(k / cb);
-    const kb = kernel(`${op}_grad_cb${cb}`, resizeCrossEntropyGradWgsl, { ...W.subs(7), COORD: coordWgsl, CB: cb });
+    const kb = kernel(`${op}_grad_cb${cb}`, resizeCrossEntropyGradWgsl, { ...W.subs(7), COORD: coordWgsl, SCORE: scoreWgsl, CB: cb });
     const threads = n * blocks * ih * iw;
     dispatch(kb, W.with([logits, labels, m, s, g, dx]), { ...u, total: threads, blocks, inv_y: oh / ih, inv_x: ow / iw, gstride }, threads, `${label} backward`);
     return dx;

@@ -14,6 +14,7 @@ import bilinearWgsl from '../../shaders/resize_bilinear.wgsl?raw';
 import coordWgsl from '../../shaders/resize_coord.wgsl?raw';
 import gradWgsl from '../../shaders/resize_grad.wgsl?raw';
 import nearestWgsl from '../../shaders/resize_nearest.wgsl?raw';
+import scoreWgsl from '../../shaders/resize_score.wgsl?raw';
 import softmaxStatsWgsl from '../../shaders/resize_softmax_stats.wgsl?raw';
 import { record } from '../autograd.ts';
 import { dispatch, kernel } from '../kernel.ts';
@@ -98,6 +99,6 @@ export function resizeSoftmaxStats(x: Tensor, size: readonly [number, number]): 
   const ids = Tensor.empty([n, oh, ow], 'i32', 'resizeSoftmaxStats');
   const maxProb = Tensor.empty([n, oh, ow], 'f32', 'resizeSoftmaxStats');
   const entropy = Tensor.empty([n, oh, ow], 'f32', 'resizeSoftmaxStats');
-  dispatch(kernel('resize_softmax_stats', softmaxStatsWgsl, { COORD: coordWgsl }), [x, ids, maxProb, entropy], { ...pl.u, total: ids.size, k }, ids.size, pl.what);
+  dispatch(kernel('resize_softmax_stats', softmaxStatsWgsl, { COORD: coordWgsl, SCORE: scoreWgsl }), [x, ids, maxProb, entropy], { ...pl.u, total: ids.size, k }, ids.size, pl.what);
   return { ids, maxProb, entropy };
 }
