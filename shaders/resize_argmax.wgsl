@@ -1,5 +1,5 @@
 // Bilinear upsampling of class scores fused with the argmax over classes: one invocation per output
-// pixel interpolates each class's score at that pixel (the same taps and weights as
+// pixel interpolates each class's score at that pixel (resize_score.wgsl's score(), as
 // resize_bilinear.wgsl) and keeps the largest, so the [N, K, H, W] scores are never stored: at 480p
 // with VSPW's 124 classes they would take 203 MB a frame, over WebGPU's 128 MiB binding limit.
 // Ties go to the lower class id, as argmax's. Writes the class id and the interpolated maximum (the
@@ -11,6 +11,7 @@ struct Params { total: u32, k: u32, ih: u32, iw: u32, oh: u32, ow: u32, sy: f32,
 @group(0) @binding(3) var<storage, read_write> MAX: array<f32>;
 
 {{COORD}}
+{{SCORE}}
 
 const WG = 256u;
 @compute @workgroup_size(WG)
@@ -22,16 +23,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let n = i / (p.ow * p.oh);
   let ty = bilinear_src(oy, p.sy, p.ih);
   let tx = bilinear_src(ox, p.sx, p.iw);
-  let plane = p.ih * p.iw;
   var best = -3.4e38;
   var arg = 0i;
   for (var c = 0u; c < p.k; c++) {
-    let base = (n * p.k + c) * plane;
-    let r0 = base + ty.i0 * p.iw;
-    let r1 = base + ty.i1 * p.iw;
-    let top = (1.0 - tx.l1) * X[r0 + tx.i0] + tx.l1 * X[r0 + tx.i1];
-    let bottom = (1.0 - tx.l1) * X[r1 + tx.i0] + tx.l1 * X[r1 + tx.i1];
-    let v = (1.0 - ty.l1) * top + ty.l1 * bottom;
+    let v = score(n * p.k + c, ty, tx);
     if (v > best) { best = v; arg = i32(c); }
   }
   IDS[i] = arg;

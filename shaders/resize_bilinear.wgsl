@@ -1,11 +1,12 @@
 // Bilinear resize of the last two axes, one invocation per output element: the two taps of each axis
-// weighted by (1 − l1, l1), rows first as PyTorch does.
+// weighted by (1 − l1, l1), rows first as PyTorch does (resize_score.wgsl's score()).
 struct Params { total: u32, ih: u32, iw: u32, oh: u32, ow: u32, sy: f32, sx: f32 };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read_write> O: array<f32>;
 
 {{COORD}}
+{{SCORE}}
 
 const WG = 256u;
 @compute @workgroup_size(WG)
@@ -17,9 +18,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let plane = i / (p.ow * p.oh);
   let ty = bilinear_src(oy, p.sy, p.ih);
   let tx = bilinear_src(ox, p.sx, p.iw);
-  let r0 = (plane * p.ih + ty.i0) * p.iw;
-  let r1 = (plane * p.ih + ty.i1) * p.iw;
-  let top = (1.0 - tx.l1) * X[r0 + tx.i0] + tx.l1 * X[r0 + tx.i1];
-  let bottom = (1.0 - tx.l1) * X[r1 + tx.i0] + tx.l1 * X[r1 + tx.i1];
-  O[i] = (1.0 - ty.l1) * top + ty.l1 * bottom;
+  O[i] = score(plane, ty, tx);
 }

@@ -1,6 +1,6 @@
-// Included by the kernels that read class scores bilinearly upsampled without storing them
-// (resize_cross_entropy*.wgsl, resize_softmax_stats.wgsl), after resize_coord.wgsl: class plane
-// `plane` of their X [N·K, ih, iw] at output taps ty, tx, with resize_bilinear.wgsl's arithmetic.
+// Included by every bilinear upsampling kernel (resize_bilinear, resize_argmax, resize_softmax_stats,
+// resize_cross_entropy*), after resize_coord.wgsl, so that all of them round alike: plane `plane` of
+// their X [planes, ih, iw] at output taps ty, tx; rows first, as PyTorch's CPU kernel.
 fn score(plane: u32, ty: Taps, tx: Taps) -> f32 {
   let r0 = (plane * p.ih + ty.i0) * p.iw;
   let r1 = (plane * p.ih + ty.i1) * p.iw;

@@ -49,7 +49,7 @@ export function resizeBilinear(x: Tensor, size: readonly [number, number]): Tens
   const pl = plan('resizeBilinear', x, size);
   if (x.dtype !== 'f32') throw new Error(`${pl.what}: expected f32, got ${x.dtype} (resize labels with resizeNearest)`);
   const out = Tensor.empty(pl.shape, 'f32', 'resizeBilinear');
-  dispatch(kernel('resize_bilinear', bilinearWgsl, { COORD: coordWgsl }), [x, out], { ...pl.u, total: out.size }, out.size, pl.what);
+  dispatch(kernel('resize_bilinear', bilinearWgsl, { COORD: coordWgsl, SCORE: scoreWgsl }), [x, out], { ...pl.u, total: out.size }, out.size, pl.what);
   return record(out, 'resizeBilinear', [x], (g) => [gradient('bilinear_weight', g, x, pl, 0)]);
 }
 
@@ -81,7 +81,7 @@ export function resizeArgmax(x: Tensor, size: readonly [number, number]): { ids:
   if (k < 1) throw new Error(`${pl.what}: no classes to choose from`);
   const ids = Tensor.empty([n, oh, ow], 'i32', 'resizeArgmax');
   const max = Tensor.empty([n, oh, ow], 'f32', 'resizeArgmax');
-  dispatch(kernel('resize_argmax', argmaxWgsl, { COORD: coordWgsl }), [x, ids, max], { ...pl.u, total: ids.size, k }, ids.size, pl.what);
+  dispatch(kernel('resize_argmax', argmaxWgsl, { COORD: coordWgsl, SCORE: scoreWgsl }), [x, ids, max], { ...pl.u, total: ids.size, k }, ids.size, pl.what);
   return { ids, max };
 }
 
