@@ -20,9 +20,12 @@ fn bilinear_src(dst: u32, scale: f32, n: u32) -> Taps {
 fn nearest_weight(dst: u32, src: u32, off: f32, scale: f32, n: u32) -> f32 {
   return select(0.0, 1.0, nearest_src(dst, off, scale, n) == src);
 }
-fn bilinear_weight(dst: u32, src: u32, off: f32, scale: f32, n: u32) -> f32 {
-  let t = bilinear_src(dst, scale, n);
+// The weight with which sample src enters the output whose taps are t.
+fn tap_weight(t: Taps, src: u32) -> f32 {
   return select(0.0, 1.0 - t.l1, t.i0 == src) + select(0.0, t.l1, t.i1 == src);
+}
+fn bilinear_weight(dst: u32, src: u32, off: f32, scale: f32, n: u32) -> f32 {
+  return tap_weight(bilinear_src(dst, scale, n), src);
 }
 
 // The outputs [x, y) of an axis that may read input sample `src` (inv = out / in): only outputs near

@@ -24,11 +24,6 @@ fn nan_() -> f32 { var b = 0x7fc00000u; return bitcast<f32>(b); } // a var: WGSL
 
 {{SCORE}}
 
-// The weight with which sample src enters the output whose taps are t (bilinear_weight's).
-fn tap_weight(t: Taps, src: u32) -> f32 {
-  return select(0.0, 1.0 - t.l1, t.i0 == src) + select(0.0, t.l1, t.i1 == src);
-}
-
 const WG = 64u;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
