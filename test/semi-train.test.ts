@@ -1,7 +1,7 @@
 // Semi-supervised training end to end on a tiny synthetic set: every method composes and trains,
 // a resumed run reproduces the uninterrupted curve (teacher, queues and schedule restored), memory is
 // flat over a longer run, retraining rounds write pseudo-labels, and impossible options stop early.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -171,6 +171,43 @@ describe('semi-supervised training', () => {
 });
 
 describe('pseudo-labels', () => {
+  test('a labelling stopped part-way goes on from the frames it did, to the same masks; other weights begin again', async () => {
+    const ds = VideoDataset.open(data);
+    const frames = ds.videoFrames('train').flatMap((v) => v.frames.map((frame, index) => ({ video: v.video, frame, index })));
+    const config = { ...defaultStudentConfig(ds.numClasses, [32, 48]), ...TINY_MODEL };
+    const [model, other] = [new Student(config, 0), new Student(config, 1)];
+    const opts = { threshold: 0.5, balance: 0.3 }; // per-class thresholds: the resumed counts must be whole
+    const masks = (dir: string) => frames.map((r) => readFileSync(path.join(dir, r.video, `${r.frame}.png`)));
+    const stop = { frames: (done: number) => { if (done >= 4) throw new Error('stopped'); } };
+
+    const whole = path.join(root, 'pseudo-whole');
+    const a = await writePseudoLabels([model], ds, frames, whole, opts);
+    const dir = path.join(root, 'pseudo-stopped');
+    await expect(writePseudoLabels([model], ds, frames, dir, opts, stop)).rejects.toThrow('stopped');
+    expect(existsSync(dir)).toBe(false); // no half set to train on
+    const before = readdirSync(`${dir}.raw`).filter((f) => f.endsWith('.bin')).length;
+    expect(before).toBeGreaterThanOrEqual(4);
+    expect(before).toBeLessThan(frames.length);
+    let resumed = -1;
+    const b = await writePseudoLabels([model], ds, frames, dir, opts, { resumed: (n) => (resumed = n) });
+    expect(resumed).toBe(before);
+    expect(b).toEqual(a);
+    expect(masks(dir)).toEqual(masks(whole));
+
+    // Frames labelled by other weights are not reused.
+    const again = path.join(root, 'pseudo-other');
+    await expect(writePseudoLabels([model], ds, frames, again, opts, stop)).rejects.toThrow('stopped');
+    resumed = -1;
+    await writePseudoLabels([other], ds, frames, again, opts, { resumed: (n) => (resumed = n) });
+    expect(resumed).toBe(0);
+    const fresh = path.join(root, 'pseudo-other-whole');
+    await writePseudoLabels([other], ds, frames, fresh, opts);
+    expect(masks(again)).toEqual(masks(fresh));
+    expect(masks(fresh)).not.toEqual(masks(whole));
+    model.ps.dispose();
+    other.ps.dispose();
+  });
+
   test('videos of different sizes: each chunk holds one video, each mask its frame\'s size', async () => {
     // Two sets of different frame sizes merged into one: 3 videos of 48×32 and 3 of 64×48.
     const mixed = path.join(root, 'mixed');

@@ -3,8 +3,10 @@
 // for every unlabeled training frame; pixels whose ensembled confidence is below a threshold stay
 // unlabeled, unless (--pseudo-balance) they are among their class's most confident. The masks are
 // written as class-id PNGs (IGNORE = 255) into a folder that appears only when complete (temporary
-// name, then rename), so a crash never leaves half a set to train on.
+// name, then rename), so a crash never leaves half a set to train on. Labelling takes most of an hour
+// on a large set: a stopped run resumes it from the frames already labelled (DIR.raw, see below).
 // The winners did not publish their weights or thresholds; the scales and the 0.7 default are ours.
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { concat, resizeArgmax, tidy } from '../engine/index.ts';
@@ -45,6 +47,50 @@ export interface PseudoStats {
 const Q = 65535;
 
 /**
+ * DIR.raw holds the first pass's output, frame i in `i.bin`: width and height (uint32 LE), then the
+ * class ids (a byte a pixel), then the confidences (uint16 LE, in 1/Q). Each file is renamed into place
+ * when whole, and frames are labelled in order, so the files 0..m−1 are the first m frames' labels.
+ * `manifest.json` names what they were made from: the frames to label and a hash of the models' weights.
+ */
+const RAW_HEAD = 8;
+
+async function rawManifest(models: Student[], frames: FrameRef[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const m of models) {
+    for (const [name, t] of [...m.ps.tensors].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      hash.update(name);
+      hash.update(new Uint8Array(((await t.data()) as Float32Array).buffer));
+    }
+  }
+  return JSON.stringify({ models: hash.digest('hex'), frames: frames.map((r) => `${r.video}/${r.frame}`) });
+}
+
+/**
+ * The frames already labelled in `raw` by the same models for the same frames (their counts added to
+ * `hist`, their sizes returned); otherwise `raw` is emptied and started afresh with `manifest`.
+ */
+function resumeRaw(raw: string, manifest: string, hist: Uint32Array): { width: number; height: number }[] {
+  const sizes: { width: number; height: number }[] = [];
+  const listed = path.join(raw, 'manifest.json');
+  if (existsSync(listed) && readFileSync(listed, 'utf8') === manifest) {
+    for (let file: string; existsSync((file = path.join(raw, `${sizes.length}.bin`))); ) {
+      const buf = readFileSync(file);
+      const width = buf.readUInt32LE(0);
+      const height = buf.readUInt32LE(4);
+      const n = width * height;
+      if (buf.length !== RAW_HEAD + 3 * n) throw new Error(`pseudo-labels: ${file} holds ${buf.length} bytes, not the ${RAW_HEAD + 3 * n} of a ${width}×${height} frame; remove ${raw} to label afresh`);
+      for (let p = 0; p < n; p++) hist[buf[RAW_HEAD + p]! * (Q + 1) + buf.readUInt16LE(RAW_HEAD + n + 2 * p)]!++;
+      sizes.push({ width, height });
+    }
+    return sizes;
+  }
+  rmSync(raw, { recursive: true, force: true });
+  mkdirSync(raw, { recursive: true });
+  writeFileSync(listed, manifest);
+  return sizes;
+}
+
+/**
  * Per class c, the confidence (in 1/Q) a pixel predicted as c needs: `threshold`, lowered so that at
  * least the `balance` share of c's predicted pixels is kept. `hist[c·(Q+1) + q]` counts c's pixels at q.
  */
@@ -65,6 +111,7 @@ export function classThresholds(hist: Uint32Array, numClasses: number, threshold
  * Writes pseudo-labels for `frames` into `dir` (atomically, as a whole folder). Two passes: the models
  * label every frame (argmax and confidence, kept on disk, 3 bytes a pixel, so memory stays flat on a
  * large set) and count confidences per class; then each class's threshold is applied and the masks written.
+ * A first pass stopped part-way is taken up where it stopped (same models, same frames; else begun again).
  */
 export async function writePseudoLabels(
   models: Student[],
@@ -72,23 +119,24 @@ export async function writePseudoLabels(
   frames: FrameRef[],
   dir: string,
   opts: PseudoOptions,
-  /** Called with the number of frames done after each chunk (a progress line: it takes minutes). */
-  onFrames?: (done: number) => void,
+  /** Progress (it takes minutes): `resumed` with the frames labelled by an earlier, stopped call (once,
+   * before any new work), `frames` with the number done after each chunk. */
+  on: { resumed?: (done: number) => void; frames?: (done: number) => void } = {},
 ): Promise<PseudoStats> {
   const k = ds.numClasses;
   if (k >= IGNORE) throw new Error(`pseudo-labels: ${k} classes do not fit the masks' 8-bit ids (at most ${IGNORE - 1})`);
   const tmp = `${dir}.partial`;
   const raw = `${dir}.raw`;
-  for (const d of [tmp, raw]) rmSync(d, { recursive: true, force: true });
-  mkdirSync(raw, { recursive: true });
+  rmSync(tmp, { recursive: true, force: true });
   const hist = new Uint32Array(k * (Q + 1));
-  const sizes: { width: number; height: number }[] = [];
-  let done = 0;
+  const sizes = resumeRaw(raw, await rawManifest(models, frames), hist);
+  let done = sizes.length;
+  on.resumed?.(done);
   // Runs of consecutive frames of one video (videos may differ in size, and a batch holds one size),
   // cut into chunks of up to 4 frames (fewer for large frames: predict.ts framesPerPass). Each frame
   // is decoded once; the first of a run also sizes its chunks.
   const runs: FrameRef[][] = [];
-  for (const r of frames) {
+  for (const r of frames.slice(done)) {
     const last = runs.at(-1);
     if (last && last[0]!.video === r.video) last.push(r);
     else runs.push([r]);
@@ -112,19 +160,23 @@ export async function writePseudoLabels(
       conf.dispose();
       const n = width * height;
       chunk.forEach((_, j) => {
-        const buf = Buffer.alloc(3 * n); // ids, then confidences as little-endian uint16
+        const buf = Buffer.alloc(RAW_HEAD + 3 * n);
+        buf.writeUInt32LE(width, 0);
+        buf.writeUInt32LE(height, 4);
         for (let p = 0; p < n; p++) {
           const c = ids[j * n + p]!;
           const q = Math.round(cs[j * n + p]! * Q);
-          buf[p] = c;
-          buf.writeUInt16LE(q, n + 2 * p);
+          buf[RAW_HEAD + p] = c;
+          buf.writeUInt16LE(q, RAW_HEAD + n + 2 * p);
           hist[c * (Q + 1) + q]!++;
         }
-        writeFileSync(path.join(raw, `${sizes.length}.bin`), buf);
+        const file = path.join(raw, `${sizes.length}.bin`);
+        writeFileSync(`${file}.tmp`, buf);
+        renameSync(`${file}.tmp`, file); // a frame's file is there whole or not at all
         sizes.push({ width, height });
       });
       done += chunk.length;
-      onFrames?.(done);
+      on.frames?.(done);
     }
   }
 
@@ -145,8 +197,8 @@ export async function writePseudoLabels(
     const out = new Int32Array(n);
     const gt = ds.hasMask(r.video, r.frame) ? ds.readLabels(r.video, r.frame).labels : undefined;
     for (let p = 0; p < n; p++) {
-      const c = buf[p]!;
-      const ok = buf.readUInt16LE(n + 2 * p) >= need[c]!;
+      const c = buf[RAW_HEAD + p]!;
+      const ok = buf.readUInt16LE(RAW_HEAD + n + 2 * p) >= need[c]!;
       out[p] = ok ? c : IGNORE;
       kept += Number(ok);
       const g = gt?.[p] ?? IGNORE;

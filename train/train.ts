@@ -256,7 +256,13 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       const models = [prev.model, ...(prev.teacher ? [prev.teacher.model] : [])];
       const opts = { threshold: o.pseudoThreshold, balance: o.pseudoBalance };
       const t0 = performance.now();
-      const stats = await writePseudoLabels(models, ds, toLabel, pseudoDir, opts, (done) => labelling.update(done, {}));
+      const stats = await writePseudoLabels(models, ds, toLabel, pseudoDir, opts, {
+        resumed: (done) => {
+          if (done) console.log(`  ${done} frames were labelled by the same models before the run stopped: going on from there`);
+          labelling.restart(done);
+        },
+        frames: (done) => labelling.update(done, {}),
+      });
       const labelSeconds = (performance.now() - t0) / 1000;
       labelling.break();
       progress.restart(round * o.steps); // the rate and ETA of training, not of the labelling
