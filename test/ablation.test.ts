@@ -145,6 +145,11 @@ describe('npm run ablation', () => {
     expect(existsSync(path.join(later, 'warmup-s0'))).toBe(false);
     expect(table()).toContain('| supervised only (seed 0 of 2) |');
     expect(table()).toContain('| U2PL, + 1 retraining round (seed 0 of 2) |');
+    // One seed: its values without a spread, and the gain over that seed's supervised run, named.
+    const sup0 = all.find((x) => x.method === 'sup' && x.seed === 0)!;
+    const u2pl0 = all.find((x) => x.method === 'u2pl' && x.seed === 0)!;
+    const f = (v: number) => (100 * v).toFixed(1);
+    expect(table()).toContain(`| U2PL (seed 0 of 2) | ${f(u2pl0.mIoU)} | ${f(u2pl0.mIoU - sup0.mIoU)} (over ${f(sup0.mIoU)}) |`);
 
     const second = ablationIn(later, ...ARGS, '--only-seeds', '1');
     expect(second.status, second.stderr).toBe(0);

@@ -182,6 +182,9 @@ function overrides(o: AblationOptions): Partial<TrainOptions> {
   return Object.fromEntries(Object.entries(opts).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(DEFAULTS[k as keyof TrainOptions])));
 }
 
+/** 1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st, ... */
+const ordinal = (k: number) => `${k}${[11, 12, 13].includes(k % 100) ? 'th' : (['th', 'st', 'nd', 'rd'][k % 10] ?? 'th')}`;
+
 function table(rows: Row[], o: AblationOptions, teachers: Teachers, changed: Partial<TrainOptions>, classNames: string[]): string {
   const pm = (xs: (number | null)[]) => {
     // A metric with nothing to measure (mVC16 on videos of ≤ 16 frames) is NaN, stored as null in results.json.
@@ -189,10 +192,10 @@ function table(rows: Row[], o: AblationOptions, teachers: Teachers, changed: Par
     const ys = xs as number[];
     const mean = ys.reduce((a, b) => a + b, 0) / ys.length;
     const half = (Math.max(...ys) - Math.min(...ys)) / 2;
-    return `${(100 * mean).toFixed(1)} ± ${(100 * half).toFixed(1)}`;
+    return ys.length === 1 ? (100 * mean).toFixed(1) : `${(100 * mean).toFixed(1)} ± ${(100 * half).toFixed(1)}`; // one seed has no spread
   };
   const teacherSeeds = Object.keys(teachers).map(Number).filter((s) => s < o.seeds).sort((a, b) => a - b);
-  const labels = o.labeledVideos > 0 ? `all frames of ${o.labeledVideos * 100}% of the training videos` : `every ${o.labeledEvery}th frame`;
+  const labels = o.labeledVideos > 0 ? `all frames of ${o.labeledVideos * 100}% of the training videos` : `every ${ordinal(o.labeledEvery)} frame`;
   const lines = [
     `Labels: ${labels}. Each run: ${o.warmupSteps} shared supervised steps, then ${o.steps} steps of the method (batch ${o.batch}); ` +
       `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of ${o.data === DEFAULTS.data ? 'the embedded set' : o.data}, ${new Date().toISOString().slice(0, 10)}.` +
@@ -220,9 +223,12 @@ function table(rows: Row[], o: AblationOptions, teachers: Teachers, changed: Par
     return `${m((q) => q.accuracy)} / ${m((q) => q.byConfidence[0]!.accuracy)}${miou}`;
   };
   // The gain of each seed over that seed's supervised run (same warm-up, labels and steps); '—' until every seed has both.
+  // A row on fewer seeds than the table also names those seeds' supervised mIoU: the row above is over all of them.
   const gain = (rs: Row[]) => {
     const sup = rs.map((r) => rows.find((s) => s.method === 'sup' && s.seed === r.seed));
-    return sup.every(Boolean) ? pm(rs.map((r, i) => r.mIoU - sup[i]!.mIoU)) : '—';
+    if (!sup.every(Boolean)) return '—';
+    const d = pm(rs.map((r, i) => r.mIoU - sup[i]!.mIoU));
+    return rs.length < o.seeds ? `${d} (over ${pm(sup.map((s) => s!.mIoU))})` : d;
   };
   for (const e of tableEntries(o)) {
     const rs = rows.filter((r) => r.method === e && r.seed < o.seeds).sort((a, b) => a.seed - b.seed);
