@@ -59,35 +59,44 @@ async function rawManifest(models: Student[], frames: FrameRef[]): Promise<strin
   for (const m of models) {
     for (const [name, t] of [...m.ps.tensors].sort(([a], [b]) => (a < b ? -1 : 1))) {
       hash.update(name);
-      hash.update(new Uint8Array(((await t.data()) as Float32Array).buffer));
+      const v = (await t.data()) as Float32Array;
+      hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
     }
   }
   return JSON.stringify({ models: hash.digest('hex'), frames: frames.map((r) => `${r.video}/${r.frame}`) });
 }
 
+const rawFile = (raw: string, i: number) => path.join(raw, `${i}.bin`);
+
+/** Frame i of `raw`: its size, and its pixel p's class id and confidence (in 1/Q). */
+function readRaw(raw: string, i: number): { width: number; height: number; id: (p: number) => number; conf: (p: number) => number } {
+  const file = rawFile(raw, i);
+  const buf = readFileSync(file);
+  const width = buf.readUInt32LE(0);
+  const height = buf.readUInt32LE(4);
+  const n = width * height;
+  if (buf.length !== RAW_HEAD + 3 * n) throw new Error(`pseudo-labels: ${file} holds ${buf.length} bytes, not the ${RAW_HEAD + 3 * n} of a ${width}×${height} frame; remove ${raw} to label afresh`);
+  return { width, height, id: (p) => buf[RAW_HEAD + p]!, conf: (p) => buf.readUInt16LE(RAW_HEAD + n + 2 * p) };
+}
+
 /**
- * The frames already labelled in `raw` by the same models for the same frames (their counts added to
- * `hist`, their sizes returned); otherwise `raw` is emptied and started afresh with `manifest`.
+ * How many frames `raw` already holds from the same models for the same frames (their counts added to
+ * `hist`); otherwise `raw` is emptied and started afresh with `manifest`, and none.
  */
-function resumeRaw(raw: string, manifest: string, hist: Uint32Array): { width: number; height: number }[] {
-  const sizes: { width: number; height: number }[] = [];
+function resumeRaw(raw: string, manifest: string, hist: Uint32Array): number {
   const listed = path.join(raw, 'manifest.json');
   if (existsSync(listed) && readFileSync(listed, 'utf8') === manifest) {
-    for (let file: string; existsSync((file = path.join(raw, `${sizes.length}.bin`))); ) {
-      const buf = readFileSync(file);
-      const width = buf.readUInt32LE(0);
-      const height = buf.readUInt32LE(4);
-      const n = width * height;
-      if (buf.length !== RAW_HEAD + 3 * n) throw new Error(`pseudo-labels: ${file} holds ${buf.length} bytes, not the ${RAW_HEAD + 3 * n} of a ${width}×${height} frame; remove ${raw} to label afresh`);
-      for (let p = 0; p < n; p++) hist[buf[RAW_HEAD + p]! * (Q + 1) + buf.readUInt16LE(RAW_HEAD + n + 2 * p)]!++;
-      sizes.push({ width, height });
+    let i = 0;
+    for (; existsSync(rawFile(raw, i)); i++) {
+      const { width, height, id, conf } = readRaw(raw, i);
+      for (let p = 0; p < width * height; p++) hist[id(p) * (Q + 1) + conf(p)]!++;
     }
-    return sizes;
+    return i;
   }
   rmSync(raw, { recursive: true, force: true });
   mkdirSync(raw, { recursive: true });
   writeFileSync(listed, manifest);
-  return sizes;
+  return 0;
 }
 
 /**
@@ -129,8 +138,7 @@ export async function writePseudoLabels(
   const raw = `${dir}.raw`;
   rmSync(tmp, { recursive: true, force: true });
   const hist = new Uint32Array(k * (Q + 1));
-  const sizes = resumeRaw(raw, await rawManifest(models, frames), hist);
-  let done = sizes.length;
+  let done = resumeRaw(raw, await rawManifest(models, frames), hist);
   on.resumed?.(done);
   // Runs of consecutive frames of one video (videos may differ in size, and a batch holds one size),
   // cut into chunks of up to 4 frames (fewer for large frames: predict.ts framesPerPass). Each frame
@@ -170,10 +178,9 @@ export async function writePseudoLabels(
           buf.writeUInt16LE(q, RAW_HEAD + n + 2 * p);
           hist[c * (Q + 1) + q]!++;
         }
-        const file = path.join(raw, `${sizes.length}.bin`);
+        const file = rawFile(raw, done + j);
         writeFileSync(`${file}.tmp`, buf);
         renameSync(`${file}.tmp`, file); // a frame's file is there whole or not at all
-        sizes.push({ width, height });
       });
       done += chunk.length;
       on.frames?.(done);
@@ -190,15 +197,13 @@ export async function writePseudoLabels(
   const labeledAs = new Float64Array(k); // pixels kept as the class, where the ground truth is known
   const right = new Float64Array(k);
   frames.forEach((r, i) => {
-    const { width, height } = sizes[i]!;
+    const { width, height, id, conf } = readRaw(raw, i);
     const n = width * height;
-    const file = path.join(raw, `${i}.bin`);
-    const buf = readFileSync(file);
     const out = new Int32Array(n);
     const gt = ds.hasMask(r.video, r.frame) ? ds.readLabels(r.video, r.frame).labels : undefined;
     for (let p = 0; p < n; p++) {
-      const c = buf[RAW_HEAD + p]!;
-      const ok = buf.readUInt16LE(RAW_HEAD + n + 2 * p) >= need[c]!;
+      const c = id(p);
+      const ok = conf(p) >= need[c]!;
       out[p] = ok ? c : IGNORE;
       kept += Number(ok);
       const g = gt?.[p] ?? IGNORE;
@@ -215,7 +220,7 @@ export async function writePseudoLabels(
     }
     total += n;
     writePrediction(tmp, r.video, r.frame, { width, height, labels: out }, ds.mapping, { values: 'classIds' });
-    rmSync(file);
+    rmSync(rawFile(raw, i));
   });
   rmSync(raw, { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
