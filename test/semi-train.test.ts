@@ -188,9 +188,13 @@ describe('pseudo-labels', () => {
     const before = readdirSync(`${dir}.raw`).filter((f) => f.endsWith('.bin')).length;
     expect(before).toBeGreaterThanOrEqual(4);
     expect(before).toBeLessThan(frames.length);
+    const stoppedSeconds = Number(readFileSync(path.join(`${dir}.raw`, 'seconds'), 'utf8'));
+    expect(stoppedSeconds).toBeGreaterThan(0);
     let resumed = -1;
-    const b = await writePseudoLabels([model], ds, frames, dir, opts, { resumed: (n) => (resumed = n) });
+    let spent = -1;
+    const b = await writePseudoLabels([model], ds, frames, dir, opts, { resumed: (n, s) => ((resumed = n), (spent = s)) });
     expect(resumed).toBe(before);
+    expect(spent).toBe(stoppedSeconds); // the stopped run's time is counted in the labelling's
     expect(b).toEqual(a);
     expect(masks(dir)).toEqual(masks(whole));
 

@@ -50,7 +50,8 @@ const Q = 65535;
  * DIR.raw holds the first pass's output, frame i in `i.bin`: width and height (uint32 LE), then the
  * class ids (a byte a pixel), then the confidences (uint16 LE, in 1/Q). Each file is renamed into place
  * when whole, and frames are labelled in order, so the files 0..m−1 are the first m frames' labels.
- * `manifest.json` names what they were made from: the frames to label and a hash of the models' weights.
+ * `manifest.json` names what they were made from: the frames to label and a hash of the models' weights;
+ * `seconds` how long the labelling has taken so far, over every run that added to it.
  */
 const RAW_HEAD = 8;
 
@@ -81,9 +82,9 @@ function readRaw(raw: string, i: number): { width: number; height: number; id: (
 
 /**
  * How many frames `raw` already holds from the same models for the same frames (their counts added to
- * `hist`); otherwise `raw` is emptied and started afresh with `manifest`, and none.
+ * `hist`), and the seconds spent on them; otherwise `raw` is emptied and started afresh with `manifest`.
  */
-function resumeRaw(raw: string, manifest: string, hist: Uint32Array): number {
+function resumeRaw(raw: string, manifest: string, hist: Uint32Array): { done: number; seconds: number } {
   const listed = path.join(raw, 'manifest.json');
   if (existsSync(listed) && readFileSync(listed, 'utf8') === manifest) {
     let i = 0;
@@ -91,12 +92,13 @@ function resumeRaw(raw: string, manifest: string, hist: Uint32Array): number {
       const { width, height, id, conf } = readRaw(raw, i);
       for (let p = 0; p < width * height; p++) hist[id(p) * (Q + 1) + conf(p)]!++;
     }
-    return i;
+    const timed = path.join(raw, 'seconds');
+    return { done: i, seconds: existsSync(timed) ? Number(readFileSync(timed, 'utf8')) || 0 : 0 };
   }
   rmSync(raw, { recursive: true, force: true });
   mkdirSync(raw, { recursive: true });
   writeFileSync(listed, manifest);
-  return 0;
+  return { done: 0, seconds: 0 };
 }
 
 /**
@@ -128,9 +130,9 @@ export async function writePseudoLabels(
   frames: FrameRef[],
   dir: string,
   opts: PseudoOptions,
-  /** Progress (it takes minutes): `resumed` with the frames labelled by an earlier, stopped call (once,
-   * before any new work), `frames` with the number done after each chunk. */
-  on: { resumed?: (done: number) => void; frames?: (done: number) => void } = {},
+  /** Progress (it takes minutes): `resumed` with the frames labelled by earlier, stopped calls and the
+   * seconds they took (once, before any new work), `frames` with the number done after each chunk. */
+  on: { resumed?: (done: number, seconds: number) => void; frames?: (done: number) => void } = {},
 ): Promise<PseudoStats> {
   const k = ds.numClasses;
   if (k >= IGNORE) throw new Error(`pseudo-labels: ${k} classes do not fit the masks' 8-bit ids (at most ${IGNORE - 1})`);
@@ -138,8 +140,10 @@ export async function writePseudoLabels(
   const raw = `${dir}.raw`;
   rmSync(tmp, { recursive: true, force: true });
   const hist = new Uint32Array(k * (Q + 1));
-  let done = resumeRaw(raw, await rawManifest(models, frames), hist);
-  on.resumed?.(done);
+  const t0 = performance.now();
+  const earlier = resumeRaw(raw, await rawManifest(models, frames), hist);
+  let done = earlier.done;
+  on.resumed?.(done, earlier.seconds);
   // Runs of consecutive frames of one video (videos may differ in size, and a batch holds one size),
   // cut into chunks of up to 4 frames (fewer for large frames: predict.ts framesPerPass). Each frame
   // is decoded once; the first of a run also sizes its chunks.
@@ -183,6 +187,8 @@ export async function writePseudoLabels(
         renameSync(`${file}.tmp`, file); // a frame's file is there whole or not at all
       });
       done += chunk.length;
+      writeFileSync(path.join(raw, 'seconds.tmp'), String(earlier.seconds + (performance.now() - t0) / 1000));
+      renameSync(path.join(raw, 'seconds.tmp'), path.join(raw, 'seconds'));
       on.frames?.(done);
     }
   }

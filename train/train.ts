@@ -256,14 +256,16 @@ async function trainIn(o: TrainOptions, hooks: { stopAfter?: number; onStep?: (s
       const models = [prev.model, ...(prev.teacher ? [prev.teacher.model] : [])];
       const opts = { threshold: o.pseudoThreshold, balance: o.pseudoBalance };
       const t0 = performance.now();
+      let before = 0; // seconds spent on this labelling by runs that stopped during it
       const stats = await writePseudoLabels(models, ds, toLabel, pseudoDir, opts, {
-        resumed: (done) => {
+        resumed: (done, seconds) => {
+          before = seconds;
           if (done) console.log(`  ${done} frames were labelled by the same models before the run stopped: going on from there`);
           labelling.restart(done);
         },
         frames: (done) => labelling.update(done, {}),
       });
-      const labelSeconds = (performance.now() - t0) / 1000;
+      const labelSeconds = before + (performance.now() - t0) / 1000;
       labelling.break();
       progress.restart(round * o.steps); // the rate and ETA of training, not of the labelling
       const rule = `confidence ≥ ${o.pseudoThreshold}${o.pseudoBalance ? `, or in the top ${100 * o.pseudoBalance}% of its class` : ''}`;
