@@ -70,6 +70,7 @@ describe('npm run ablation', () => {
     const mean = (gains[0]! + gains[1]!) / 2;
     const half = Math.abs(gains[0]! - gains[1]!) / 2;
     const md = readFileSync(path.join(out, 'results.md'), 'utf8');
+    expect(md).toContain('; 2 seeds (mean ± half the spread).');
     const line = md.split('\n').find((l) => l.startsWith('| U2PL, + 1 retraining round |'))!;
     expect(line.split(' | ')[2]).toBe(`${mean.toFixed(1)} ± ${half.toFixed(1)}`);
     expect(md).toMatch(/\| supervised only \| [\d.]+ ± [\d.]+ \|  \|/); // no gain over itself

@@ -198,7 +198,7 @@ function table(rows: Row[], o: AblationOptions, teachers: Teachers, changed: Par
   const labels = o.labeledVideos > 0 ? `all frames of ${o.labeledVideos * 100}% of the training videos` : `every ${ordinal(o.labeledEvery)} frame`;
   const lines = [
     `Labels: ${labels}. Each run: ${o.warmupSteps} shared supervised steps, then ${o.steps} steps of the method (batch ${o.batch}); ` +
-      `${o.seeds} seed${o.seeds > 1 ? 's' : ''} (mean ± half the spread). Val split of ${o.data === DEFAULTS.data ? 'the embedded set' : o.data}, ${new Date().toISOString().slice(0, 10)}.` +
+      `${o.seeds > 1 ? `${o.seeds} seeds (mean ± half the spread)` : '1 seed'}. Val split of ${o.data === DEFAULTS.data ? 'the embedded set' : o.data}, ${new Date().toISOString().slice(0, 10)}.` +
       (o.config ? ` Training options changed from the defaults (--config): ${JSON.stringify(changed)}.` : ''),
     '',
     ...(teacherSeeds.length
