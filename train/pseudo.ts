@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { concat, resizeArgmax, tidy } from '../engine/index.ts';
+import { writeFileAtomic } from '../engine/checkpoint-node.ts';
 import { IGNORE, type LabelMap } from '../dataset/labels.ts';
 import { readPrediction, writePrediction } from '../dataset/predictions.ts';
 import type { VideoDataset } from '../dataset/reader.ts';
@@ -171,7 +172,7 @@ export async function writePseudoLabels(
       labels.dispose();
       conf.dispose();
       const n = width * height;
-      chunk.forEach((_, j) => {
+      for (let j = 0; j < chunk.length; j++) {
         const buf = Buffer.alloc(RAW_HEAD + 3 * n);
         buf.writeUInt32LE(width, 0);
         buf.writeUInt32LE(height, 4);
@@ -182,13 +183,10 @@ export async function writePseudoLabels(
           buf.writeUInt16LE(q, RAW_HEAD + n + 2 * p);
           hist[c * (Q + 1) + q]!++;
         }
-        const file = rawFile(raw, done + j);
-        writeFileSync(`${file}.tmp`, buf);
-        renameSync(`${file}.tmp`, file); // a frame's file is there whole or not at all
-      });
+        await writeFileAtomic(rawFile(raw, done + j), buf); // a frame's file is there whole or not at all
+      }
       done += chunk.length;
-      writeFileSync(path.join(raw, 'seconds.tmp'), String(earlier.seconds + (performance.now() - t0) / 1000));
-      renameSync(path.join(raw, 'seconds.tmp'), path.join(raw, 'seconds'));
+      await writeFileAtomic(path.join(raw, 'seconds'), Buffer.from(String(earlier.seconds + (performance.now() - t0) / 1000)));
       on.frames?.(done);
     }
   }
