@@ -12,6 +12,7 @@ export * from './ops/movement.ts';
 export * from './ops/matmul.ts';
 export * from './ops/nn.ts';
 export * from './ops/conv.ts';
+export { setWinograd } from './ops/winograd.ts';
 export * from './ops/resize.ts';
 export * from './ops/sort.ts';
 export * from './ops/random.ts';

@@ -6,7 +6,8 @@
 // with stride 1 and no padding skip im2col). A random-geometry property runs on each; then the shapes
 // the models use (ViT patch embedding, depthwise 3×3, 1×1 heads) on the paths they take, long sums
 // (the direct weight gradient's chunks, matmul's K chunks), the release of intermediates when nothing
-// is recorded, and the errors for bad arguments.
+// is recorded, and the errors for bad arguments. 3×3 convolutions with stride 1 and padding 1 take a
+// third path, Winograd's F(2×2, 3×3): a property of its own, and a test of which geometries take it.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, test } from 'vitest';
 import * as E from '../engine/index.ts';
@@ -78,6 +79,50 @@ describe('conv2d', () => {
     await checkOpWith('conv2d', { cases: randomCases(8, 9, 2), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 30 });
   });
 
+  test('3×3, stride 1, padding 1 (Winograd F(2×2, 3×3)): random sizes, odd and even, forward and gradients of x, w, b', async () => {
+    const cases = fc
+      .record({ n: fc.integer({ min: 1, max: 2 }), cin: fc.integer({ min: 1, max: 5 }), cout: fc.integer({ min: 8, max: 10 }), size: pairArb(1, 7), bias: fc.boolean() })
+      .chain((c) => inputs([c.n, c.cin, ...c.size], [c.cout, c.cin, 3, 3], fixed(1, 1, 1, c.bias)));
+    await checkOpWith('conv2d winograd', { cases, op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 30 });
+  });
+
+  test('the decoder\'s 3×3 convolutions take the Winograd path; other geometries, groups and an input over the budget do not', async () => {
+    const kernelsOf = async (x: E.Tensor, w: E.Tensor, o: E.Conv2dOptions) => {
+      E.startProfiling({ perDispatch: true });
+      E.beginProfiledStep();
+      E.tidy(() => {
+        E.backward(E.sum(E.conv2d(x, w, undefined, o)));
+      });
+      await E.endProfiledStep();
+      const p = await E.stopProfiling();
+      for (const t of [x, w]) {
+        t.grad?.dispose();
+        t.grad = undefined;
+      }
+      return p.kernels.map((k) => k.kernel);
+    };
+    const x = E.requireGrad(E.tensor(Float32Array.from({ length: 2 * 8 * 6 * 5 }, (_, i) => Math.sin(i)), [2, 8, 6, 5]));
+    const w = E.requireGrad(E.tensor(Float32Array.from({ length: 8 * 8 * 9 }, (_, i) => Math.cos(i)), [8, 8, 3, 3]));
+    const winograd = ['winograd_input', 'winograd_output', 'winograd_output_grad', 'winograd_input_grad', 'col2im'];
+    expect(await kernelsOf(x, w, { padding: 1 })).toEqual(expect.arrayContaining(winograd));
+    expect(await kernelsOf(x, w, { padding: 1 })).not.toContain('im2col');
+    for (const o of [{ padding: 2, dilation: 2 }, { padding: 1, stride: 2 }, { padding: 0 }]) {
+      const ks = await kernelsOf(x, w, o);
+      expect(ks, JSON.stringify(o)).toContain('im2col');
+      expect(ks.some((k) => k.startsWith('winograd')), JSON.stringify(o)).toBe(false);
+    }
+    const wg = E.requireGrad(E.tensor(Float32Array.from({ length: 8 * 4 * 9 }, (_, i) => Math.cos(i)), [8, 4, 3, 3]));
+    expect((await kernelsOf(x, wg, { padding: 1, groups: 2 })).some((k) => k.startsWith('winograd'))).toBe(false);
+    // V [16, C, T] is 16·8·(2·3·3) floats = 9216 bytes: one byte less and the im2col path (in bands) takes over.
+    E.setBindingBudget(16 * 8 * 18 * 4 - 4);
+    try {
+      expect((await kernelsOf(x, w, { padding: 1 })).some((k) => k.startsWith('winograd'))).toBe(false);
+    } finally {
+      E.setBindingBudget(undefined);
+    }
+    for (const t of [x, w, wg]) t.dispose();
+  });
+
   test('ViT patch embedding (kernel = stride = 4), non-square image', async () => {
     for (const cout of [5, 8]) {
       await checkOpWith('patch embedding', { cases: inputs([2, 3, 8, 12], [cout, 3, 4, 4], fixed(4, 0, 1)), op: (p, x, w, b) => conv(p, x!, w!, b), ref: (p, x, w, b) => ref(p, x!, w!, b), runs: 2 });
@@ -127,7 +172,7 @@ describe('conv2d', () => {
       E.largestBinding(true);
       try {
         const y = E.tidy(() => {
-          const out = E.conv2d(x, w, undefined, { padding: 1 });
+          const out = E.conv2d(x, w, undefined, { padding: 2, dilation: 2 }); // not Winograd's geometry
           E.backward(E.sum(out));
           return out;
         });

@@ -1,5 +1,7 @@
 // 2-D convolution (PyTorch's conv2d semantics: NCHW, weight [Cout, Cin/groups, kh, kw], stride,
-// zero padding, dilation, groups) and its gradients, by one of two paths.
+// zero padding, dilation, groups) and its gradients, by one of three paths: 3×3 convolutions with
+// stride 1 and padding 1 (the decoder's) by Winograd's F(2×2, 3×3) (engine/ops/winograd.ts: 16/36 of
+// the multiply-adds), the others by im2col and a product or, with few output channels, directly.
 //
 // im2col and a matrix product (the usual case), composed from differentiable ops:
 //   cols = im2col(x)                          [N, G, Cin/G·kh·kw, Hout·Wout]   (shaders/im2col.wgsl)
@@ -35,6 +37,7 @@ import { Tensor, shapeStr } from '../tensor.ts';
 import { matmul } from './matmul.ts';
 import { concat, pad, reshape, slice } from './movement.ts';
 import { sum } from './reduce.ts';
+import { winogradApplies, winogradConv } from './winograd.ts';
 
 export interface Conv2dOptions {
   /** Step between output positions, [sy, sx] or one for both (default 1). */
@@ -237,5 +240,11 @@ function gradWeight(gy: Tensor, x: Tensor, shape: readonly number[], g: Geometry
 export function conv2d(x: Tensor, w: Tensor, b?: Tensor, opts: Conv2dOptions = {}): Tensor {
   const label = `conv2d ${shapeStr(x.shape)} * ${shapeStr(w.shape)}`;
   const g = geometry(x, w, b, opts, label);
-  return g.cout / g.groups < DIRECT_BELOW ? direct(x, w, b, g, label) : viaMatmul(x, w, b, g, label);
+  if (g.cout / g.groups < DIRECT_BELOW) return direct(x, w, b, g, label);
+  if (!winogradApplies(g)) return viaMatmul(x, w, b, g, label);
+  const y = winogradConv(x, w, label);
+  if (!b) return y;
+  const out = addBias(y, b, label);
+  if (!out.node) y.dispose();
+  return out;
 }
