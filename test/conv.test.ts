@@ -113,7 +113,7 @@ describe('conv2d', () => {
     }
     const wg = E.requireGrad(E.tensor(Float32Array.from({ length: 8 * 4 * 9 }, (_, i) => Math.cos(i)), [8, 4, 3, 3]));
     expect((await kernelsOf(x, wg, { padding: 1, groups: 2 })).some((k) => k.startsWith('winograd'))).toBe(false);
-    // V [16, C, T] is 16·8·(2·3·3) floats = 9216 bytes: one byte less and the im2col path (in bands) takes over.
+    // V [16, C, T] is 16·8·(2·3·3) floats = 9216 bytes: one float less and the im2col path (in bands) takes over.
     E.setBindingBudget(16 * 8 * 18 * 4 - 4);
     try {
       expect((await kernelsOf(x, w, { padding: 1 })).some((k) => k.startsWith('winograd'))).toBe(false);

@@ -5,19 +5,16 @@
 // with 16 multiplications per (input, output) channel pair instead of im2col's 36. Summed over the
 // input channels, the ⊙ becomes 16 matrix products, one per tile position ξ:
 //   U = G g Gᵀ   [16, Cout, Cin]   a product with the constant G⊗G [16, 9]
-//   V = Bᵀ d B   [16, Cin, T]      shaders/winograd_input.wgsl (T = N·⌈H/2⌉·⌈W/2⌉ tiles)
+//   V = Bᵀ d B   [16, Cin, T]      shaders/winograd.wgsl, step 'input' (T = N·⌈H/2⌉·⌈W/2⌉ tiles)
 //   M = U · V    [16, Cout, T]     matmul, batched over ξ
-//   Y = Aᵀ M A   [N, Cout, H, W]   shaders/winograd_output.wgsl
+//   Y = Aᵀ M A   [N, Cout, H, W]   step 'output'
 // Every step is linear, so each has a simple adjoint, and the products' gradients are matmul's own:
 // forward and backward do 16/36 of im2col's multiply-adds (on lavapipe, where the products are most
 // of a training step, the decoder's convolutions got ~2× faster). V is 4× the input, against im2col's
 // 9×. F(2×2, 3×3)'s transforms are 0, ±1 and ±½, so its rounding stays that of f32 sums (F(4×4, 3×3)
 // would save more multiplies but its larger constants cost accuracy).
 import col2imWgsl from '../../shaders/col2im.wgsl?raw';
-import inputWgsl from '../../shaders/winograd_input.wgsl?raw';
-import inputGradWgsl from '../../shaders/winograd_input_grad.wgsl?raw';
-import outputWgsl from '../../shaders/winograd_output.wgsl?raw';
-import outputGradWgsl from '../../shaders/winograd_output_grad.wgsl?raw';
+import winogradWgsl from '../../shaders/winograd.wgsl?raw';
 import { record } from '../autograd.ts';
 import { bindingBudget, dispatch, kernel } from '../kernel.ts';
 import { Tensor, tensor } from '../tensor.ts';
@@ -58,20 +55,24 @@ export function winogradApplies(g: { n: number; cin: number; cout: number; h: nu
   return 4 * 16 * Math.max(g.cin, g.cout) * tiles <= bindingBudget();
 }
 
+/** One transform step of shaders/winograd.wgsl (kernel `winograd_${step}`) from src into dst, over c channels. */
+function transform(step: 'input' | 'input_grad' | 'output' | 'output_grad', src: Tensor, dst: Tensor, c: number, t: Tiles, label: string): void {
+  const tiles = c * t.n * t.th * t.tw; // one invocation per tile and channel
+  dispatch(kernel(`winograd_${step}`, winogradWgsl, { STEP: step }), [src, dst], { tiles, c, ...t }, tiles, `${label} (winograd ${step.replace('_grad', ' gradient')})`);
+}
+
 /** x [N, C, H, W] → V [16, C, T]; differentiable. */
 function inputTransform(x: Tensor, t: Tiles, label: string): Tensor {
   const c = x.shape[1]!;
-  const tiles = c * t.n * t.th * t.tw; // one invocation per tile and channel
   const v = Tensor.empty([16, c, t.n * t.th * t.tw], 'f32', 'winograd input');
-  dispatch(kernel('winograd_input', inputWgsl), [x, v], { tiles, c, ...t }, tiles, `${label} (winograd input)`);
+  transform('input', x, v, c, t, label);
   return record(v, 'winograd input', [x], (gv) => [inputGrad(gv, c, t, label)]);
 }
 
 /** dV [16, C, T] → dX [N, C, H, W]: each tile's B·dV·Bᵀ, then col2im sums the overlapping tiles. */
 function inputGrad(gv: Tensor, c: number, t: Tiles, label: string): Tensor {
-  const tiles = c * t.n * t.th * t.tw;
   const back = Tensor.empty([t.n, c * 16, t.th * t.tw], 'f32', 'winograd input gradient');
-  dispatch(kernel('winograd_input_grad', inputGradWgsl), [gv, back], { tiles, c, n: t.n, th: t.th, tw: t.tw }, tiles, `${label} (winograd input gradient)`);
+  transform('input_grad', gv, back, c, t, label);
   const gx = Tensor.empty([t.n, c, t.h, t.w], 'f32', 'winograd input gradient');
   const geometry = { KH: 4, KW: 4, SH: 2, SW: 2, PH: 1, PW: 1, DH: 1, DW: 1 };
   const params = { rows: t.n * c * t.h, h: t.h, w: t.w, oh: t.th, ow: t.tw };
@@ -83,12 +84,11 @@ function inputGrad(gv: Tensor, c: number, t: Tiles, label: string): Tensor {
 /** M [16, Cout, T] → Y [N, Cout, H, W]; differentiable. */
 function outputTransform(m: Tensor, t: Tiles, label: string): Tensor {
   const c = m.shape[1]!;
-  const tiles = c * t.n * t.th * t.tw;
   const y = Tensor.empty([t.n, c, t.h, t.w], 'f32', 'winograd output');
-  dispatch(kernel('winograd_output', outputWgsl), [m, y], { tiles, c, ...t }, tiles, `${label} (winograd output)`);
+  transform('output', m, y, c, t, label);
   return record(y, 'winograd output', [m], (gy) => {
     const gm = Tensor.empty(m.shape, 'f32', 'winograd output gradient');
-    dispatch(kernel('winograd_output_grad', outputGradWgsl), [gy, gm], { tiles, c, ...t }, tiles, `${label} (winograd output gradient)`);
+    transform('output_grad', gy, gm, c, t, label);
     return [gm];
   });
 }
