@@ -153,12 +153,13 @@ class Conv {
       ? { gamma: ps.create(`${name}.norm.weight`, [cout], { ones: true }), beta: ps.create(`${name}.norm.bias`, [cout], { zeros: true }), groups: groupsOf(cout) }
       : undefined;
   }
-  /** `frozen`: the weights take no gradient from this use (the input still does). */
-  forward(x: Tensor, frozen = false): Tensor {
+  /** `frozen`: the weights take no gradient from this use (the input still does). `relu`: then a ReLU (fused into the GroupNorm's kernel). */
+  forward(x: Tensor, opts: { frozen?: boolean; relu?: boolean } = {}): Tensor {
     const k = this.w.shape[2]!;
-    const use = (p: Tensor) => (frozen ? detach(p) : p);
+    const use = (p: Tensor) => (opts.frozen ? detach(p) : p);
     const y = conv2d(x, use(this.w), this.b && use(this.b), { stride: this.stride, padding: this.stride === k ? 0 : (k - 1) / 2 });
-    return this.norm ? groupNorm(y, use(this.norm.gamma), use(this.norm.beta), this.norm.groups) : y;
+    if (this.norm) return groupNorm(y, use(this.norm.gamma), use(this.norm.beta), this.norm.groups, opts.relu ? { activation: 'relu' } : {});
+    return opts.relu ? relu(y) : y;
   }
 }
 
@@ -236,21 +237,21 @@ export class Student {
 
   /** Decoder features [B, D, H/4, W/4] from the token map and the stem's detail features. */
   decode(tokens: Tensor, image: Tensor): Tensor {
-    const stem = relu(this.stem2.forward(relu(this.stem1.forward(image))));
+    const stem = this.stem2.forward(this.stem1.forward(image, { relu: true }), { relu: true });
     const size: [number, number] = [stem.shape[2]!, stem.shape[3]!];
     const up = resizeBilinear(this.reduce.forward(tokens), size);
-    const fused = relu(this.fuse1.forward(concat([up, stem], 1)));
-    return relu(this.fuse2.forward(fused));
+    const fused = this.fuse1.forward(concat([up, stem], 1), { relu: true });
+    return this.fuse2.forward(fused, { relu: true });
   }
 
   /** Class scores at the features' resolution; `frozen`: gradients reach the features, not the classifier. */
   classify(features: Tensor, frozen = false): Tensor {
-    return this.classifier.forward(features, frozen);
+    return this.classifier.forward(features, { frozen });
   }
 
   /** Projection for the contrastive loss. */
   represent(features: Tensor): Tensor {
-    return this.repr2.forward(relu(this.repr1.forward(features)));
+    return this.repr2.forward(this.repr1.forward(features, { relu: true }));
   }
 
   /**

@@ -400,21 +400,58 @@ function layerNormF32Error(x: Nd, gamma: Nd, eps: number): number {
 }
 
 describe('groupNorm', () => {
-  test('forward and gradients for x, gamma and beta, against float64', async () => {
+  test('forward and gradients for x, gamma and beta, with and without the fused ReLU, against float64', async () => {
+    type P = { groups: number; relu: boolean };
+    const ref = (p: P, x: Nd, gamma: Nd, beta: Nd) => {
+      const y = groupNormRef(x, gamma, beta, p.groups, 1e-5);
+      return p.relu ? nd(y.shape, y.data.map((v) => Math.max(0, v))) : y;
+    };
     await checkOpWith('groupNorm', {
-      // [B, C, ...] with 0-2 spatial axes; groups a divisor of C.
+      // [B, C, ...] with 1-2 spatial axes (rows of ≤ 2 elements have dx = 0 whatever the ReLU did); groups a divisor of C.
       cases: fc
-        .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), shapeArb(0, 2, 4))
-        .chain(([b, g, perGroup, rest]) => {
-          const c = g * perGroup;
-          const xs = fc.tuple(ndArb([b, c, ...rest], (n) => values(n, -3, 3)), ndArb([c], (n) => values(n, -2, 2)), ndArb([c]));
-          return xs.map((ins) => [ins, g] as [Nd[], number]);
-        }),
-      op: (g, x, gamma, beta) => E.groupNorm(x!, gamma!, beta!, g),
-      ref: (g, x, gamma, beta) => groupNormRef(x!, gamma!, beta!, g, 1e-5),
+        .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), shapeArb(1, 2, 5), fc.boolean())
+        .chain(([b, groups, perGroup, rest, relu]) => {
+          const c = groups * perGroup;
+          // β off 0, or fast-check's favourite values (0s) would put most pre-activations on the ReLU's kink.
+          const xs = fc.tuple(ndArb([b, c, ...rest], (n) => values(n, -3, 3)), ndArb([c], (n) => values(n, -2, 2)), ndArb([c], (n) => values(n, -2, 2, relu ? [0] : [], 0.1)));
+          return xs.map((ins) => [ins, { groups, relu }] as [Nd[], P]);
+        })
+        // Finite differences across the ReLU's kink are meaningless: keep pre-activations off 0.
+        .filter(([[x, gamma, beta], p]) => !p.relu || groupNormRef(x!, gamma!, beta!, p.groups, 1e-5).data.every((z) => Math.abs(z) > 1e-3)),
+      op: (p, x, gamma, beta) => E.groupNorm(x!, gamma!, beta!, p.groups, p.relu ? { activation: 'relu' } : {}),
+      ref: (p, x, gamma, beta) => ref(p, x!, gamma!, beta!),
       // The f32 cancellation bound of layerNorm, over the rows groupNorm normalises.
-      fwd: (g, x, gamma) => ({ atol: FWD.atol + layerNormF32Error(nd([x!.shape[0]! * g, x!.data.length / (x!.shape[0]! * g)], x!.data), gamma!, 1e-5), rtol: FWD.rtol }),
+      fwd: (p, x, gamma) => ({ atol: FWD.atol + layerNormF32Error(nd([x!.shape[0]! * p.groups, x!.data.length / (x!.shape[0]! * p.groups)], x!.data), gamma!, 1e-5), rtol: FWD.rtol }),
+      runs: 40,
     });
+  });
+
+  test('one group per channel of a 480p-sized decoder map, against float64', async () => {
+    // Rows of 30 000 elements: the per-row loops and the per-channel γ/β sums over a large map.
+    const [b, c, h, w] = [1, 4, 120, 250];
+    const rnd = (n: number, k: number) => Float64Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * k) * 2 + 0.3));
+    const x = nd([b, c, h, w], rnd(b * c * h * w, 0.37));
+    const gamma = nd([c], rnd(c, 1.3));
+    const beta = nd([c], rnd(c, 2.1));
+    const ins = [x, gamma, beta].map((v) => E.requireGrad(E.tensor(Float32Array.from(v.data), v.shape)));
+    const y = E.groupNorm(ins[0]!, ins[1]!, ins[2]!, c, { activation: 'relu' });
+    const want = groupNormRef(x, gamma, beta, c, 1e-5).data.map((v) => Math.max(0, v));
+    close(await y.data(), want, FWD, 'groupNorm forward');
+    E.backward(E.sum(y));
+    // dβ[c] = the count of positive outputs of channel c (the ReLU passes a gradient of 1 there).
+    // Outputs within f32 rounding of 0 may fall either side: they bound the difference.
+    const z = groupNormRef(x, gamma, beta, c, 1e-5).data;
+    const dbeta = await ins[2]!.grad!.data();
+    for (let ch = 0; ch < c; ch++) {
+      const zs = z.slice(ch * h * w, (ch + 1) * h * w);
+      const positives = zs.filter((v) => v > 0).length;
+      const nearZero = zs.filter((v) => Math.abs(v) < 1e-5).length;
+      expect(Math.abs(dbeta[ch]! - positives), `groupNorm dβ of channel ${ch}`).toBeLessThanOrEqual(nearZero + 1e-6 * positives);
+    }
+    for (const t of [y, ...ins]) {
+      t.grad?.dispose();
+      t.dispose();
+    }
   });
 
   test('bad arguments name the op and the shapes', () => {
@@ -422,6 +459,7 @@ describe('groupNorm', () => {
     expect(() => E.groupNorm(x, E.zeros([6]), E.zeros([6]), 4)).toThrow('groupNorm: 6 channels of x [2,6,3,3] do not split into 4 groups');
     expect(() => E.groupNorm(x, E.zeros([3]), E.zeros([6]), 2)).toThrow('groupNorm: gamma [3] must be [6], the channels of x [2,6,3,3]');
     expect(() => E.groupNorm(E.zeros([6]), E.zeros([6]), E.zeros([6]), 2)).toThrow('groupNorm: x must be [B, C, ...], got [6]');
+    expect(() => E.groupNorm(x, E.zeros([6]), E.zeros([6]), 2, { activation: 'gelu' as 'relu' })).toThrow("groupNorm: activation must be 'relu' or absent, got 'gelu'");
   });
 });
 

@@ -227,7 +227,7 @@ export class SemiStep {
     const { labeled } = p;
     const bl = labeled.images.shape[0]!;
     const inputs = [labeled.images, ...(p.u2pl ? [p.u2pl.images] : []), ...(p.ifr ? [p.ifr.images] : [])];
-    const out = this.model.forward(inputs.length > 1 ? concat(inputs, 0) : labeled.images, { repr: Boolean(p.u2pl) });
+    const out = this.model.forward(inputs.length > 1 ? concat(inputs, 0) : labeled.images);
     const part = (t: Tensor, from: number, n: number) => slice(t, [from], [from + n]);
     // Class scores at 1/4 resolution; the losses upsample them to the labels' size on the fly.
     const supLogits = part(out.logitsLow, 0, bl);
@@ -248,7 +248,8 @@ export class SemiStep {
       parts.unsup = mul(resizeCrossEntropy(logitsU, target, { ignoreIndex: IGNORE, ...(wU ? { weight: wU } : {}) }), unsupScale(p.u2pl.target));
       total = add(total, mul(parts.unsup, this.o.lambdaUnsup));
       if (p.u2pl.masked) mvcLogits = part(out.logitsLow, at + kept, p.u2pl.masked);
-      const studentRep = rows(part(out.repr!, 0, bl + bu));
+      // The representation head on the labeled and U2PL frames only (not IFR's, which the contrastive loss does not read).
+      const studentRep = rows(this.model.represent(p.ifr ? part(out.features, 0, bl + bu) : out.features));
       const contra = contrastiveLoss(studentRep, p.u2pl.teacherRep, p.u2pl.selection, this.queues!, rng);
       if (contra) {
         parts.contra = contra;

@@ -1,8 +1,8 @@
 // Neural-network ops: softmax, logSoftmax, attention, crossEntropy (and resizeCrossEntropy, the loss
-// of upsampled class scores), layerNorm, l2Normalize, dropout.
+// of upsampled class scores), layerNorm, groupNorm, l2Normalize, dropout.
 //
 // Each is a fused kernel with a fused backward kernel (shaders/softmax*.wgsl, cross_entropy*.wgsl,
-// resize_cross_entropy*.wgsl, layernorm*.wgsl, l2norm*.wgsl, dropout.wgsl). Row-wise ops run one
+// resize_cross_entropy*.wgsl, layernorm*.wgsl, groupnorm*.wgsl, l2norm*.wgsl, dropout.wgsl). Row-wise ops run one
 // invocation per row and walk the row with a stride, so they work along any axis without a
 // transpose; this also suits lavapipe, where workgroup-shared reductions are slow.
 //
@@ -15,6 +15,9 @@ import attentionFusedWgsl from '../../shaders/attention_fused.wgsl?raw';
 import crossEntropyWgsl from '../../shaders/cross_entropy.wgsl?raw';
 import crossEntropyGradWgsl from '../../shaders/cross_entropy_grad.wgsl?raw';
 import dropoutWgsl from '../../shaders/dropout.wgsl?raw';
+import groupnormWgsl from '../../shaders/groupnorm.wgsl?raw';
+import groupnormGradWgsl from '../../shaders/groupnorm_grad.wgsl?raw';
+import groupnormGradParamsWgsl from '../../shaders/groupnorm_grad_params.wgsl?raw';
 import l2normWgsl from '../../shaders/l2norm.wgsl?raw';
 import l2normGradWgsl from '../../shaders/l2norm_grad.wgsl?raw';
 import layernormWgsl from '../../shaders/layernorm.wgsl?raw';
@@ -33,9 +36,7 @@ import { device, loopKernelsFast } from '../device.ts';
 import { bindingBudget, dispatch, kernel } from '../kernel.ts';
 import { normAxis } from '../shape.ts';
 import { Tensor, sameShape, shapeStr } from '../tensor.ts';
-import { fill } from './creation.ts';
-import { add, mapBinary, mapUnary, mul } from './elementwise.ts';
-import { reshape } from './movement.ts';
+import { mapBinary, mapUnary } from './elementwise.ts';
 import { matmulInto, transposed, type MatView } from './matmul.ts';
 import { seedWords } from './random.ts';
 import { sum } from './reduce.ts';
@@ -448,27 +449,59 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): T
 
 // ---- groupNorm -------------------------------------------------------------------------------------------
 
+export interface GroupNormOptions {
+  /** Added to the variance (default 1e-5, as PyTorch). */
+  eps?: number;
+  /** 'relu': y = max(0, groupNorm(x)) in the same pass (the stem's and the decoder's convs are conv → GN → ReLU). */
+  activation?: 'relu';
+}
+
 /**
  * Group normalisation (Wu & He, 2018) of x [B, C, ...]: the C channels fall into `groups` groups of
  * C/groups, each sample's group is normalised to zero mean and unit variance over its channels and
  * positions, then y = x̂·γ[c] + β[c]. Unlike BatchNorm it does not depend on the batch, so training and
- * inference compute the same function and only γ, β are stored. Built from layerNorm over rows
- * [B·groups, C/groups·…] (unit affine) and a broadcast affine, so its gradients are theirs.
+ * inference compute the same function and only γ, β are stored. One kernel normalises, applies the
+ * affine and the optional ReLU (shaders/groupnorm*.wgsl): built from layerNorm and broadcast
+ * mul/add/relu, the same function took five passes over the tensor forward and nine backward.
  */
-export function groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, groups: number, eps = 1e-5): Tensor {
+export function groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, groups: number, opts: GroupNormOptions = {}): Tensor {
   const op = 'groupNorm';
+  const { eps = 1e-5, activation } = opts;
   checkF32(x, op, 'x');
+  checkF32(gamma, op, 'gamma');
+  checkF32(beta, op, 'beta');
   if (x.rank < 2) throw new Error(`${op}: x must be [B, C, ...], got ${shapeStr(x.shape)}`);
   const [b, c] = x.shape as [number, number];
   if (!(Number.isInteger(groups) && groups >= 1 && c % groups === 0)) throw new Error(`${op}: ${c} channels of x ${shapeStr(x.shape)} do not split into ${groups} groups`);
   for (const [what, t] of [['gamma', gamma], ['beta', beta]] as const) {
     if (!sameShape(t.shape, [c])) throw new Error(`${op}: ${what} ${shapeStr(t.shape)} must be [${c}], the channels of x ${shapeStr(x.shape)}`);
   }
-  const n = x.size / (b * groups);
-  const rows = reshape(x, [b * groups, n]);
-  const unit = layerNorm(rows, fill([n], 1), fill([n], 0), eps);
-  const perChannel = [1, c, ...x.shape.slice(2).map(() => 1)];
-  return add(mul(reshape(unit, x.shape), reshape(gamma, perChannel)), reshape(beta, perChannel));
+  if (!(eps > 0)) throw new Error(`${op}: eps must be positive, got ${eps}`);
+  if (activation !== undefined && activation !== 'relu') throw new Error(`${op}: activation must be 'relu' or absent, got '${activation}'`);
+  const rows = b * groups;
+  const hw = c === 0 ? 1 : x.size / (b * c); // positions per channel
+  const p = { rows, c: (c / groups) * hw, eps, groups, hw };
+  const relu = { RELU: activation === 'relu' ? 'true' : 'false' };
+  const defines = { STATS: layernormStatsWgsl, ...relu };
+  const label = `${op} ${shapeStr(x.shape)} groups ${groups}${activation ? ` ${activation}` : ''}`;
+  const y = Tensor.empty(x.shape, 'f32', op);
+  if (x.size === 0) return y;
+  dispatch(kernel(op, groupnormWgsl, defines), [x, gamma, beta, y], p, rows, label);
+  return record(y, op, [x, gamma, beta], (g) => {
+    const dx = Tensor.empty(x.shape, 'f32', `${op}_grad`);
+    const stats = Tensor.empty([rows, 2], 'f32', `${op}_grad`);
+    dispatch(kernel(`${op}_grad`, groupnormGradWgsl, defines), [x, gamma, beta, g, dx, stats], p, rows, `${label} backward`);
+    if (!gamma.requiresGrad && !beta.requiresGrad) {
+      stats.dispose();
+      return [dx, undefined, undefined];
+    }
+    const dgamma = Tensor.empty([c], 'f32', `${op}_grad`);
+    const dbeta = Tensor.empty([c], 'f32', `${op}_grad`);
+    const pp = { c: p.c, rows, groups, hw, channels: c };
+    dispatch(kernel(`${op}_grad_params`, groupnormGradParamsWgsl, relu), [x, gamma, beta, g, stats, dgamma, dbeta], pp, c, `${label} backward (gamma, beta)`);
+    stats.dispose();
+    return [dx, dgamma, dbeta];
+  });
 }
 
 // ---- l2Normalize ----------------------------------------------------------------------------------------
