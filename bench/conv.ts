@@ -3,9 +3,8 @@
 // Run: npx vite-node bench/conv.ts [rounds] [kernels]   ("kernels" prints the per-kernel split of fwd+bwd)
 // GPU time on lavapipe is wall time of the passes, so other processes on the machine inflate it.
 import { initNode } from '../engine/node.ts';
-import {
-  backward, beginProfiledStep, conv2d, device, formatProfile, noGrad, requireGrad, flush, setWinograd, startProfiling, stopProfiling, tensor, tidy,
-} from '../engine/index.ts';
+import { backward, conv2d, formatProfile, noGrad, requireGrad, setWinograd, tidy } from '../engine/index.ts';
+import { median, randTensor as rand, timeGpu } from './gpu-time.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 await initNode();
@@ -28,23 +27,12 @@ const cases: [string, number[], number[], number, number, boolean, boolean?][] =
   ['depthwise 64 3×3', [8, 64, 24, 32], [64, 1, 3, 3], 1, 1, true],
 ];
 
-const rand = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1), shape);
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-
 let lastProfile = '';
 /** [GPU ms, wall ms] of one run of `fn`; keeps its per-kernel table in lastProfile. */
 async function time(fn: () => void): Promise<[number, number]> {
-  await device().gpu.queue.onSubmittedWorkDone();
-  startProfiling();
-  beginProfiledStep();
-  const t0 = performance.now();
-  fn();
-  flush();
-  await device().gpu.queue.onSubmittedWorkDone();
-  const wall = performance.now() - t0;
-  const p = await stopProfiling();
-  lastProfile = formatProfile(p, 8);
-  return [p.kernelMs, wall];
+  const t = await timeGpu(fn);
+  lastProfile = formatProfile(t.profile, 8);
+  return [t.kernelMs, t.wallMs];
 }
 
 const total = [0, 0, 0, 0];

@@ -3,12 +3,9 @@
 // forward + backward, on the student's GroupNorm sites for the 11 frames of a `full` step (96×128
 // crops). Prints GPU time (per-kernel timestamps, summed) per call, medians.
 // Run: npx vite-node bench/groupnorm.ts [rounds]
-// GPU time on lavapipe is wall time of the passes, so other processes on the machine inflate it.
 import { initNode } from '../engine/node.ts';
-import {
-  add, backward, beginProfiledStep, device, fill, flush, groupNorm, layerNorm, mul, noGrad, relu, requireGrad, reshape, startProfiling, stopProfiling, tensor, tidy,
-  type Tensor,
-} from '../engine/index.ts';
+import { add, backward, fill, groupNorm, layerNorm, mul, noGrad, relu, requireGrad, reshape, tidy, type Tensor } from '../engine/index.ts';
+import { median, randTensor as rand, timeGpu } from './gpu-time.ts';
 
 const rounds = Number(process.argv[2] ?? 5);
 await initNode();
@@ -30,19 +27,8 @@ function composed(x: Tensor, gamma: Tensor, beta: Tensor): Tensor {
 }
 const fused = (x: Tensor, gamma: Tensor, beta: Tensor) => groupNorm(x, gamma, beta, GROUPS, { activation: 'relu' });
 
-const rand = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1), shape);
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-
 /** GPU ms of one run of `fn`. */
-async function time(fn: () => void): Promise<number> {
-  await device().gpu.queue.onSubmittedWorkDone();
-  startProfiling();
-  beginProfiledStep();
-  fn();
-  flush();
-  await device().gpu.queue.onSubmittedWorkDone();
-  return (await stopProfiling()).kernelMs;
-}
+const time = async (fn: () => void) => (await timeGpu(fn)).kernelMs;
 
 for (const [name, shape] of cases) {
   const x = requireGrad(rand(shape));
