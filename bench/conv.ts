@@ -4,7 +4,8 @@
 // GPU time on lavapipe is wall time of the passes, so other processes on the machine inflate it.
 import { initNode } from '../engine/node.ts';
 import { backward, conv2d, formatProfile, noGrad, requireGrad, setWinograd, tidy } from '../engine/index.ts';
-import { median, randTensor as rand, timeGpu } from './gpu-time.ts';
+import { randTensor as rand, timeGpu } from './gpu-time.ts';
+import { median } from './stats.ts';
 
 const rounds = Number(process.argv[2] ?? 3);
 await initNode();

@@ -1,6 +1,7 @@
 // The engine's side of the benchmarks, measured by the same protocol as bench/tfjs-peers.ts.
 import { AdamW, backward, matmul, randInt, randNormal, resizeCrossEntropy, sync, tidy, zeroGrad, type Tensor } from '../engine/index.ts';
-import { MATMUL_REPS, MATMUL_SAMPLES, VIT_STEPS, WARMUP, median } from './tfjs-peers.ts';
+import { MATMUL_REPS, MATMUL_SAMPLES, VIT_STEPS, WARMUP } from './tfjs-peers.ts';
+import { median } from './stats.ts';
 import type { Frame } from '../dataset/image.ts';
 import { predictFrames } from '../eval/predict.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';

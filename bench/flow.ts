@@ -8,11 +8,10 @@
 import { tensor } from '../engine/index.ts';
 import { FARNEBACK_DEFAULTS, farneback } from '../eval/flow.ts';
 import { cvFarneback, meanEpe, motionPair, openCV } from './opencv-flow.ts';
+import { median } from './stats.ts';
 
 export const [W, H] = [640, 480];
 const RUNS = 5;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export interface FlowBench {
   engine_ms: number;

@@ -1,5 +1,5 @@
 // Shared by the kernel micro-benchmarks (bench/conv.ts, bench/groupnorm.ts): GPU time of one call by
-// the profiler's per-dispatch timestamps, random inputs, medians. On lavapipe GPU time is wall time of
+// the profiler's per-dispatch timestamps, and random inputs. On lavapipe GPU time is wall time of
 // the passes, so other processes on the machine inflate it.
 import { beginProfiledStep, device, flush, startProfiling, stopProfiling, tensor, type Profile, type Tensor } from '../engine/index.ts';
 
@@ -19,6 +19,3 @@ export async function timeGpu(fn: () => void): Promise<{ kernelMs: number; wallM
 
 /** A tensor of uniform values in [-1, 1). */
 export const randTensor = (shape: number[]): Tensor => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1), shape);
-
-/** The upper median (the middle value for an odd count). */
-export const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;

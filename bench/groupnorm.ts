@@ -5,7 +5,8 @@
 // Run: npx vite-node bench/groupnorm.ts [rounds]
 import { initNode } from '../engine/node.ts';
 import { add, backward, fill, groupNorm, layerNorm, mul, noGrad, relu, requireGrad, reshape, tidy, type Tensor } from '../engine/index.ts';
-import { median, randTensor as rand, timeGpu } from './gpu-time.ts';
+import { randTensor as rand, timeGpu } from './gpu-time.ts';
+import { median } from './stats.ts';
 
 const rounds = Number(process.argv[2] ?? 5);
 await initNode();

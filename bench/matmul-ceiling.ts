@@ -14,6 +14,7 @@
 // 10 GFLOP/s per core as ~110 KB of straight-line code (README, "Why the speed targets are not met").
 import { initNode } from '../engine/node.ts';
 import { describeDevice, device, dispatch, kernel, flush, tensor, type Tensor } from '../engine/index.ts';
+import { median } from './stats.ts';
 
 const BN = 24;
 const WG = 128;
@@ -70,8 +71,7 @@ async function gflops(KC: number, fromStorage: boolean, allStores: boolean): Pro
   const times: number[] = [];
   for (let r = 0; r < 7; r++) times.push(await run(8));
   for (const t of [x, y, o] as Tensor[]) t.dispose();
-  times.sort((a, b) => a - b);
-  return (2 * WG * J * KC) / times[3]! / 1e6;
+  return (2 * WG * J * KC) / median(times) / 1e6;
 }
 
 await initNode();

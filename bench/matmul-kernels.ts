@@ -15,6 +15,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { initNode } from '../engine/node.ts';
 import { device, describeDevice, matmul, flush, setMatmulVariant, tensor, tidy, type MatmulVariant } from '../engine/index.ts';
+import { median } from './stats.ts';
 
 const n = Number(process.argv[2] ?? 1024);
 const rounds = Number(process.argv[3] ?? 5);
@@ -28,7 +29,6 @@ const a = tensor(rand(), [n, n]);
 const b = tensor(rand(), [n, n]);
 const flop = 2 * n ** 3;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (v: number[]) => [...v].sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
 
 /** CPU ms used so far by the threads other than the main one (Linux /proc; clock ticks of 10 ms). */
 function workerCpuMs(): number {

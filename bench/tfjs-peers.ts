@@ -25,6 +25,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { median } from './stats.ts';
 
 type TF = typeof import('@tensorflow/tfjs');
 type WasmPkg = typeof import('@tensorflow/tfjs-backend-wasm');
@@ -114,12 +115,6 @@ function useThreadedWasm(tf: TF, threads: number): void {
 interface EmscriptenModule {
   cwrap(name: string, ret: string | null, args: string[]): (...a: unknown[]) => unknown;
   tfjs?: Record<string, (...a: unknown[]) => unknown>;
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** f32 1024×1024 matmul throughput in GFLOP/s (median over MATMUL_SAMPLES samples). */

@@ -13,6 +13,7 @@ import { studentMetadata } from '../models/checkpoint.ts';
 import { Student, defaultStudentConfig } from '../models/student.ts';
 import { startServer } from '../web/server.ts';
 import { benchFrame } from './engine.ts';
+import { median } from './stats.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -44,8 +45,7 @@ export async function browserStudentFps(width = 854, height = 480, frames = 3): 
       });
       if (i > 0) times.push(ms); // the first compiles the pipelines
     }
-    times.sort((a, b) => a - b);
-    return { fps: 1000 / times[Math.floor(times.length / 2)]!, adapter: adapter.trim() };
+    return { fps: 1000 / median(times), adapter: adapter.trim() };
   } finally {
     await browser.close();
     await server.close();
