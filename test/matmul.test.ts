@@ -133,6 +133,14 @@ for (const variant of ['unrolled', 'tiled'] as const) {
       }
     });
 
+    test("attention's products at 192 tokens, head size 32, within the bound (unrolled kernel: 64-row workgroups; 16- and 24-column blocks)", async () => {
+      use();
+      const rand = (n: number) => Float64Array.from({ length: n }, () => Math.fround(Math.random() * 2 - 1));
+      const m = (...shape: number[]) => nd(shape, rand(shape.reduce((a, b) => a * b, 1)));
+      await checkForward({ a: m(2, 192, 192), b: m(2, 192, 32), transA: false, transB: false, K: 192 }); // p·v, dq
+      await checkForward({ a: m(2, 192, 32), b: m(2, 192, 32), transA: false, transB: true, K: 32 }); // q·kᵀ, dp
+    });
+
     test('1024 × 1024 × 150 against float64, within the bound', async () => {
       use();
       const rand = (n: number) => Float64Array.from({ length: n }, () => Math.fround(Math.random() * 2 - 1));

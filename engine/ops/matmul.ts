@@ -10,8 +10,9 @@
 //   straight-line part generated here, one dispatch per chunk of K. On 1024³ here it does 12–17
 //   GFLOP/s per two uncontended cores (bench/matmul-kernels.ts, "cpu" figure: per CPU time), against 5–7 for the
 //   best register-tiled loop kernels tried (4×8, 8×4, 8×8 blocks per invocation, vec4 loads) and
-//   2.5–4 for 'tiled'. The first use of each chunk size (and workgroup size: 32, 64 or 128 rows,
-//   the smallest that covers the product's rows) compiles for seconds (lavapipe's LLVM).
+//   2.5–4 for 'tiled'. The first use of each chunk size (and workgroup size, 32, 64 or 128 rows, and
+//   block width, 16 or 24 columns: whichever pads the product least, rowsOf and columnsOf) compiles
+//   for seconds (lavapipe's LLVM).
 //   Other CPU adapters compile differently: on SwiftShader (Chrome's) 'tiled' is 8× faster (the
 //   default student on a 96×128 frame: 2.3 s against 19 s), so it keeps 'tiled'.
 //
@@ -141,7 +142,10 @@ function storeCode(ep: Epilogue, o: string, last?: string): string {
 // ---- the unrolled kernel ----------------------------------------------------------------------------
 
 const WGS = [32, 64, 128]; // invocations (rows of X) per workgroup: they share one tile of Y
-const BN = 24; // columns per invocation: 24 accumulators and an X vec4 fit in 32 vector registers
+// Columns per invocation (accumulators). 24 amortises each X load best; 16 wastes less where J is a
+// multiple of 16 but not of 24 (attention's p·v and dq, J = D = 32: 2 blocks of 16 against 2 of 24).
+const BNS = [16, 24];
+const X_LOAD = 5; // an X value's load (a per-lane address: ~10 instructions) in multiply-adds (2 each)
 const REGION = 16; // k per region between pins (see the shader)
 const MAX_KC = 128; // most k per dispatch: longer code compiles for tens of seconds and gains little
 
@@ -151,12 +155,26 @@ function chunkOf(K: number): number {
   return REGION * Math.ceil(regions / Math.ceil(regions / (MAX_KC / REGION)));
 }
 
+/** The columns per invocation for J columns: the least work per k, padding included (each block of BN columns loads X once). */
+function columnsOf(J: number): number {
+  const cost = (bn: number) => Math.ceil(J / bn) * (bn + X_LOAD);
+  return BNS.reduce((best, bn) => (cost(bn) < cost(best) ? bn : best));
+}
+
+/** Rows per workgroup for I rows: the fewest rows computed, padding included, counting a 64-row workgroup's ~20% higher cost per row than 128's (less sharing of each Y tile); smaller I takes the smallest that covers it. */
+function rowsOf(I: number): number {
+  const small = WGS.find((w) => w >= I);
+  if (small) return small;
+  const cost = (wg: number) => Math.ceil(I / wg) * wg * (wg < 128 ? 1.2 : 1);
+  return cost(64) < cost(128) ? 64 : 128;
+}
+
 /**
  * The unrolled kernel for chunks of KC, its straight-line parts generated (see the shader). With
  * `accumulate` (K spans several chunks), chunks after the first add to what is stored; without, the
  * kernel skips reading `out` (a fifth of the work at K = 64).
  */
-function unrolledKernel(KC: number, accumulate: boolean, WG: number, ep: Epilogue): Kernel {
+function unrolledKernel(KC: number, accumulate: boolean, WG: number, BN: number, ep: Epilogue): Kernel {
   const acc = (j: number) => `c${j}`;
   let body = '';
   for (let r = 0; r < KC; r += REGION) {
@@ -167,7 +185,7 @@ function unrolledKernel(KC: number, accumulate: boolean, WG: number, ep: Epilogu
     body += `  pin[0] = ${Array.from({ length: BN }, (_, j) => acc(j)).join(' + ')};\n`;
   }
   const epi = epilogueCode(ep);
-  return kernel(`matmul_unrolled_k${KC}${accumulate ? '_acc' : ''}${WG < 128 ? `_wg${WG}` : ''}${epi.suffix}`, unrolledWgsl, {
+  return kernel(`matmul_unrolled_k${KC}${accumulate ? '_acc' : ''}${WG < 128 ? `_wg${WG}` : ''}${BN !== 24 ? `_bn${BN}` : ''}${epi.suffix}`, unrolledWgsl, {
     TILE: KC * BN,
     BN,
     WG,
@@ -229,9 +247,11 @@ function runUnrolled(p: Plan, out: MatView, ep: Epilogue): void {
   const KC = chunkOf(K);
   // The smallest workgroup that covers I, as rows past I are computed for nothing (attention's T = 64
   // rows, convolutions' 32 or 64 output channels): 30% less time at I = 64 and 50% at I = 32 than
-  // 128 rows. Larger I keeps 128, which shares each Y tile more (64 rows there cost 15-25% more).
-  const WG = WGS.find((w) => w >= I) ?? 128;
-  const kern = unrolledKernel(KC, K > KC, WG, ep);
+  // 128 rows. Larger I keeps 128, which shares each Y tile more (64 rows there cost 15-25% more),
+  // unless 64 pads much less (T = 192 tokens: 3 × 64 against 2 × 128).
+  const WG = rowsOf(I);
+  const BN = columnsOf(J);
+  const kern = unrolledKernel(KC, K > KC, WG, BN, ep);
   const Z = sizeOf(p.batch);
   for (let z0 = 0; z0 < Z; z0 += zChunk()) {
     for (let k0 = 0; k0 < K; k0 += KC) {
