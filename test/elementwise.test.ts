@@ -58,6 +58,19 @@ describe('binary ops with broadcasting', () => {
     });
   }
 
+  // Same-shape f32 operands whose size is a multiple of 4 take the kernel's vec4 path (mapBinary).
+  for (const name of ['add', 'sub', 'mul']) {
+    test(`${name} of same-shape operands, sizes a multiple of 4 (four elements an invocation)`, async () => {
+      await checkOp(name, {
+        inputs: shapeArb(0, 3, 5)
+          .map((s) => [...s, 4 * (1 + (s.length % 3))])
+          .chain((s) => fc.tuple(ndArb(s, (n) => values(n, -3, 3)), ndArb(s, (n) => values(n, -3, 3)))),
+        op: (E as unknown as Record<string, (a: E.Tensor, b: E.Tensor) => E.Tensor>)[name]!,
+        ref: binary(name),
+      });
+    });
+  }
+
   test('number operands on either side', async () => {
     const s = 1.75;
     for (const name of ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum']) {
