@@ -60,22 +60,20 @@ export function mapBinary(op: string, a: Tensor, b: Tensor, expr: string, o: { a
   const shape = broadcastShapes(a.shape, b.shape, op);
   const out = Tensor.empty(shape, o.out ?? a.dtype, op);
   const c = collapseDims(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+  // Same-shape f32 operands, with an expression that means the same on vectors: four elements an
+  // invocation, as vec4 loads and stores (on lavapipe every per-lane load or store costs ~10
+  // instructions whatever its width: the residual adds ran at ~1 GB/s). Their offsets are the index.
   const contiguous = c.shape.length === 1 && c.strides[0]![0] === 1 && c.strides[1]![0] === 1;
-  if (contiguous && out.size % 4 === 0 && VEC4_EXPRS.has(expr) && [a, b, out].every((t) => t.dtype === 'f32')) {
-    // Same-shape operands: four elements an invocation, as vec4 loads and stores (on lavapipe every
-    // per-lane load or store costs ~10 instructions whatever its width: the residual adds ran at ~1 GB/s).
-    const k = kernel(`${op}_vec4`, binaryWgsl, { A_T: 'vec4<f32>', B_T: 'vec4<f32>', O_T: 'vec4<f32>', EXPR: expr, OFFSETS: 'let off_a = i; let off_b = i;', HELPERS: '' });
-    const n = out.size / 4;
-    dispatch(k, [a, b, out], { n, alpha: 0, shape: pad8([n]), sa: pad8([1]), sb: pad8([1]) }, n, `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`);
-    return out;
-  }
-  const OFFSETS = offsetCode(c.shape.length, 'i', 'p.shape', { a: 'p.sa', b: 'p.sb' });
-  const k = kernel(op, binaryWgsl, { A_T: a.dtype, B_T: b.dtype, O_T: out.dtype, EXPR: expr, OFFSETS, HELPERS: o.helpers ?? '' });
+  const lanes = contiguous && out.size % 4 === 0 && VEC4_EXPRS.has(expr) && [a, b, out].every((t) => t.dtype === 'f32') ? 4 : 1;
+  const type = (t: Tensor) => (lanes === 4 ? 'vec4<f32>' : t.dtype);
+  const OFFSETS = lanes === 4 ? 'let off_a = i; let off_b = i;' : offsetCode(c.shape.length, 'i', 'p.shape', { a: 'p.sa', b: 'p.sb' });
+  const k = kernel(lanes === 4 ? `${op}_vec4` : op, binaryWgsl, { A_T: type(a), B_T: type(b), O_T: type(out), EXPR: expr, OFFSETS, HELPERS: o.helpers ?? '' });
+  const n = out.size / lanes;
   dispatch(
     k,
     [a, b, out],
-    { n: out.size, alpha: o.alpha ?? 0, shape: pad8(c.shape), sa: pad8(c.strides[0]!), sb: pad8(c.strides[1]!) },
-    out.size,
+    { n, alpha: o.alpha ?? 0, shape: pad8(c.shape), sa: pad8(c.strides[0]!), sb: pad8(c.strides[1]!) },
+    n,
     `${op} ${shapeStr(a.shape)} ${shapeStr(b.shape)}`,
   );
   return out;
